@@ -1,0 +1,49 @@
+import type { AppContext } from '../app/context';
+
+export type DependencyState = 'up' | 'down';
+
+export interface HealthReport {
+  status: 'healthy' | 'unhealthy';
+  checks: Record<string, { state: DependencyState; latencyInMs: number }>;
+}
+
+const CHECK_TIMEOUT_IN_MS = 5_000;
+
+/**
+ * Reachability of storage (tables, queues, blobs) and, when configured, Key Vault. The report
+ * names each dependency's state and nothing else: the endpoint is public.
+ */
+export async function checkHealth(context: AppContext): Promise<HealthReport> {
+  const { storage } = context;
+  const probes: Record<string, (abortSignal: AbortSignal) => Promise<unknown>> = {
+    tables: (abortSignal) => storage.tableService.listTables().byPage({ maxPageSize: 1 }).next().then(() => abortSignal),
+    queues: (abortSignal) => storage.queueService.getProperties({ abortSignal }),
+    blobs: (abortSignal) => storage.blobService.getProperties({ abortSignal }),
+  };
+  if (context.secrets.kind === 'key-vault') probes.keyVault = (abortSignal) => context.secrets.checkHealth({ abortSignal });
+
+  const entries = await Promise.all(
+    Object.entries(probes).map(async ([name, probe]) => [name, await timed(probe, context)] as const),
+  );
+  const checks = Object.fromEntries(entries);
+  const healthy = entries.every(([, check]) => check.state === 'up');
+  return { status: healthy ? 'healthy' : 'unhealthy', checks };
+}
+
+async function timed(
+  probe: (abortSignal: AbortSignal) => Promise<unknown>,
+  context: AppContext,
+): Promise<{ state: DependencyState; latencyInMs: number }> {
+  const started = performance.now();
+  const abortSignal = AbortSignal.timeout(CHECK_TIMEOUT_IN_MS);
+  try {
+    await Promise.race([
+      probe(abortSignal),
+      new Promise((_, reject) => abortSignal.addEventListener('abort', () => reject(new Error('timed out')))),
+    ]);
+    return { state: 'up', latencyInMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    context.log.warn('health check failed', { error: error instanceof Error ? error : String(error) });
+    return { state: 'down', latencyInMs: Math.round(performance.now() - started) };
+  }
+}

@@ -1,0 +1,48 @@
+import { getConfig, type Config } from '../config';
+import { createLogger, type Logger } from '../log';
+import { createSecretStore, type SecretStore } from '../secrets';
+import { createStorageClients, type StorageClients } from '../storage/clients';
+import { storageNames } from '../storage/names';
+
+/**
+ * Everything a handler needs, built once per process from the configuration. Tests and the local
+ * host build their own (own storage namespace, own secret store) and install it with
+ * `setAppContext`; handlers only ever call `getAppContext()`.
+ */
+export interface AppContext {
+  readonly config: Config;
+  readonly storage: StorageClients;
+  readonly secrets: SecretStore;
+  readonly log: Logger;
+  now(): Date;
+}
+
+export interface CreateAppContextOptions {
+  config?: Config;
+  namespace?: string;
+  secrets?: SecretStore;
+  log?: Logger;
+  now?: () => Date;
+}
+
+export function createAppContext(options: CreateAppContextOptions = {}): AppContext {
+  const config = options.config ?? getConfig();
+  return {
+    config,
+    storage: createStorageClients(config.storage, storageNames(options.namespace ?? '')),
+    secrets: options.secrets ?? createSecretStore(config),
+    log: options.log ?? createLogger(),
+    now: options.now ?? (() => new Date()),
+  };
+}
+
+let current: AppContext | undefined;
+
+export function getAppContext(): AppContext {
+  current ??= createAppContext();
+  return current;
+}
+
+export function setAppContext(context: AppContext | undefined): void {
+  current = context;
+}

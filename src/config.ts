@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { AppError, Errors } from './errors';
+import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
+
+/**
+ * Every app setting, read once from the environment and validated together so that start-up
+ * fails with one message naming every bad setting.
+ */
+export const DEFAULT_REFRESH_SCHEDULE = '0 0 2 * * *';
+export const DEFAULT_LOCAL_SECRETS_FILE = '.secrets/local-secrets.json';
+const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
+
+const optionalText = z
+  .string()
+  .transform((value) => value.trim())
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const httpUrl = (what: string) =>
+  optionalText.refine((value) => value === undefined || isHttpUrl(value), `must be an absolute http(s) URL (${what})`);
+
+const storageConnectionString = optionalText.refine(
+  (value) => value === undefined || value === 'UseDevelopmentStorage=true' || /(^|;)\s*(AccountName|BlobEndpoint|QueueEndpoint|TableEndpoint)=/i.test(value),
+  'must be a storage connection string (AccountName=…;AccountKey=… or endpoints) or UseDevelopmentStorage=true',
+);
+
+/** The settings the app reads; names are the public contract (README, Bicep). */
+export const settingsSchema = z
+  .object({
+    AzureWebJobsStorage: storageConnectionString,
+    AzureWebJobsStorage__accountName: optionalText.refine(
+      (value) => value === undefined || /^[a-z0-9]{3,24}$/.test(value),
+      'must be a storage account name (3-24 lower-case letters and digits)',
+    ),
+    AzureWebJobsStorage__credential: optionalText.refine(
+      (value) => value === undefined || value.toLowerCase() === 'managedidentity',
+      "must be 'managedidentity' when set",
+    ),
+    AzureWebJobsStorage__clientId: optionalText,
+    AzureWebJobsStorage__blobServiceUri: httpUrl('blob endpoint'),
+    AzureWebJobsStorage__queueServiceUri: httpUrl('queue endpoint'),
+    AzureWebJobsStorage__tableServiceUri: httpUrl('table endpoint'),
+    KEY_VAULT_URL: httpUrl('the vault URI, https://<name>.vault.azure.net'),
+    REFRESH_SCHEDULE: optionalText.refine((value) => value === undefined || isNcrontab(value), {
+      message: 'must be a six-field NCRONTAB expression such as "0 0 2 * * *"',
+    }),
+    ITERABLE_BASE_URL: httpUrl('Iterable host'),
+    BREVO_BASE_URL: httpUrl('Brevo API root'),
+    OMNISEND_BASE_URL: httpUrl('Omnisend API root'),
+    PUBLIC_BASE_URL: httpUrl("the app's own public URL"),
+    LOCAL_SECRETS_FILE: optionalText,
+  })
+  .superRefine((settings, ctx) => {
+    const identity = settings.AzureWebJobsStorage__accountName ?? settings.AzureWebJobsStorage__blobServiceUri;
+    if (settings.AzureWebJobsStorage === undefined && identity === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AzureWebJobsStorage'],
+        message:
+          'is missing: set a connection string, UseDevelopmentStorage=true, or AzureWebJobsStorage__accountName for identity-based access',
+      });
+    }
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+export type StorageConfig =
+  | { kind: 'connectionString'; connectionString: string }
+  | {
+      kind: 'identity';
+      accountName: string | undefined;
+      clientId: string | undefined;
+      blobServiceUri: string;
+      queueServiceUri: string;
+      tableServiceUri: string;
+    };
+
+export interface Config {
+  storage: StorageConfig;
+  keyVaultUrl: string | undefined;
+  refreshSchedule: string;
+  providerBaseUrls: { iterable: string | undefined; brevo: string | undefined; omnisend: string | undefined };
+  publicBaseUrl: string | undefined;
+  localSecretsFile: string;
+}
+
+/** Validates an environment; throws one `invalid_configuration` error naming every bad setting. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems = unresolvedKeyVaultReferences(env);
+  const parsed = settingsSchema.safeParse(pickSettings(env));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'settings');
+      if (!problems.some((problem) => problem.startsWith(`${name} `))) problems.push(`${name} ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) {
+    const error = Errors.invalidConfiguration(problems);
+    throw new AppError(error.code, error.status, error.message, { details: { problems } });
+  }
+  return toConfig(parsed.data);
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, read from `process.env` on first use. */
+export function getConfig(): Config {
+  cached ??= loadConfig(process.env);
+  return cached;
+}
+
+/** Forgets the cached configuration (tests, and the local host after it changed the environment). */
+export function resetConfig(): void {
+  cached = undefined;
+}
+
+function pickSettings(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(SETTING_NAMES.map((name) => [name, env[name]]));
+}
+
+function unresolvedKeyVaultReferences(env: Record<string, string | undefined>): string[] {
+  return SETTING_NAMES.filter((name) => env[name]?.trim().startsWith(KEY_VAULT_REFERENCE)).map(
+    (name) =>
+      `${name} is an unresolved Key Vault reference: the platform could not read the secret (check that the app's identity may read it and that the reference names an existing secret)`,
+  );
+}
+
+function toConfig(settings: Settings): Config {
+  return {
+    storage: toStorageConfig(settings),
+    keyVaultUrl: settings.KEY_VAULT_URL,
+    refreshSchedule: settings.REFRESH_SCHEDULE ?? DEFAULT_REFRESH_SCHEDULE,
+    providerBaseUrls: {
+      iterable: settings.ITERABLE_BASE_URL,
+      brevo: settings.BREVO_BASE_URL,
+      omnisend: settings.OMNISEND_BASE_URL,
+    },
+    publicBaseUrl: settings.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    localSecretsFile: settings.LOCAL_SECRETS_FILE ?? DEFAULT_LOCAL_SECRETS_FILE,
+  };
+}
+
+function toStorageConfig(settings: Settings): StorageConfig {
+  if (settings.AzureWebJobsStorage !== undefined) {
+    return { kind: 'connectionString', connectionString: settings.AzureWebJobsStorage };
+  }
+  const account = settings.AzureWebJobsStorage__accountName;
+  const serviceUri = (service: 'blob' | 'queue' | 'table', explicit: string | undefined): string =>
+    explicit ?? `https://${account ?? ''}.${service}.core.windows.net`;
+  return {
+    kind: 'identity',
+    accountName: account,
+    clientId: settings.AzureWebJobsStorage__clientId,
+    blobServiceUri: serviceUri('blob', settings.AzureWebJobsStorage__blobServiceUri),
+    queueServiceUri: serviceUri('queue', settings.AzureWebJobsStorage__queueServiceUri),
+    tableServiceUri: serviceUri('table', settings.AzureWebJobsStorage__tableServiceUri),
+  };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+function isNcrontab(value: string): boolean {
+  try {
+    parseNcrontab(value);
+    return true;
+  } catch (error) {
+    if (error instanceof CronSyntaxError) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The one catalog of errors. Each error has a stable `code` (part of the public API), an HTTP
+ * status, a message and optional `details`; an error that wraps another keeps it as `cause`.
+ */
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: string, status: number, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = status;
+    this.details = options.details;
+  }
+}
+
+type ErrorFactory<Args extends unknown[]> = ((...args: Args) => AppError) & { code: string; status: number };
+
+/** Declares one catalog entry: a factory whose errors all carry `code` and `status`. */
+function defineError<Args extends unknown[]>(
+  code: string,
+  status: number,
+  message: (...args: Args) => string,
+): ErrorFactory<Args> {
+  const factory = (...args: Args): AppError => new AppError(code, status, message(...args));
+  return Object.assign(factory, { code, status });
+}
+
+/** Wraps a catalog factory so a call can add `details` and `cause`. */
+export function withDetails(error: AppError, details: unknown, cause?: unknown): AppError {
+  return new AppError(error.code, error.status, error.message, { details, cause: cause ?? error.cause });
+}
+
+export const Errors = {
+  // 400
+  validationFailed: defineError('validation_failed', 400, (what: string) => `The ${what} is not valid`),
+  invalidJson: defineError('invalid_json', 400, () => 'The request body is not valid JSON'),
+  consentRequired: defineError(
+    'consent_required',
+    400,
+    () => 'Accept the data-privacy terms (acceptPrivacyTerms: true) before creating a connection',
+  ),
+  unsupportedMediaType: defineError(
+    'unsupported_media_type',
+    415,
+    (contentType: string, accepted: string) => `Content type '${contentType}' is not accepted here; use ${accepted}`,
+  ),
+  // 401 / 403
+  unauthenticated: defineError('unauthenticated', 401, () => 'Sign in: this request carries no valid principal'),
+  forbidden: defineError('forbidden', 403, (action: string) => `Your role does not allow you to ${action}`),
+  // 404 / 409
+  notFound: defineError('not_found', 404, (kind: string, id: string) => `${kind} '${id}' does not exist`),
+  conflict: defineError('conflict', 409, (message: string) => message),
+  runInProgress: defineError(
+    'run_in_progress',
+    409,
+    (runId: string) => `This export already has an active run (${runId}); wait for it or cancel it`,
+  ),
+  // 422 / 502 — the provider's answer
+  providerAuthFailed: defineError(
+    'provider_auth_failed',
+    422,
+    (provider: string) => `${provider} rejected the API key`,
+  ),
+  providerUnavailable: defineError(
+    'provider_unavailable',
+    502,
+    (provider: string) => `${provider} could not be reached or did not answer correctly; try again later`,
+  ),
+  // 5xx
+  dependencyUnavailable: defineError(
+    'dependency_unavailable',
+    503,
+    (dependency: string) => `${dependency} is not reachable`,
+  ),
+  internal: defineError('internal_error', 500, () => 'Something went wrong on our side; the error was logged'),
+  // start-up
+  invalidConfiguration: defineError(
+    'invalid_configuration',
+    500,
+    (problems: readonly string[]) => `The app settings are not valid:\n  - ${problems.join('\n  - ')}`,
+  ),
+} as const;
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** The single mapping from any thrown value to an HTTP status and the public error body. */
+export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof AppError) {
+    const body: ErrorBody = { error: { code: error.code, message: error.message } };
+    if (error.details !== undefined) body.error.details = error.details;
+    return { status: error.status, body };
+  }
+  const internal = Errors.internal();
+  return { status: internal.status, body: { error: { code: internal.code, message: internal.message } } };
+}
+
+export function isAppError(error: unknown, factory?: { code: string }): error is AppError {
+  return error instanceof AppError && (factory === undefined || error.code === factory.code);
+}

@@ -1,0 +1,21 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { resolve } from 'node:path';
+import type { Config } from '../config';
+import { KeyVaultSecretStore } from './key-vault';
+import { LocalSecretStore } from './local-store';
+import type { SecretStore } from './secret-store';
+
+export type { SecretStore, SecretStoreOptions } from './secret-store';
+
+/** Key Vault when `KEY_VAULT_URL` is set; otherwise the local development store. */
+export function createSecretStore(config: Config): SecretStore {
+  if (config.keyVaultUrl !== undefined) {
+    return new KeyVaultSecretStore(config.keyVaultUrl, new DefaultAzureCredential(managedIdentityOptions()));
+  }
+  return new LocalSecretStore(resolve(config.localSecretsFile));
+}
+
+function managedIdentityOptions(): { managedIdentityClientId?: string } {
+  const clientId = process.env.AZURE_CLIENT_ID ?? process.env.AzureWebJobsStorage__clientId;
+  return clientId ? { managedIdentityClientId: clientId } : {};
+}
