@@ -1,4 +1,3 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { health } from '../../functions/health';
 import { createAppContext, setAppContext } from '../../src/app/context';
@@ -6,20 +5,16 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { LocalSecretStore } from '../../src/secrets/local-store';
 import { createTestContext } from '../support/context';
+import { invokeHttp } from '../support/http';
 
-function invoke() {
-  return health.options.handler(
-    new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }),
-    new InvocationContext({ functionName: 'health' }),
-  );
-}
+const invoke = () => invokeHttp(health);
 
 describe('GET /api/health', () => {
   it('answers 200 with every dependency up when storage is reachable', async () => {
     await createTestContext();
     const response = await invoke();
     expect(response.status).toBe(200);
-    expect(response.jsonBody).toMatchObject({
+    expect(response.body).toMatchObject({
       status: 'healthy',
       checks: { tables: { state: 'up' }, queues: { state: 'up' }, blobs: { state: 'up' } },
     });
@@ -35,7 +30,7 @@ describe('GET /api/health', () => {
     );
     const response = await invoke();
     expect(response.status).toBe(503);
-    expect(response.jsonBody).toMatchObject({ status: 'unhealthy', checks: { tables: { state: 'down' } } });
-    expect(JSON.stringify(response.jsonBody)).not.toMatch(/127\.0\.0\.1|devstoreaccount1/);
+    expect(response.body).toMatchObject({ status: 'unhealthy', checks: { tables: { state: 'down' } } });
+    expect(JSON.stringify(response.body)).not.toMatch(/127\.0\.0\.1|devstoreaccount1/);
   });
 });

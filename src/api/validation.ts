@@ -1,0 +1,60 @@
+import type { HttpRequest } from '@azure/functions';
+import type { z } from 'zod';
+import { AppError, Errors } from '../errors';
+
+export const MAX_JSON_BODY_BYTES = 256 * 1024;
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** zod issues as `{ path, message }`, the `details` of a 400. */
+export function describeIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }));
+}
+
+/** A 400 `code` error whose details list every problem the schema found. */
+export function validationError(what: string, error: z.ZodError, code = 'validation_failed'): AppError {
+  const issues = describeIssues(error);
+  const first = issues[0];
+  const message = `The ${what} is not valid${first ? `: ${first.path} ${first.message}` : ''}`;
+  return new AppError(code, 400, message, { details: issues });
+}
+
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(what, parsed.error);
+  return parsed.data;
+}
+
+/** Reads and validates a JSON body of bounded size. */
+export async function readJsonBody<T extends z.ZodType>(request: HttpRequest, schema: T): Promise<z.infer<T>> {
+  const contentType = request.headers.get('content-type') ?? '';
+  if (!/^application\/json\b/i.test(contentType)) {
+    throw Errors.unsupportedMediaType(contentType || '(none)', 'application/json');
+  }
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > MAX_JSON_BODY_BYTES) throw tooLarge();
+  const text = await request.text();
+  if (Buffer.byteLength(text) > MAX_JSON_BODY_BYTES) throw tooLarge();
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new AppError(Errors.invalidJson.code, 400, Errors.invalidJson().message, { cause });
+  }
+  return parseWith(schema, value, 'request body');
+}
+
+/** Validates route parameters and the query string together. */
+export function parseQuery<T extends z.ZodType>(request: HttpRequest, schema: T): z.infer<T> {
+  return parseWith(schema, Object.fromEntries(request.query.entries()), 'query string');
+}
+
+function tooLarge(): AppError {
+  return new AppError('payload_too_large', 413, `The request body exceeds ${MAX_JSON_BODY_BYTES} bytes`);
+}
