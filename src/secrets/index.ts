@@ -5,7 +5,10 @@ import { KeyVaultSecretStore } from './key-vault';
 import { LocalSecretStore } from './local-store';
 import type { SecretStore } from './secret-store';
 
-export type { SecretStore, SecretStoreOptions } from './secret-store';
+export type { GetSecretOptions, SecretStore, SecretStoreOptions, StoredSecret } from './secret-store';
+export { freshSecretName, isValidSecretName, toSecretName } from './secret-store';
+export { KeyVaultSecretStore, SecretStoreError, type KeyVaultSecretStoreOptions } from './key-vault';
+export { LocalSecretStore } from './local-store';
 
 /** Key Vault when `KEY_VAULT_URL` is set; otherwise the local development store. */
 export function createSecretStore(config: Config): SecretStore {
