@@ -1,4 +1,4 @@
-import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import type { HttpDefinition } from '../../src/app/definitions';
 
 export interface Principal {
@@ -64,7 +64,7 @@ export async function invokeHttp(definition: HttpDefinition, options: InvokeOpti
     body,
   });
   const result = await definition.options.handler(request, new InvocationContext({ functionName: definition.name }));
-  const response = result instanceof HttpResponse ? result : new HttpResponse(result as HttpResponseInit);
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const text = await response.text();
   let parsed: unknown = undefined;
   try {

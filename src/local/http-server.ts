@@ -1,0 +1,112 @@
+import { HttpRequest, HttpResponse, InvocationContext, type HttpRequestInit, type HttpResponseInit } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { HttpDefinition } from '../app/definitions';
+import type { Logger } from '../log';
+import { compileRoute, type CompiledRoute } from './routes';
+
+interface Route {
+  definition: HttpDefinition;
+  compiled: CompiledRoute;
+  methods: ReadonlySet<string>;
+}
+
+export interface HttpServerOptions {
+  definitions: readonly HttpDefinition[];
+  routePrefix: string;
+  log: Logger;
+}
+
+/** Serves HTTP definitions with the Functions host's routes, route parameters and streaming bodies. */
+export function createHttpServer(options: HttpServerOptions): Server {
+  const routes: Route[] = options.definitions
+    .map((definition) => ({
+      definition,
+      compiled: compileRoute(definition.options.route),
+      methods: new Set(definition.options.methods.map((method) => method.toUpperCase())),
+    }))
+    .sort((a, b) => b.compiled.precedence - a.compiled.precedence);
+  const prefix = options.routePrefix === '' ? '' : `/${options.routePrefix}`;
+
+  return createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      options.log.error('local host could not answer a request', { error: error instanceof Error ? error : String(error) });
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = req.headers.host ?? 'localhost';
+    const url = new URL(req.url ?? '/', `http://${host}`);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const path = url.pathname.toLowerCase().startsWith(`${prefix}/`) || prefix === '' ? url.pathname.slice(prefix.length) : undefined;
+    const found = path === undefined ? undefined : findRoute(routes, path, method);
+    if (!found) {
+      req.resume();
+      res.writeHead(404).end();
+      return;
+    }
+    const request = toHttpRequest(req, url, method, found.params);
+    const context = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: found.route.definition.name,
+      triggerMetadata: { headers: Object.fromEntries(request.headers), query: Object.fromEntries(url.searchParams) },
+    });
+    const result = await found.route.definition.options.handler(request, context);
+    await writeResponse(res, result, method);
+  }
+}
+
+function findRoute(routes: readonly Route[], path: string, method: string): { route: Route; params: Record<string, string> } | undefined {
+  for (const route of routes) {
+    if (!route.methods.has(method)) continue;
+    const params = route.compiled.match(path);
+    if (params) return { route, params };
+  }
+  return undefined;
+}
+
+function toHttpRequest(req: IncomingMessage, url: URL, method: string, params: Record<string, string>): HttpRequest {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  if (!hasBody) req.resume();
+  // Streams the body through (`duplex: 'half'`), as the Functions host does with HTTP streaming on.
+  const init: RequestInit & { duplex: 'half' } = {
+    method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    duplex: 'half',
+  };
+  const nativeRequest = new Request(url, init);
+  // `nativeRequest` is how the library itself builds a streaming request; its public init type
+  // only knows string/bytes bodies.
+  const requestInit = { nativeRequest, params } as unknown as HttpRequestInit;
+  return new HttpRequest(requestInit);
+}
+
+async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse, method: string): Promise<void> {
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result);
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  if (!response.body || method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  await new Promise<void>((resolve, reject) => {
+    body.on('error', reject);
+    res.on('error', reject);
+    res.on('finish', resolve);
+    body.pipe(res);
+  });
+}
