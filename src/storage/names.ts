@@ -14,17 +14,23 @@ export const TABLE_NAMES = {
   connections: 'connections',
   segments: 'segments',
   exports: 'exports',
+  /** One partition per run: the run document and its chunks. */
   runs: 'runs',
-  runChunks: 'runchunks',
+  /** Each export's run history, newest first. */
+  runIndex: 'runindex',
   rejects: 'rejects',
   ledger: 'ledger',
   governor: 'governor',
   targets: 'targets',
+  /** Brevo import webhook tokens -> the chunk they wake up. */
+  webhooks: 'webhooks',
 } as const;
 
 export const CONTAINER_NAMES = {
   segments: 'segments',
   chunks: 'chunks',
+  /** Per export and destination target: what the destination holds from us (ledger snapshots). */
+  ledgers: 'ledgers',
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
