@@ -1,0 +1,163 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { HttpDefinition } from '../../src/app/definitions';
+import { DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
+import { allQueueNames, CONTAINER_NAMES, TABLE_NAMES } from '../../src/storage/names';
+import { at, Expr, INFRA_DIR, isRecord, type ResourceDeclaration, Templates, type Value } from './bicep';
+
+/**
+ * The template against the code: every setting the app reads is set in Azure (or has a reason
+ * not to be), and every queue, table and container the code names exists. The names come from
+ * src/config.ts and src/storage/names.ts, so adding one in code without the template fails here.
+ */
+let templates: Templates;
+
+beforeAll(async () => {
+  templates = await Templates.load();
+});
+
+/** Settings the template leaves unset on purpose; each must be optional in the schema. */
+const NOT_SET_IN_AZURE: Record<string, string> = {
+  AzureWebJobsStorage: 'the connection-string form; Azure uses the identity form (__accountName), shared keys are off',
+  AzureWebJobsStorage__blobServiceUri: 'derived from __accountName; only for endpoints that the account name cannot give (Azurite)',
+  AzureWebJobsStorage__queueServiceUri: 'derived from __accountName; only for endpoints that the account name cannot give (Azurite)',
+  AzureWebJobsStorage__tableServiceUri: 'derived from __accountName; only for endpoints that the account name cannot give (Azurite)',
+  ITERABLE_BASE_URL: 'test-only override (emulators); unset, the connection region picks the host',
+  BREVO_BASE_URL: 'test-only override (emulators); unset, the real API root is used',
+  OMNISEND_BASE_URL: 'test-only override (emulators); unset, the real API root is used',
+  LOCAL_SECRETS_FILE: 'local secret store only; Azure uses Key Vault (KEY_VAULT_URL)',
+};
+
+/** Settings the template sets for the platform and SDKs rather than for src/config.ts. */
+const PLATFORM_SETTINGS: Record<string, string> = {
+  AZURE_CLIENT_ID: 'DefaultAzureCredential picks the user-assigned identity by it (Key Vault)',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the Functions host sends telemetry',
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra authentication for telemetry, since local authentication is off',
+};
+
+function appSettingsResource(): ResourceDeclaration {
+  const found = templates.resources('Microsoft.Web/sites/config').filter((resource) => templates.body(resource).name === 'appsettings');
+  expect(found, 'one appsettings resource').toHaveLength(1);
+  return found[0]!;
+}
+
+function templateSettings(): { [key: string]: Value } {
+  const properties = at(templates.body(appSettingsResource()), 'properties');
+  if (!isRecord(properties)) throw new Error('appsettings has no literal properties object');
+  return properties;
+}
+
+function literalNames(type: string): string[] {
+  return templates.namesCreated(type).filter((name): name is string => typeof name === 'string');
+}
+
+describe('app settings', () => {
+  it('sets every setting of src/config.ts, or leaves it unset for a stated reason', () => {
+    const set = Object.keys(templateSettings());
+    expect(SETTING_NAMES.filter((name) => !set.includes(name) && !(name in NOT_SET_IN_AZURE))).toEqual([]);
+  });
+
+  it.each(Object.entries(NOT_SET_IN_AZURE))('%s is a setting that may stay unset (%s)', (name) => {
+    expect(SETTING_NAMES).toContain(name);
+    expect(Object.keys(templateSettings())).not.toContain(name);
+    const schema = settingsSchema.shape[name as keyof typeof settingsSchema.shape];
+    expect(schema.safeParse(undefined).success).toBe(true);
+  });
+
+  it('sets nothing the app does not read, apart from the platform settings', () => {
+    const unknown = Object.keys(templateSettings()).filter(
+      (name) => !(SETTING_NAMES as readonly string[]).includes(name) && !(name in PLATFORM_SETTINGS),
+    );
+    expect(unknown).toEqual([]);
+  });
+
+  it('schedules the refresh at the code default unless the deployment says otherwise', () => {
+    const settings = templateSettings();
+    expect(templates.resolve(appSettingsResource().file, settings.REFRESH_SCHEDULE!)).toEqual([DEFAULT_REFRESH_SCHEDULE]);
+    const parameters = readFileSync(path.join(INFRA_DIR, 'main.parameters.json'), 'utf8');
+    expect(parameters).toContain(`"\${REFRESH_SCHEDULE=${DEFAULT_REFRESH_SCHEDULE}}"`);
+  });
+});
+
+describe('storage names', () => {
+  const QUEUES = 'Microsoft.Storage/storageAccounts/queueServices/queues';
+  const TABLES = 'Microsoft.Storage/storageAccounts/tableServices/tables';
+  const CONTAINERS = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+
+  it('creates every queue the code uses, poison queues included', () => {
+    expect(allQueueNames().filter((name) => !literalNames(QUEUES).includes(name))).toEqual([]);
+  });
+
+  it('creates every table the code uses', () => {
+    expect(Object.values(TABLE_NAMES).filter((name) => !literalNames(TABLES).includes(name))).toEqual([]);
+  });
+
+  it('creates every blob container the code uses', () => {
+    expect(Object.values(CONTAINER_NAMES).filter((name) => !literalNames(CONTAINERS).includes(name))).toEqual([]);
+  });
+
+  it('creates no queue, table or container that the code has stopped using', () => {
+    const used = new Set<string>([...allQueueNames(), ...Object.values(TABLE_NAMES), ...Object.values(CONTAINER_NAMES)]);
+    const created = [...literalNames(QUEUES), ...literalNames(TABLES), ...literalNames(CONTAINERS)];
+    expect(created.filter((name) => !used.has(name))).toEqual([]);
+    // The one computed name: the container Flex Consumption deploys the package from.
+    const computed = [QUEUES, TABLES, CONTAINERS].flatMap((type) => templates.namesCreated(type)).filter((name) => typeof name !== 'string');
+    expect(computed.map((name) => (name instanceof Expr ? name.text : name))).toEqual([
+      "'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'",
+    ]);
+  });
+});
+
+describe('routes outside App Service Authentication', () => {
+  /** Functions that must answer without a token: the health check and Brevo's webhook (it carries its own token). */
+  const isAnonymousByDesign = (route: string) => route === 'health' || route.startsWith('webhooks/brevo/');
+
+  async function httpDefinitions(): Promise<HttpDefinition[]> {
+    const directory = path.join(INFRA_DIR, '..', 'functions');
+    const definitions: HttpDefinition[] = [];
+    for (const file of readdirSync(directory).filter((name) => name.endsWith('.ts')).sort()) {
+      const module = (await import(pathToFileURL(path.join(directory, file)).href)) as Record<string, unknown>;
+      for (const value of Object.values(module)) {
+        if (isRecord(value as Value) && (value as { kind?: unknown }).kind === 'http') definitions.push(value as HttpDefinition);
+      }
+    }
+    return definitions;
+  }
+
+  function routePrefix(): string {
+    const hostJson = path.join(INFRA_DIR, '..', 'host.json');
+    try {
+      const prefix = (JSON.parse(readFileSync(hostJson, 'utf8')) as { extensions?: { http?: { routePrefix?: string } } }).extensions?.http?.routePrefix;
+      return prefix ?? 'api';
+    } catch {
+      return 'api';
+    }
+  }
+
+  function excludedPaths(): string[] {
+    const auth = templates.resources('Microsoft.Web/sites/config').find((resource) => templates.body(resource).name === 'authsettingsV2');
+    const paths = auth ? at(templates.body(auth), 'properties.globalValidation.excludedPaths') : undefined;
+    return Array.isArray(paths) ? paths.filter((item): item is string => typeof item === 'string') : [];
+  }
+
+  /** App Service Authentication matches an excluded path exactly, or every path under a `/*` path. */
+  const isExcluded = (requestPath: string) =>
+    excludedPaths().some((excluded) => (excluded.endsWith('/*') ? requestPath.startsWith(excluded.slice(0, -1)) : requestPath === excluded));
+
+  it('excludes exactly the functions that are anonymous by design', async () => {
+    const definitions = await httpDefinitions();
+    expect(definitions.map((definition) => definition.name)).toContain('health');
+    for (const { name, options } of definitions) {
+      const samplePath = `/${routePrefix()}/${options.route.replace(/\{[^}]+\}/g, 'sample')}`;
+      expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(options.route));
+    }
+  });
+
+  it("excludes the Brevo webhook's route from the public contract", () => {
+    expect(isExcluded(`/${routePrefix()}/webhooks/brevo/an-unguessable-token`)).toBe(true);
+    expect(isExcluded(`/${routePrefix()}/webhooks/brevo`)).toBe(false);
+    expect(isExcluded(`/${routePrefix()}/connections`)).toBe(false);
+  });
+});
