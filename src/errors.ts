@@ -47,6 +47,39 @@ export const Errors = {
     415,
     (contentType: string, accepted: string) => `Content type '${contentType}' is not accepted here; use ${accepted}`,
   ),
+  // segment uploads: `details` name the place ({ line, column?, limit?, max? })
+  segmentEmpty: defineError('segment_empty', 400, () => 'The upload holds no records: send a header row and at least one record'),
+  segmentCsvMalformed: defineError(
+    'segment_csv_malformed',
+    400,
+    (line: number, column: number, reason: string) => `Malformed CSV at line ${line}, column ${column}: ${reason}`,
+  ),
+  segmentJsonMalformed: defineError(
+    'segment_json_malformed',
+    400,
+    (line: number, column: number, reason: string) => `Malformed JSON at line ${line}, column ${column}: ${reason}`,
+  ),
+  segmentEncodingInvalid: defineError(
+    'segment_encoding_invalid',
+    400,
+    (line: number) => `The upload is not valid UTF-8 (at or after line ${line})`,
+  ),
+  segmentKeyMissing: defineError('segment_key_missing', 400, (message: string) => message),
+  segmentLimitExceeded: defineError(
+    'segment_limit_exceeded',
+    400,
+    (limit: string, max: number, line: number) => `Line ${line} exceeds the limit ${limit} = ${max}`,
+  ),
+  segmentTooLarge: defineError(
+    'segment_too_large',
+    413,
+    (maxBodyBytes: number, line: number) => `The upload exceeds ${maxBodyBytes} bytes (reached at line ${line})`,
+  ),
+  segmentInUse: defineError(
+    'segment_in_use',
+    409,
+    (exportIds: readonly string[]) => `The segment is used by export(s) ${exportIds.join(', ')}; remove it from them first`,
+  ),
   // 401 / 403
   unauthenticated: defineError('unauthenticated', 401, () => 'Sign in: this request carries no valid principal'),
   forbidden: defineError('forbidden', 403, (action: string) => `Your role does not allow you to ${action}`),

@@ -1,0 +1,15 @@
+import { parseSegmentUpload } from '../src/api/segments';
+import { authorize } from '../src/api/auth';
+import { getAppContext } from '../src/app/context';
+import { defineHttp, json } from '../src/app/definitions';
+import { ingestSegment } from '../src/segments/ingest';
+import { app } from './app';
+
+export const segmentsPut = defineHttp('segments-put', { route: 'segments/{segmentId}', methods: ['PUT'] }, async (request) => {
+  const principal = authorize(request, 'segment:write');
+  const upload = parseSegmentUpload(request);
+  const result = await ingestSegment(getAppContext(), { ...upload, body: request.body, uploadedBy: principal.name });
+  return json(200, result);
+});
+
+app.http(segmentsPut.name, segmentsPut.options);

@@ -1,0 +1,52 @@
+import type { HttpRequest } from '@azure/functions';
+import { z } from 'zod';
+import {
+  DEFAULT_SEGMENT_LIMITS,
+  SEGMENT_CONTENT_TYPES,
+  segmentFieldNameSchema,
+  segmentIdSchema,
+  segmentNameSchema,
+  type SegmentFormat,
+} from '../domain/segment';
+import { Errors, withDetails } from '../errors';
+import { parseWith } from './validation';
+
+/** Request parsing for the segment routes; the handlers are in `functions/segments-*.ts`. */
+export function readSegmentId(request: HttpRequest): string {
+  return parseWith(segmentIdSchema, request.params.segmentId, 'segment id');
+}
+
+const uploadQuerySchema = z.object({
+  name: segmentNameSchema.optional(),
+  keyField: segmentFieldNameSchema.optional(),
+});
+
+export interface SegmentUploadRequest {
+  segmentId: string;
+  name: string | undefined;
+  keyField: string | undefined;
+  format: SegmentFormat;
+}
+
+/**
+ * What a `PUT /api/segments/{segmentId}` asks for: the format from `Content-Type` (`text/csv` or
+ * `application/x-ndjson`, UTF-8), `name` and `keyField` from the query. The body is read later, as
+ * a stream; a declared length over the limit is refused before reading.
+ */
+export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
+  const segmentId = readSegmentId(request);
+  const query = parseWith(uploadQuerySchema, Object.fromEntries(request.query.entries()), 'query string');
+  const contentType = request.headers.get('content-type') ?? '';
+  const [mediaType = '', ...parameters] = contentType.split(';').map((part) => part.trim().toLowerCase());
+  const format = SEGMENT_CONTENT_TYPES[mediaType];
+  const charset = parameters.find((parameter) => parameter.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  if (!format || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
+    throw Errors.unsupportedMediaType(contentType || '(none)', 'text/csv or application/x-ndjson (UTF-8)');
+  }
+  const declaredBytes = Number(request.headers.get('content-length') ?? '0');
+  const { maxBodyBytes } = DEFAULT_SEGMENT_LIMITS;
+  if (declaredBytes > maxBodyBytes) {
+    throw withDetails(Errors.segmentTooLarge(maxBodyBytes, 1), { line: 1, limit: 'maxBodyBytes', max: maxBodyBytes });
+  }
+  return { segmentId, name: query.name, keyField: query.keyField, format };
+}
