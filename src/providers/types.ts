@@ -37,13 +37,14 @@ export type Target = z.infer<typeof targetSchema>;
 
 /**
  * A chunk's work. `upsert` adds members and updates their fields; `isNew` marks the records whose
- * membership (Omnisend tag) must still be set. `remove` takes members out of the list/tag only.
+ * membership (Omnisend tag) must still be set; `segmentId` names where the member came from (for
+ * rejects). `remove` takes members out of the list/tag only.
  */
 export const chunkOperationSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('upsert'),
     target: targetSchema,
-    records: z.array(memberRecordSchema.extend({ isNew: z.boolean() })),
+    records: z.array(memberRecordSchema.extend({ isNew: z.boolean(), segmentId: z.string().optional() })),
   }),
   z.object({ kind: z.literal('remove'), target: targetSchema, emails: z.array(z.string()) }),
 ]);
@@ -78,6 +79,12 @@ export interface ProviderCallOptions {
   timeoutInMs?: number;
   /** Receives rate-limit headers seen on the way (Brevo `x-sib-ratelimit-*`). */
   onRateSignal?: (signal: RateSignal) => void;
+  /**
+   * Transient failures (5xx, resets, timeouts) are retried inside the call with backoff; this runs
+   * before each retry, after the backoff, so the caller can draw a governor token for it (or throw
+   * to stop retrying).
+   */
+  beforeRetry?: (info: { attempt: number; delayMs: number; error: Error }) => Promise<void> | void;
 }
 
 export interface StepOptions extends ProviderCallOptions {
