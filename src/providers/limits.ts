@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { ProviderName } from './types';
+
+/**
+ * Each provider's documented rate limits, as named counters (a sliding window of `limit` requests
+ * per `windowMs`) and buckets (the counters one request draws from). A request to Omnisend's
+ * `/contacts/tags` counts against both the tags limit and the brand-wide limit, so its bucket names
+ * both counters; a bucket with no counters is not limited (a file download off the API host).
+ */
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+export interface ProviderRateProfile {
+  counters: Record<string, RateLimit>;
+  buckets: Record<string, readonly string[]>;
+}
+
+/** The bucket names adapters hand to the governor (`nextBucket`). */
+export const BUCKETS = {
+  iterable: { api: 'api' },
+  brevo: { contacts: 'contacts', other: 'other', files: 'files' },
+  omnisend: { brand: 'brand', tags: 'tags' },
+} as const;
+
+export const PROVIDER_RATE_PROFILES: Record<ProviderName, ProviderRateProfile> = {
+  iterable: {
+    // List endpoints' limit is unconfirmed: the documented bulk-user limit, per project.
+    counters: { api: { limit: 5, windowMs: 1_000 } },
+    buckets: { [BUCKETS.iterable.api]: ['api'] },
+  },
+  brevo: {
+    counters: {
+      contactsPerSecond: { limit: 10, windowMs: 1_000 },
+      contactsPerHour: { limit: 36_000, windowMs: 3_600_000 },
+      otherPerHour: { limit: 100, windowMs: 3_600_000 },
+    },
+    buckets: {
+      [BUCKETS.brevo.contacts]: ['contactsPerSecond', 'contactsPerHour'],
+      [BUCKETS.brevo.other]: ['otherPerHour'],
+      [BUCKETS.brevo.files]: [],
+    },
+  },
+  omnisend: {
+    counters: { brand: { limit: 400, windowMs: 60_000 }, tags: { limit: 60, windowMs: 60_000 } },
+    buckets: { [BUCKETS.omnisend.brand]: ['brand'], [BUCKETS.omnisend.tags]: ['tags', 'brand'] },
+  },
+};
+
+/**
+ * A connection's own limits (a higher Brevo plan: `{ contactsPerSecond: { limit: 20, windowMs: 1000 } }`),
+ * by counter name; they replace the defaults of the counters they name.
+ */
+export const rateLimitOverridesSchema = z.record(
+  z.string().min(1),
+  z.object({ limit: z.number().int().positive(), windowMs: z.number().int().positive() }).strict(),
+);
+export type RateLimitOverrides = z.infer<typeof rateLimitOverridesSchema>;
+
+/** The counters a request in `bucket` draws from, with overrides applied and limits multiplied by `rateScale`. */
+export function countersFor(
+  provider: ProviderName,
+  bucket: string,
+  overrides: RateLimitOverrides | undefined,
+  rateScale: number,
+): Array<{ name: string } & RateLimit> {
+  const profile = PROVIDER_RATE_PROFILES[provider];
+  const names = profile.buckets[bucket];
+  if (names === undefined) throw new Error(`Unknown rate bucket '${bucket}' for ${provider}`);
+  return names.map((name) => {
+    const base = overrides?.[name] ?? profile.counters[name];
+    if (base === undefined) throw new Error(`Unknown rate counter '${name}' for ${provider}`);
+    return { name, limit: Math.max(1, Math.floor(base.limit * rateScale)), windowMs: base.windowMs };
+  });
+}

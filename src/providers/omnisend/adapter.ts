@@ -1,0 +1,300 @@
+import { z } from 'zod';
+import type { ProviderHttpClient } from '../http';
+import { BUCKETS } from '../limits';
+import { EmailIndex, maxChunkBytes, maxUpsertOverheadBytes, PROVIDER_REJECTED } from '../records';
+import type {
+  ChunkLimits,
+  ChunkOperation,
+  DeliveryState,
+  MemberRecord,
+  ProviderAdapter,
+  ProviderCallOptions,
+  RecordReject,
+  StepOptions,
+  StepResult,
+  Target,
+  TargetSpec,
+} from '../types';
+
+/**
+ * Omnisend (API version 2026-03-15): contacts are upserted through asynchronous batches of 100,
+ * each batch's status is read until it finishes (its items only when it reports errors), and then
+ * the chunk's new members get the segment's tag in one call of up to 250 emails. Removals take the
+ * tag off, 250 emails per call.
+ *
+ * Why 250 records per upsert chunk: the tag call (60/minute) is the bottleneck, and a full tag call
+ * takes 250 emails. Each chunk then costs 3 batch posts + at least 3 status reads = 6 brand-bucket
+ * requests per tag call; at 60 tag calls a minute that is 360 of the brand's 400/minute, leaving
+ * room for the occasional extra status read, so both limits are used nearly to the full.
+ */
+export const OMNISEND_API_VERSION = '2026-03-15';
+
+const BATCH_ITEMS = 100;
+const MAX_UPSERT_RECORDS = 250;
+const MAX_TAG_EMAILS = 250;
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+/** A batch that Omnisend stopped is posted again this many times before its records are rejected. */
+const MAX_REPOSTS = 3;
+
+export function encodeContact(record: MemberRecord): Record<string, unknown> {
+  const { firstName, lastName, phone, address, city, countryRegion, postalCode } = record.fields;
+  const contact: Record<string, unknown> = {
+    // Both set explicitly: Omnisend would otherwise subscribe the contact and send a welcome message.
+    identifiers: [{ type: 'email', id: record.email, channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false }],
+  };
+  if (firstName !== undefined) contact.firstName = firstName;
+  if (lastName !== undefined) contact.lastName = lastName;
+  if (address !== undefined) contact.address = address;
+  if (city !== undefined) contact.city = city;
+  if (postalCode !== undefined) contact.postalCode = postalCode;
+  if (phone !== undefined) contact.phone = phone;
+  if (countryRegion !== undefined) {
+    if (/^[A-Za-z]{2}$/.test(countryRegion)) contact.countryCode = countryRegion.toUpperCase();
+    else contact.country = countryRegion;
+  }
+  return contact;
+}
+
+const batchCreatedSchema = z.looseObject({ batchID: z.string().min(1) });
+const batchSchema = z.looseObject({
+  status: z.enum(['pending', 'inProgress', 'finished', 'stopped']),
+  errorsCount: z.number().int().optional(),
+});
+const batchItemSchema = z.looseObject({
+  itemID: z.string().optional(),
+  responseCode: z.number().int(),
+  request: z.unknown().optional(),
+  response: z.unknown().optional(),
+});
+type BatchItem = z.infer<typeof batchItemSchema>;
+const batchItemsSchema = z.looseObject({
+  responses: z.array(batchItemSchema).optional(),
+  errors: z.array(batchItemSchema).optional(),
+});
+
+const stateSchema = z.discriminatedUnion('phase', [
+  z.object({
+    phase: z.literal('upsert'),
+    /** One per posted batch, batch i holding records [100 i, 100 i + 100). */
+    batchIds: z.array(z.string()),
+    /** Batches known to be finished and accounted for. */
+    checked: z.number().int().nonnegative(),
+    /** The next request reads batch `checked`'s items (it reported errors, or was stopped for good). */
+    readItems: z.boolean(),
+    /** The next request posts batch `checked` again (Omnisend stopped it). */
+    repost: z.boolean(),
+    reposts: z.number().int().nonnegative(),
+    /** Rejected records as [record index, index into reasons]: reasons repeat, so they are stored once. */
+    rejected: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])),
+    reasons: z.array(z.string()),
+  }),
+  z.object({ phase: z.literal('remove') }),
+]);
+type OmnisendState = z.infer<typeof stateSchema>;
+type UpsertState = Extract<OmnisendState, { phase: 'upsert' }>;
+type UpsertOperation = Extract<ChunkOperation, { kind: 'upsert' }>;
+
+export interface OmnisendAdapterOptions {
+  http: ProviderHttpClient;
+  /** Wait before reading a batch's status again. Default 5 s. */
+  batchPollMs?: number;
+}
+
+export class OmnisendAdapter implements ProviderAdapter {
+  readonly provider = 'omnisend' as const;
+  readonly chunkLimits: { upsert: ChunkLimits; remove: ChunkLimits } = {
+    // Any 100 records of a chunk form one batch body, so the batch limit bounds the whole chunk.
+    upsert: { maxRecords: MAX_UPSERT_RECORDS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, BATCH_ITEMS, maxUpsertOverheadBytes(encodeContact)) },
+    remove: { maxRecords: MAX_TAG_EMAILS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, MAX_TAG_EMAILS, 0) },
+  };
+
+  private readonly http: ProviderHttpClient;
+  private readonly batchPollMs: number;
+
+  constructor(options: OmnisendAdapterOptions) {
+    this.http = options.http;
+    this.batchPollMs = options.batchPollMs ?? 5_000;
+  }
+
+  async verifyCredentials(options: ProviderCallOptions = {}): Promise<void> {
+    await this.http.request({ method: 'GET', path: '/contacts', query: { limit: 1 }, schema: z.unknown(), bucket: BUCKETS.omnisend.brand }, options);
+  }
+
+  /** The tag is created by tagging; there is nothing to prepare. */
+  async prepareTarget(spec: TargetSpec): Promise<Target> {
+    if (spec.provider !== 'omnisend') throw new Error(`An Omnisend adapter cannot prepare a ${spec.provider} target`);
+    return { provider: 'omnisend', tag: spec.tag };
+  }
+
+  start(operation: ChunkOperation): DeliveryState {
+    const state: OmnisendState =
+      operation.kind === 'upsert'
+        ? { phase: 'upsert', batchIds: [], checked: 0, readItems: false, repost: false, reposts: 0, rejected: [], reasons: [] }
+        : { phase: 'remove' };
+    return state;
+  }
+
+  nextBucket(operation: ChunkOperation, rawState: DeliveryState): string {
+    const state = parseState(rawState);
+    if (state.phase === 'remove') return BUCKETS.omnisend.tags;
+    return state.checked >= batchCount(operation) ? BUCKETS.omnisend.tags : BUCKETS.omnisend.brand;
+  }
+
+  async step(operation: ChunkOperation, rawState: DeliveryState, options: StepOptions = {}): Promise<StepResult> {
+    const state = parseState(rawState);
+    const tag = tagOf(operation.target);
+    if (state.phase === 'remove') {
+      if (operation.kind !== 'remove') throw new Error('An Omnisend removal state does not belong to an upsert chunk');
+      await this.tagRequest('DELETE', tag, operation.emails, options);
+      return { kind: 'done', rejects: [] };
+    }
+    if (operation.kind !== 'upsert') throw new Error('An Omnisend upsert state does not belong to a removal chunk');
+    const batches = batchCount(operation);
+    if (state.repost) return this.postBatch(operation, state, state.checked, options);
+    if (state.batchIds.length < batches) return this.postBatch(operation, state, state.batchIds.length, options);
+    if (state.checked < batches) {
+      return state.readItems ? this.readItems(operation, state, options) : this.readStatus(state, options);
+    }
+    return this.tagNewMembers(operation, state, tag, options);
+  }
+
+  private async postBatch(operation: UpsertOperation, state: UpsertState, batch: number, options: StepOptions): Promise<StepResult> {
+    const records = batchRecords(operation, batch);
+    const { data } = await this.http.request(
+      {
+        method: 'POST',
+        path: '/batches',
+        json: { method: 'POST', endpoint: 'contacts', items: records.map(encodeContact) },
+        schema: batchCreatedSchema,
+        bucket: BUCKETS.omnisend.brand,
+        maxBodyBytes: MAX_BODY_BYTES,
+      },
+      options,
+    );
+    const batchIds = [...state.batchIds];
+    batchIds[batch] = data.batchID;
+    const reposted = state.repost;
+    const next: UpsertState = { ...state, batchIds, repost: false, reposts: state.reposts + (reposted ? 1 : 0) };
+    // Once every batch is posted, give the first one time to run before reading its status.
+    const allPosted = batchIds.length >= batchCount(operation);
+    return allPosted || reposted ? { kind: 'next', state: next, notBeforeMs: this.batchPollMs } : { kind: 'next', state: next };
+  }
+
+  private async readStatus(state: UpsertState, options: StepOptions): Promise<StepResult> {
+    const batchId = state.batchIds[state.checked]!;
+    const { data } = await this.http.request(
+      { method: 'GET', path: `/batches/${encodeURIComponent(batchId)}`, schema: batchSchema, bucket: BUCKETS.omnisend.brand },
+      options,
+    );
+    if (data.status === 'pending' || data.status === 'inProgress') return { kind: 'next', state, notBeforeMs: this.batchPollMs };
+    if (data.status === 'stopped' && state.reposts < MAX_REPOSTS) {
+      return { kind: 'next', state: { ...state, repost: true } };
+    }
+    if (data.status === 'stopped' || (data.errorsCount ?? 0) > 0) return { kind: 'next', state: { ...state, readItems: true } };
+    return { kind: 'next', state: { ...state, checked: state.checked + 1, reposts: 0 } };
+  }
+
+  private async readItems(operation: UpsertOperation, state: UpsertState, options: StepOptions): Promise<StepResult> {
+    const batchId = state.batchIds[state.checked]!;
+    const { data } = await this.http.request(
+      { method: 'GET', path: `/batches/${encodeURIComponent(batchId)}/items`, schema: batchItemsSchema, bucket: BUCKETS.omnisend.brand },
+      options,
+    );
+    const first = state.checked * BATCH_ITEMS;
+    const records = batchRecords(operation, state.checked);
+    const index = new EmailIndex(records.map((record) => record.email));
+    const reasons = [...state.reasons];
+    const rejected = [...state.rejected];
+    const reject = (recordIndex: number, reason: string) => {
+      if (rejected.some(([i]) => i === recordIndex)) return;
+      let reasonIndex = reasons.indexOf(reason);
+      if (reasonIndex < 0) reasonIndex = reasons.push(reason) - 1;
+      rejected.push([recordIndex, reasonIndex]);
+    };
+    const items = [...(data.errors ?? []), ...(data.responses ?? [])];
+    const succeeded = new Set<number>();
+    for (const item of items) {
+      const position = itemEmail(item) === undefined ? undefined : index.indexOf(itemEmail(item)!);
+      if (position === undefined) continue;
+      if (item.responseCode >= 200 && item.responseCode < 300) succeeded.add(position);
+      else reject(first + position, itemReason(item));
+    }
+    // A batch that stayed stopped after being posted again: what it did not process is rejected.
+    if (state.reposts >= MAX_REPOSTS) {
+      records.forEach((_record, position) => {
+        if (!succeeded.has(position)) reject(first + position, 'Omnisend stopped the batch before processing this contact');
+      });
+    }
+    return { kind: 'next', state: { ...state, rejected, reasons, checked: state.checked + 1, readItems: false, reposts: 0 } };
+  }
+
+  private async tagNewMembers(operation: UpsertOperation, state: UpsertState, tag: string, options: StepOptions): Promise<StepResult> {
+    const rejectedAt = new Map(state.rejected.map(([recordIndex, reasonIndex]) => [recordIndex, state.reasons[reasonIndex] ?? '']));
+    const emails = operation.records.filter((record, i) => record.isNew && !rejectedAt.has(i)).map((record) => record.email);
+    if (emails.length > 0) await this.tagRequest('POST', tag, emails, options);
+    const rejects: RecordReject[] = [...rejectedAt].map(([i, reason]) => ({
+      email: operation.records[i]!.email,
+      code: PROVIDER_REJECTED,
+      reason,
+    }));
+    return { kind: 'done', rejects };
+  }
+
+  private async tagRequest(method: 'POST' | 'DELETE', tag: string, emails: string[], options: ProviderCallOptions): Promise<void> {
+    await this.http.request(
+      {
+        method,
+        path: '/contacts/tags',
+        json: { tags: [tag], emails },
+        schema: z.unknown(),
+        bucket: BUCKETS.omnisend.tags,
+        maxBodyBytes: MAX_BODY_BYTES,
+      },
+      options,
+    );
+  }
+}
+
+function batchCount(operation: ChunkOperation): number {
+  return operation.kind === 'upsert' ? Math.ceil(operation.records.length / BATCH_ITEMS) : 0;
+}
+
+function batchRecords(operation: UpsertOperation, batch: number): MemberRecord[] {
+  return operation.records.slice(batch * BATCH_ITEMS, (batch + 1) * BATCH_ITEMS);
+}
+
+const itemRequestSchema = z.looseObject({
+  identifiers: z.array(z.looseObject({ type: z.string(), id: z.string() })),
+});
+const itemResponseSchema = z.looseObject({ email: z.string() });
+
+function itemEmail(item: BatchItem): string | undefined {
+  const request = itemRequestSchema.safeParse(item.request);
+  const fromRequest = request.success ? request.data.identifiers.find((identifier) => identifier.type === 'email')?.id : undefined;
+  if (fromRequest !== undefined) return fromRequest;
+  const response = itemResponseSchema.safeParse(item.response);
+  return response.success ? response.data.email : undefined;
+}
+
+const problemSchema = z.looseObject({
+  title: z.string().optional(),
+  detail: z.string().optional(),
+  errors: z.array(z.looseObject({ field: z.string().optional(), message: z.string().optional() })).optional(),
+});
+
+function itemReason(item: BatchItem): string {
+  const problem = problemSchema.safeParse(item.response);
+  const detail = problem.success ? (problem.data.errors?.[0]?.message ?? problem.data.detail ?? problem.data.title) : undefined;
+  return `Omnisend rejected the contact (HTTP ${item.responseCode}${detail ? `: ${detail.slice(0, 160)}` : ''})`;
+}
+
+function parseState(state: DeliveryState): OmnisendState {
+  const parsed = stateSchema.safeParse(state);
+  if (!parsed.success) throw new Error(`Not an Omnisend delivery state: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+function tagOf(target: Target): string {
+  if (target.provider !== 'omnisend') throw new Error(`An Omnisend adapter cannot deliver to a ${target.provider} target`);
+  return target.tag;
+}
