@@ -1,0 +1,302 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import { BaseEmulator } from './kit/base';
+import { emailKey } from './kit/email';
+import { resolveCommonOptions, type CommonEmulatorOptions, type ResolvedCommonOptions } from './kit/options';
+import type { RateLimit } from './kit/rate-limits';
+import type { ProviderProtocol, Reply, RequestContext, Route } from './kit/server';
+import { describeIssues, fieldIssues } from './kit/validation';
+
+export interface IterableEmulatorOptions extends CommonEmulatorOptions {
+  /** Default 5 requests per sliding second (the documented bulk-user limit). */
+  rateLimit?: RateLimit;
+  /** Default `'key'`: every API key has its own window; `'account'` shares one. */
+  rateLimitPer?: 'key' | 'account';
+  maxSubscribersPerRequest?: number;
+  maxBodyBytes?: number;
+  /** Names of lists that exist from the start (and after `reset()`). */
+  lists?: readonly string[];
+}
+
+export interface IterableList {
+  id: number;
+  name: string;
+  createdAt: number;
+  listType: 'Standard';
+  /** Lower-cased emails. */
+  members: Set<string>;
+}
+
+export interface IterableState {
+  lists: Map<number, IterableList>;
+  /** Lower-cased email -> dataFields (empty objects when `retainAttributes` is off). */
+  users: Map<string, Record<string, unknown>>;
+  /** Users unsubscribed from the channel by `channelUnsubscribe: true`: must stay empty. */
+  globalUnsubscribes: Set<string>;
+  counters: { channelUnsubscribeRequests: number; subscribed: number; unsubscribed: number; rejected: number };
+}
+
+/** The data fields our adapter may send (PROVIDERS.md); anything else breaks the contract. */
+const DOCUMENTED_FIELDS = ['firstName', 'lastName', 'phoneNumber', 'address', 'city', 'country', 'postalCode'] as const;
+const NO_FIELDS: Record<string, unknown> = Object.freeze({});
+const MiB = 1024 * 1024;
+const FIRST_LIST_ID = 1001;
+
+function schemas(strict: boolean) {
+  const object = strict ? z.strictObject : z.looseObject;
+  const dataFields = strict
+    ? z.partialRecord(z.enum(DOCUMENTED_FIELDS), z.string().nullable())
+    : z.record(z.string(), z.unknown());
+  const subscriber = object({
+    email: z.string(),
+    dataFields: dataFields.optional(),
+    userId: z.string().optional(),
+    preferUserId: z.boolean().optional(),
+    mergeNestedObjects: z.boolean().optional(),
+  });
+  return {
+    createList: object({ name: z.string().min(1) }),
+    subscribe: object({
+      listId: z.number().int(),
+      subscribers: z.array(subscriber),
+      updateExistingUsersOnly: z.boolean().optional(),
+    }),
+    unsubscribe: object({
+      listId: z.number().int(),
+      subscribers: z.array(object({ email: z.string() })),
+      campaignId: z.number().int().optional(),
+      templateId: z.number().int().optional(),
+      channelUnsubscribe: z.boolean().optional(),
+    }),
+  };
+}
+
+function iterableError(status: number, code: string, msg: string, params: Record<string, unknown> | null = null): Reply {
+  return { status, body: { msg, code, params } };
+}
+
+const badParams = (msg: string, params: Record<string, unknown> | null = null) => iterableError(400, 'BadParams', msg, params);
+
+function protocol(rateLimitPer: 'key' | 'account'): ProviderProtocol {
+  return {
+    readCredential: (headers: IncomingHttpHeaders) => {
+      const value = headers['api-key'];
+      return typeof value === 'string' ? value : undefined;
+    },
+    unauthorized: () => iterableError(401, 'BadApiKey', 'Invalid API key', {}),
+    notFound: () => iterableError(404, 'NotFound', 'Route not found'),
+    rateLimited: () => iterableError(429, 'RateLimitExceeded', 'Rate limit exceeded'),
+    serverError: (status) => iterableError(status, 'GenericError', status === 503 ? 'Service unavailable' : 'Internal server error'),
+    badJson: (message) => iterableError(400, 'BadJsonBody', `Could not parse the JSON body: ${message}`),
+    unsupportedMediaType: () => iterableError(400, 'BadJsonBody', 'Content-Type must be application/json'),
+    tooLarge: (limitBytes) => iterableError(400, 'BatchTooLarge', `Request body is larger than ${limitBytes} bytes`, { maxBytes: limitBytes }),
+    rateScope: (keyId) => (rateLimitPer === 'key' ? keyId : 'account'),
+  };
+}
+
+/** Iterable's list endpoints (`/api/lists*`), see README.md. */
+export class IterableEmulator extends BaseEmulator {
+  readonly provider = 'iterable' as const;
+  readonly state: IterableState = {
+    lists: new Map(),
+    users: new Map(),
+    globalUnsubscribes: new Set(),
+    counters: { channelUnsubscribeRequests: 0, subscribed: 0, unsubscribed: 0, rejected: 0 },
+  };
+  private nextListId = FIRST_LIST_ID;
+  private readonly common: ResolvedCommonOptions;
+  private readonly initialLists: readonly string[];
+  private readonly maxSubscribers: number;
+  private readonly schemas: ReturnType<typeof schemas>;
+
+  constructor(options: IterableEmulatorOptions = {}) {
+    super('');
+    this.common = resolveCommonOptions('iterable', options);
+    this.initialLists = options.lists ?? [];
+    this.maxSubscribers = options.maxSubscribersPerRequest ?? 1000;
+    this.schemas = schemas(this.common.strictContract);
+    const maxBodyBytes = options.maxBodyBytes ?? 4 * MiB;
+    const buckets = ['api'];
+    const routes: Route[] = [
+      { method: 'GET', path: '/api/lists', buckets, handle: () => this.getLists() },
+      { method: 'POST', path: '/api/lists', buckets, hasBody: true, handle: (context) => this.createListRoute(context) },
+      { method: 'DELETE', path: '/api/lists/{listId}', buckets, handle: (context) => this.deleteListRoute(context) },
+      { method: 'POST', path: '/api/lists/subscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.subscribe(context) },
+      { method: 'POST', path: '/api/lists/unsubscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.unsubscribe(context) },
+    ];
+    this.setUp({
+      options: this.common,
+      buckets: [{ name: 'api', limits: [options.rateLimit ?? { requests: 5, windowMs: 1000 }] }],
+      defaultMaxBodyBytes: MiB,
+      protocol: protocol(options.rateLimitPer ?? 'key'),
+      routes,
+    });
+    this.createInitialLists();
+  }
+
+  /** Creates a list like `POST /api/lists` does (names are not unique). */
+  createList(name: string): number {
+    const id = this.nextListId;
+    this.nextListId += 1;
+    this.state.lists.set(id, { id, name, createdAt: Date.now(), listType: 'Standard', members: new Set() });
+    return id;
+  }
+
+  /** The "missing list" fault: the list and its memberships disappear. */
+  deleteList(listId: number): boolean {
+    return this.state.lists.delete(listId);
+  }
+
+  listMembers(listId: number): string[] {
+    return [...(this.state.lists.get(listId)?.members ?? [])];
+  }
+
+  listByName(name: string): IterableList[] {
+    return [...this.state.lists.values()].filter((list) => list.name === name);
+  }
+
+  private createInitialLists(): void {
+    for (const name of this.initialLists) this.createList(name);
+  }
+
+  protected clearState(): void {
+    this.state.lists.clear();
+    this.state.users.clear();
+    this.state.globalUnsubscribes.clear();
+    this.state.counters = { channelUnsubscribeRequests: 0, subscribed: 0, unsubscribed: 0, rejected: 0 };
+    this.nextListId = FIRST_LIST_ID;
+    this.createInitialLists();
+  }
+
+  protected providerSummary(): Record<string, unknown> {
+    const lists = [...this.state.lists.values()].slice(0, 1000);
+    return {
+      lists: lists.map((list) => ({ id: list.id, name: list.name, memberCount: list.members.size })),
+      listCount: this.state.lists.size,
+      users: this.state.users.size,
+      globalUnsubscribes: this.state.globalUnsubscribes.size,
+      counters: this.state.counters,
+    };
+  }
+
+  private getLists(): Reply {
+    const lists = [...this.state.lists.values()].map(({ id, name, createdAt, listType }) => ({ id, name, createdAt, listType }));
+    return { status: 200, body: { lists } };
+  }
+
+  private createListRoute(context: RequestContext): Reply {
+    const parsed = this.schemas.createList.safeParse(context.body);
+    if (!parsed.success) return this.invalid(parsed.error);
+    return { status: 200, body: { listId: this.createList(parsed.data.name) } };
+  }
+
+  private deleteListRoute(context: RequestContext): Reply {
+    const listId = Number(context.params[0]);
+    if (!this.state.lists.has(listId)) return badParams(`List ${context.params[0]} does not exist`, { listId: context.params[0] });
+    this.deleteList(listId);
+    return iterableError(200, 'Success', '');
+  }
+
+  private invalid(error: z.ZodError): Reply {
+    const errors = fieldIssues(error);
+    return badParams(`Invalid request: ${describeIssues(errors)}`, { errors });
+  }
+
+  private tooManySubscribers(body: unknown): Reply | undefined {
+    const subscribers = (body as { subscribers?: unknown } | null)?.subscribers;
+    if (Array.isArray(subscribers) && subscribers.length > this.maxSubscribers) {
+      return iterableError(400, 'BatchTooLarge', `At most ${this.maxSubscribers} subscribers per request`, {
+        maxSubscribers: this.maxSubscribers,
+        count: subscribers.length,
+      });
+    }
+    return undefined;
+  }
+
+  private subscribe(context: RequestContext): Reply {
+    const tooMany = this.tooManySubscribers(context.body);
+    if (tooMany) return tooMany;
+    const parsed = this.schemas.subscribe.safeParse(context.body);
+    if (!parsed.success) return this.invalid(parsed.error);
+    const { listId, subscribers, updateExistingUsersOnly } = parsed.data;
+    const list = this.state.lists.get(listId);
+    if (!list) return badParams(`List ${listId} does not exist`, { listId });
+    const { users } = this.state;
+    const retain = this.common.retainAttributes;
+    const invalidEmails: string[] = [];
+    const notFoundEmails: string[] = [];
+    let successCount = 0;
+    for (const subscriber of subscribers) {
+      if (this.common.isInvalidEmail(subscriber.email)) {
+        invalidEmails.push(subscriber.email);
+        continue;
+      }
+      const key = emailKey(subscriber.email);
+      const fields = users.get(key);
+      if (fields === undefined) {
+        if (updateExistingUsersOnly === true) {
+          notFoundEmails.push(subscriber.email);
+          continue;
+        }
+        users.set(key, retain ? { ...subscriber.dataFields } : NO_FIELDS);
+      } else if (retain && subscriber.dataFields) {
+        Object.assign(fields, subscriber.dataFields);
+      }
+      list.members.add(key);
+      successCount += 1;
+    }
+    this.state.counters.subscribed += successCount;
+    return this.result(successCount, invalidEmails, notFoundEmails);
+  }
+
+  private unsubscribe(context: RequestContext): Reply {
+    const tooMany = this.tooManySubscribers(context.body);
+    if (tooMany) return tooMany;
+    const parsed = this.schemas.unsubscribe.safeParse(context.body);
+    if (!parsed.success) return this.invalid(parsed.error);
+    const { listId, subscribers, channelUnsubscribe } = parsed.data;
+    const list = this.state.lists.get(listId);
+    if (!list) return badParams(`List ${listId} does not exist`, { listId });
+    if (channelUnsubscribe === true) this.state.counters.channelUnsubscribeRequests += 1;
+    const invalidEmails: string[] = [];
+    const notFoundEmails: string[] = [];
+    let successCount = 0;
+    for (const subscriber of subscribers) {
+      if (this.common.isInvalidEmail(subscriber.email)) {
+        invalidEmails.push(subscriber.email);
+        continue;
+      }
+      const key = emailKey(subscriber.email);
+      if (!this.state.users.has(key)) {
+        notFoundEmails.push(subscriber.email);
+        continue;
+      }
+      list.members.delete(key);
+      if (channelUnsubscribe === true) this.state.globalUnsubscribes.add(key);
+      successCount += 1;
+    }
+    this.state.counters.unsubscribed += successCount;
+    return this.result(successCount, invalidEmails, notFoundEmails);
+  }
+
+  private result(successCount: number, invalidEmails: string[], notFoundEmails: string[]): Reply {
+    const failCount = invalidEmails.length + notFoundEmails.length;
+    this.state.counters.rejected += failCount;
+    return {
+      status: 200,
+      body: {
+        successCount,
+        failCount,
+        failedUpdates: { invalidEmails, notFoundEmails, invalidDataEmails: [], conflictEmails: [], forgottenEmails: [] },
+        // Deprecated copy that Iterable still sends.
+        invalidEmails,
+      },
+    };
+  }
+}
+
+export async function startIterableEmulator(options: IterableEmulatorOptions = {}): Promise<IterableEmulator> {
+  const emulator = new IterableEmulator(options);
+  await emulator.listen();
+  return emulator;
+}

@@ -1,0 +1,501 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import { BaseEmulator } from './kit/base';
+import { emailKey } from './kit/email';
+import { resolveCommonOptions, type CommonEmulatorOptions, type ResolvedCommonOptions } from './kit/options';
+import type { RateLimit } from './kit/rate-limits';
+import type { ProviderProtocol, Reply, RequestContext, Route } from './kit/server';
+import { describeIssues, fieldIssues, type FieldIssue } from './kit/validation';
+
+export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
+  /** Bucket `brand` (every request): default 400 per sliding minute. */
+  brandRateLimit?: RateLimit;
+  /** Bucket `tags` (`/api/contacts/tags`, counted in `brand` too): default 60 per sliding minute. */
+  tagsRateLimit?: RateLimit;
+  maxBatchItems?: number;
+  maxTagEmails?: number;
+  /** The one accepted `Omnisend-Version`; any other is retired (410). */
+  apiVersion?: string;
+  /** Put `retryAfter` (seconds) in 429 problems: default true. */
+  retryAfterInProblem?: boolean;
+  /** Whether an upsert replaces an existing contact's status (unconfirmed; default true, the unsafe case). */
+  upsertOverwritesStatus?: boolean;
+  /** Finished batches kept for `GET /api/batches/*`: default 20,000 (oldest forgotten first). */
+  maxRetainedBatches?: number;
+  maxBodyBytes?: number;
+}
+
+export type OmnisendStatus = 'subscribed' | 'unsubscribed' | 'nonSubscribed';
+
+export interface OmnisendContact {
+  /** Serial number; the API shows it as a 24-hex-digit `contactID`. */
+  serial: number;
+  status: OmnisendStatus;
+  /** firstName, lastName, address, ... (empty when `retainAttributes` is off). */
+  fields: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type OmnisendBatchStatus = 'pending' | 'inProgress' | 'finished' | 'stopped';
+
+export interface OmnisendBatch {
+  batchID: string;
+  method: 'POST';
+  endpoint: 'contacts';
+  status: 'pending' | 'finished' | 'stopped';
+  createdAt: number;
+  /** Epoch ms from which a pending batch reports `inProgress`. */
+  inProgressAt: number;
+  endedAt?: number;
+  totalCount: number;
+  errorsCount: number;
+  /** Per item, in submission order, once finished: the lower-cased email (or '') and the response code. */
+  itemEmails?: string[];
+  itemCodes?: Uint16Array;
+  /** Failed items: index -> the item as submitted and the problem answered. */
+  failures?: Map<number, { request: unknown; response: unknown }>;
+}
+
+export interface OmnisendState {
+  /** Lower-cased email -> contact. */
+  contacts: Map<string, OmnisendContact>;
+  /** Tag -> lower-cased emails. */
+  tags: Map<string, Set<string>>;
+  batches: Map<string, OmnisendBatch>;
+  counters: {
+    /** Identifiers that asked for (or defaulted to) a welcome message: must stay 0. */
+    welcomeMessages: number;
+    /** Upserts that changed an existing contact's subscription status: must stay 0. */
+    statusChanges: number;
+    /** Contacts created `subscribed`. */
+    subscribedContacts: number;
+    /** Tag requests' emails with no contact (ignored, like Omnisend does). */
+    ignoredTagEmails: number;
+    created: number;
+    updated: number;
+    rejectedItems: number;
+  };
+}
+
+const MiB = 1024 * 1024;
+const PROBLEM_BASE = 'https://problems.omnisend.com/';
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+const STATUSES = ['subscribed', 'unsubscribed', 'nonSubscribed'] as const;
+/** Contact fields our adapter may send; the rest of the API's fields break the contract. */
+const CONTACT_FIELD_SHAPE = {
+  firstName: z.string().optional(),
+  lastName: z.string().optional(),
+  address: z.string().optional(),
+  city: z.string().optional(),
+  state: z.string().optional(),
+  postalCode: z.string().optional(),
+  country: z.string().optional(),
+  countryCode: z.string().optional(),
+};
+const CONTACT_FIELDS = Object.keys(CONTACT_FIELD_SHAPE) as Array<keyof typeof CONTACT_FIELD_SHAPE>;
+
+function problem(status: number, type: string, title: string, detail: string, extra: Record<string, unknown> = {}): Reply {
+  return {
+    status,
+    contentType: PROBLEM_TYPE,
+    body: { type: PROBLEM_BASE + type, title, status, detail, instance: `urn:omnisend:request:${randomUUID()}`, ...extra },
+  };
+}
+
+function validationProblem(errors: FieldIssue[]): Reply {
+  return problem(400, 'validation-failed', 'Validation failed', describeIssues(errors), { errors });
+}
+
+function contactSchema(strict: boolean) {
+  const object = strict ? z.strictObject : z.looseObject;
+  const channel = object({ status: strict ? z.enum(STATUSES) : z.enum(STATUSES).optional(), statusChangedAt: z.string().optional() });
+  const welcome = strict ? z.boolean() : z.boolean().optional();
+  const emailIdentifier = object({
+    type: z.literal('email'),
+    id: z.string(),
+    channels: strict ? object({ email: channel }) : object({ email: channel.optional() }).optional(),
+    sendWelcomeMessage: welcome,
+    source: z.string().optional(),
+  });
+  const phoneIdentifier = object({
+    type: z.literal('phone'),
+    id: z.string(),
+    channels: strict ? object({ sms: channel }) : object({ sms: channel.optional() }).optional(),
+    sendWelcomeMessage: welcome,
+    source: z.string().optional(),
+  });
+  return object({
+    identifiers: z
+      .array(z.discriminatedUnion('type', [emailIdentifier, phoneIdentifier]))
+      .min(1)
+      .refine((identifiers) => identifiers.some((identifier) => identifier.type === 'email'), 'needs an email identifier'),
+    ...CONTACT_FIELD_SHAPE,
+  });
+}
+
+type ContactItem = z.infer<ReturnType<typeof contactSchema>>;
+
+function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
+  const object = strict ? z.strictObject : z.looseObject;
+  const tagList = z.array(z.string().min(1)).min(1).max(100);
+  return {
+    contact: contactSchema(strict),
+    batch: object({
+      method: z.literal('POST'),
+      endpoint: z.literal('contacts'),
+      items: z.array(z.unknown()).min(1).max(maxBatchItems),
+      origin: z.string().optional(),
+    }),
+    tags: strict
+      ? z.strictObject({ tags: tagList, emails: z.array(z.string()).min(1).max(maxTagEmails) })
+      : z.looseObject({ tags: tagList, emails: z.array(z.string()).max(maxTagEmails).optional() }),
+    listContacts: z.object({
+      limit: z.coerce.number().int().min(1).max(250).default(100),
+      email: z.string().optional(),
+      tag: z.string().optional(),
+    }),
+  };
+}
+
+function protocol(apiVersion: string, retryAfterInProblem: boolean): ProviderProtocol {
+  return {
+    readCredential: (headers: IncomingHttpHeaders) => {
+      const value = headers.authorization;
+      const prefix = 'Omnisend-API-Key ';
+      return typeof value === 'string' && value.startsWith(prefix) ? value.slice(prefix.length) : undefined;
+    },
+    precheck: (headers) => {
+      const version = headers['omnisend-version'];
+      if (version === undefined) return problem(400, 'version-required', 'API version required', 'The Omnisend-Version header is required');
+      if (version !== apiVersion) return problem(410, 'version-retired', 'API version retired', `API version ${String(version)} is not available`);
+      return undefined;
+    },
+    unauthorized: () => problem(401, 'unauthorized', 'Unauthorized', 'Authentication is missing or invalid'),
+    notFound: () => problem(404, 'not-found', 'Not found', 'The requested resource was not found'),
+    rateLimited: (retryAfterMs) =>
+      problem(
+        429,
+        'rate-limit-exceeded',
+        'Rate limit exceeded',
+        'Too many requests',
+        retryAfterInProblem ? { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) } : {},
+      ),
+    serverError: (status) =>
+      status === 503
+        ? problem(503, 'service-unavailable', 'Service unavailable', 'Service temporarily unavailable')
+        : problem(500, 'internal-error', 'Internal server error', 'Unexpected error occurred'),
+    badJson: (message) => validationProblem([{ field: '', code: 'invalid_json', message }]),
+    unsupportedMediaType: () => problem(415, 'unsupported-media-type', 'Unsupported media type', 'Content-Type must be application/json'),
+    tooLarge: (limitBytes) => problem(413, 'payload-too-large', 'Payload too large', `The request body is larger than ${limitBytes} bytes`),
+    rateScope: () => 'account',
+  };
+}
+
+function contactID(serial: number): string {
+  return serial.toString(16).padStart(24, '0');
+}
+
+/** Omnisend's batches, contacts and tags endpoints (`/api`, version 2026-03-15), see README.md. */
+export class OmnisendEmulator extends BaseEmulator {
+  readonly provider = 'omnisend' as const;
+  readonly state: OmnisendState = {
+    contacts: new Map(),
+    tags: new Map(),
+    batches: new Map(),
+    counters: OmnisendEmulator.zeroCounters(),
+  };
+  private readonly common: ResolvedCommonOptions;
+  private readonly schemas: ReturnType<typeof schemas>;
+  private readonly looseContact = contactSchema(false);
+  private readonly upsertOverwritesStatus: boolean;
+  private readonly maxRetainedBatches: number;
+  private nextSerial = 1;
+
+  constructor(options: OmnisendEmulatorOptions = {}) {
+    super('/api');
+    this.common = resolveCommonOptions('omnisend', options);
+    this.schemas = schemas(this.common.strictContract, options.maxBatchItems ?? 100, options.maxTagEmails ?? 250);
+    this.upsertOverwritesStatus = options.upsertOverwritesStatus ?? true;
+    this.maxRetainedBatches = options.maxRetainedBatches ?? 20_000;
+    const brand = ['brand'];
+    const tags = ['brand', 'tags'];
+    const routes: Route[] = [
+      { method: 'GET', path: '/api/contacts', buckets: brand, handle: (context) => this.listContacts(context) },
+      { method: 'POST', path: '/api/batches', buckets: brand, hasBody: true, handle: (context) => this.createBatch(context) },
+      { method: 'GET', path: '/api/batches/{batchID}', buckets: brand, handle: (context) => this.getBatch(context, false) },
+      { method: 'GET', path: '/api/batches/{batchID}/items', buckets: brand, handle: (context) => this.getBatch(context, true) },
+      { method: 'POST', path: '/api/contacts/tags', buckets: tags, hasBody: true, handle: (context) => this.changeTags(context, 'add') },
+      { method: 'DELETE', path: '/api/contacts/tags', buckets: tags, hasBody: true, handle: (context) => this.changeTags(context, 'remove') },
+    ];
+    this.setUp({
+      options: this.common,
+      buckets: [
+        { name: 'brand', limits: [options.brandRateLimit ?? { requests: 400, windowMs: 60_000 }] },
+        { name: 'tags', limits: [options.tagsRateLimit ?? { requests: 60, windowMs: 60_000 }] },
+      ],
+      defaultMaxBodyBytes: options.maxBodyBytes ?? 2 * MiB,
+      protocol: protocol(options.apiVersion ?? '2026-03-15', options.retryAfterInProblem ?? true),
+      routes,
+    });
+  }
+
+  private static zeroCounters(): OmnisendState['counters'] {
+    return { welcomeMessages: 0, statusChanges: 0, subscribedContacts: 0, ignoredTagEmails: 0, created: 0, updated: 0, rejectedItems: 0 };
+  }
+
+  tagMembers(tag: string): string[] {
+    return [...(this.state.tags.get(tag) ?? [])];
+  }
+
+  /** The contact as `GET /api/contacts` shows it, or undefined. */
+  contact(email: string): Record<string, unknown> | undefined {
+    const key = emailKey(email);
+    const contact = this.state.contacts.get(key);
+    return contact ? this.contactView(key, contact) : undefined;
+  }
+
+  protected clearState(): void {
+    this.state.contacts.clear();
+    this.state.tags.clear();
+    this.state.batches.clear();
+    this.state.counters = OmnisendEmulator.zeroCounters();
+  }
+
+  protected providerSummary(): Record<string, unknown> {
+    const batchesByStatus: Record<string, number> = {};
+    for (const batch of this.state.batches.values()) {
+      const status = this.statusOf(batch);
+      batchesByStatus[status] = (batchesByStatus[status] ?? 0) + 1;
+    }
+    return {
+      contacts: this.state.contacts.size,
+      tags: [...this.state.tags].slice(0, 1000).map(([tag, members]) => ({ tag, memberCount: members.size })),
+      batches: { retained: this.state.batches.size, byStatus: batchesByStatus },
+      counters: this.state.counters,
+    };
+  }
+
+  private contactView(key: string, contact: OmnisendContact): Record<string, unknown> {
+    const tags: string[] = [];
+    for (const [tag, members] of this.state.tags) if (members.has(key)) tags.push(tag);
+    return {
+      id: contactID(contact.serial),
+      email: key,
+      status: contact.status,
+      identifiers: [{ type: 'email', id: key, channels: { email: { status: contact.status } } }],
+      ...contact.fields,
+      tags,
+      createdAt: new Date(contact.createdAt).toISOString(),
+      updatedAt: new Date(contact.updatedAt).toISOString(),
+    };
+  }
+
+  private listContacts(context: RequestContext): Reply {
+    const parsed = this.schemas.listContacts.safeParse(Object.fromEntries(context.query));
+    if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
+    const { limit, email, tag } = parsed.data;
+    let keys: Iterable<string>;
+    if (email !== undefined) keys = this.state.contacts.has(emailKey(email)) ? [emailKey(email)] : [];
+    else if (tag !== undefined) keys = this.state.tags.get(tag) ?? [];
+    else keys = this.state.contacts.keys();
+    const contacts: Record<string, unknown>[] = [];
+    let hasMore = false;
+    for (const key of keys) {
+      const contact = this.state.contacts.get(key);
+      if (!contact) continue;
+      if (contacts.length === limit) {
+        hasMore = true;
+        break;
+      }
+      contacts.push(this.contactView(key, contact));
+    }
+    return { status: 200, body: { contacts, paging: { cursors: { after: null, before: null }, hasMore, limit } } };
+  }
+
+  private createBatch(context: RequestContext): Reply {
+    const parsed = this.schemas.batch.safeParse(context.body);
+    if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
+    const { items } = parsed.data;
+    if (this.common.strictContract) {
+      const errors: FieldIssue[] = [];
+      items.forEach((item, index) => {
+        const checked = this.schemas.contact.safeParse(item);
+        if (!checked.success) errors.push(...fieldIssues(checked.error, ['items', index]));
+      });
+      if (errors.length > 0) return validationProblem(errors);
+    }
+    const now = Date.now();
+    const batch: OmnisendBatch = {
+      batchID: randomBytes(12).toString('hex'),
+      method: 'POST',
+      endpoint: 'contacts',
+      status: 'pending',
+      createdAt: now,
+      inProgressAt: now + this.common.asyncDelayMs / 2,
+      totalCount: items.length,
+      errorsCount: 0,
+    };
+    this.state.batches.set(batch.batchID, batch);
+    this.forgetOldBatches();
+    this.server.schedule(this.common.asyncDelayMs, () => this.finishBatch(batch, items));
+    return { status: 201, body: { batchID: batch.batchID, totalCount: batch.totalCount } };
+  }
+
+  private forgetOldBatches(): void {
+    const { batches } = this.state;
+    if (batches.size <= this.maxRetainedBatches) return;
+    for (const [batchID, batch] of batches) {
+      if (batches.size <= this.maxRetainedBatches) break;
+      if (batch.status !== 'pending') batches.delete(batchID);
+    }
+  }
+
+  private finishBatch(batch: OmnisendBatch, items: readonly unknown[]): void {
+    if (this.state.batches.get(batch.batchID) !== batch) return;
+    batch.endedAt = Date.now();
+    if (this.server.faults.asyncFails()) {
+      batch.status = 'stopped';
+      return;
+    }
+    const emails: string[] = new Array<string>(items.length);
+    const codes = new Uint16Array(items.length);
+    const failures = new Map<number, { request: unknown; response: unknown }>();
+    items.forEach((item, index) => {
+      const outcome = this.upsert(item);
+      emails[index] = outcome.email;
+      codes[index] = outcome.code;
+      if (outcome.errors) {
+        failures.set(index, { request: item, response: validationProblem(outcome.errors).body });
+      }
+    });
+    batch.itemEmails = emails;
+    batch.itemCodes = codes;
+    batch.failures = failures;
+    batch.errorsCount = failures.size;
+    batch.status = 'finished';
+    this.state.counters.rejectedItems += failures.size;
+  }
+
+  private upsert(item: unknown): { email: string; code: number; errors?: FieldIssue[] } {
+    const parsed = this.looseContact.safeParse(item);
+    if (!parsed.success) return { email: '', code: 400, errors: fieldIssues(parsed.error) };
+    const contactItem: ContactItem = parsed.data;
+    const index = contactItem.identifiers.findIndex((identifier) => identifier.type === 'email');
+    const identifier = contactItem.identifiers[index];
+    if (!identifier || this.common.isInvalidEmail(identifier.id)) {
+      return {
+        email: identifier ? emailKey(identifier.id) : '',
+        code: 400,
+        errors: [{ field: `identifiers[${index}].id`, code: 'invalid_format', message: 'Must be a valid email address' }],
+      };
+    }
+    const key = emailKey(identifier.id);
+    const channels = identifier.channels as { email?: { status?: OmnisendStatus } } | undefined;
+    const status = channels?.email?.status ?? 'subscribed';
+    const counters = this.state.counters;
+    for (const each of contactItem.identifiers) if (each.sendWelcomeMessage !== false) counters.welcomeMessages += 1;
+    const fields: Record<string, unknown> = {};
+    if (this.common.retainAttributes) {
+      for (const field of CONTACT_FIELDS) if (contactItem[field] !== undefined) fields[field] = contactItem[field];
+    }
+    const now = Date.now();
+    const existing = this.state.contacts.get(key);
+    if (existing) {
+      if (this.upsertOverwritesStatus && existing.status !== status) {
+        existing.status = status;
+        counters.statusChanges += 1;
+      }
+      Object.assign(existing.fields, fields);
+      existing.updatedAt = now;
+      counters.updated += 1;
+      return { email: key, code: 200 };
+    }
+    this.state.contacts.set(key, { serial: this.nextSerial, status, fields, createdAt: now, updatedAt: now });
+    this.nextSerial += 1;
+    counters.created += 1;
+    if (status === 'subscribed') counters.subscribedContacts += 1;
+    return { email: key, code: 201 };
+  }
+
+  private statusOf(batch: OmnisendBatch): OmnisendBatchStatus {
+    return batch.status === 'pending' && Date.now() >= batch.inProgressAt ? 'inProgress' : batch.status;
+  }
+
+  private getBatch(context: RequestContext, withItems: boolean): Reply {
+    const batch = this.state.batches.get(context.params[0] ?? '');
+    if (!batch) return problem(404, 'not-found', 'Not found', 'Batch not found');
+    const status = this.statusOf(batch);
+    const body: Record<string, unknown> = {
+      batchID: batch.batchID,
+      method: batch.method,
+      endpoint: batch.endpoint,
+      status,
+      totalCount: batch.totalCount,
+      finishedCount: status === 'finished' ? batch.totalCount : 0,
+      errorsCount: batch.errorsCount,
+      createdAt: new Date(batch.createdAt).toISOString(),
+    };
+    if (status !== 'pending') body.startedAt = new Date(batch.inProgressAt).toISOString();
+    if (batch.endedAt !== undefined) body.endedAt = new Date(batch.endedAt).toISOString();
+    if (withItems) {
+      const responses = this.batchItems(batch);
+      body.responses = responses;
+      body.errors = responses.filter((item) => item.responseCode >= 400);
+    }
+    return { status: 200, body };
+  }
+
+  private batchItems(batch: OmnisendBatch): Array<Record<string, unknown> & { responseCode: number }> {
+    const { itemEmails, itemCodes, failures } = batch;
+    if (!itemEmails || !itemCodes) return [];
+    return itemEmails.map((email, index) => {
+      const responseCode = itemCodes[index]!;
+      const itemID = `${batch.batchID}-${index}`;
+      const failure = failures?.get(index);
+      if (failure) return { itemID, status: 'finished', responseCode, request: failure.request, response: failure.response };
+      const contact = this.state.contacts.get(email);
+      return {
+        itemID,
+        status: 'finished',
+        responseCode,
+        request: { identifiers: [{ type: 'email', id: email }] },
+        response: { contactID: contact ? contactID(contact.serial) : null, email },
+      };
+    });
+  }
+
+  private changeTags(context: RequestContext, change: 'add' | 'remove'): Reply {
+    const parsed = this.schemas.tags.safeParse(context.body);
+    if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
+    const { tags } = parsed.data;
+    const { contacts } = this.state;
+    for (const email of parsed.data.emails ?? []) {
+      const key = emailKey(email);
+      if (!contacts.has(key)) {
+        this.state.counters.ignoredTagEmails += 1;
+        continue;
+      }
+      for (const tag of tags) {
+        let members = this.state.tags.get(tag);
+        if (change === 'add') {
+          if (!members) {
+            members = new Set();
+            this.state.tags.set(tag, members);
+          }
+          members.add(key);
+        } else {
+          members?.delete(key);
+        }
+      }
+    }
+    return { status: 202 };
+  }
+}
+
+export async function startOmnisendEmulator(options: OmnisendEmulatorOptions = {}): Promise<OmnisendEmulator> {
+  const emulator = new OmnisendEmulator(options);
+  await emulator.listen();
+  return emulator;
+}
