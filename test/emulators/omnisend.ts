@@ -95,6 +95,8 @@ const CONTACT_FIELD_SHAPE = {
   countryCode: z.string().optional(),
 };
 const CONTACT_FIELDS = Object.keys(CONTACT_FIELD_SHAPE) as Array<keyof typeof CONTACT_FIELD_SHAPE>;
+const PHONE_FIELD_MESSAGE =
+  'phone is not a contact field in API 2026-03-15: send it as an identifier {"type":"phone","id":"+15551234567","channels":{"sms":{"status":"nonSubscribed"}},"sendWelcomeMessage":false}';
 
 function problem(status: number, type: string, title: string, detail: string, extra: Record<string, unknown> = {}): Reply {
   return {
@@ -132,6 +134,8 @@ function contactSchema(strict: boolean) {
       .min(1)
       .refine((identifiers) => identifiers.some((identifier) => identifier.type === 'email'), 'needs an email identifier'),
     ...CONTACT_FIELD_SHAPE,
+    // A natural mistake, named precisely: the published ContactRequest has no `phone` field.
+    ...(strict ? { phone: z.never({ error: PHONE_FIELD_MESSAGE }).optional() } : {}),
   });
 }
 
