@@ -36,7 +36,7 @@ describe('Brevo emulator: account and lists', () => {
     expect(brevo.baseUrl).toBe(`${brevo.origin}/v3`);
     const ok = await api(brevo, 'GET', '/account');
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ email: expect.any(String), plan: expect.any(Array) });
+    expect(ok.body).toMatchObject({ email: expect.any(String) as string, plan: expect.any(Array) as unknown[] });
     const wrong = await api(brevo, 'GET', '/account', undefined, 'wrong');
     expect(wrong.status).toBe(401);
     expect(wrong.body).toEqual({ code: 'unauthorized', message: 'Key not found' });
@@ -154,12 +154,12 @@ describe('Brevo emulator: import', () => {
     const brevo = await start();
     const noFlags = await api(brevo, 'POST', '/contacts/import', { listIds: [2], jsonBody: [{ email: 'a@example.com' }] });
     expect(noFlags.status).toBe(400);
-    expect(noFlags.body).toMatchObject({ code: 'missing_parameter', message: expect.stringContaining('updateExistingContacts') });
+    expect(noFlags.body).toMatchObject({ code: 'missing_parameter', message: expect.stringContaining('updateExistingContacts') as string });
     const lowerCase = await importRows(brevo, [{ email: 'a@example.com', attributes: { firstname: 'Ann' } }]);
     expect(lowerCase.status).toBe(400);
     expect(lowerCase.body).toMatchObject({ code: 'invalid_parameter' });
     const fileUrl = await importRows(brevo, [{ email: 'a@example.com' }], { fileUrl: 'https://example.com/a.csv' });
-    expect(fileUrl.body).toMatchObject({ code: 'invalid_parameter', message: expect.stringContaining('fileUrl') });
+    expect(fileUrl.body).toMatchObject({ code: 'invalid_parameter', message: expect.stringContaining('fileUrl') as string });
     const missingList = await importRows(brevo, [{ email: 'a@example.com' }], { listIds: [99] });
     expect(missingList.status).toBe(404);
     expect(missingList.body).toMatchObject({ code: 'document_not_found' });
@@ -171,7 +171,7 @@ describe('Brevo emulator: import', () => {
     const rows = Array.from({ length: 30 }, (_, index) => ({ email: `member${index}@example.com` }));
     const result = await importRows(brevo, rows);
     expect(result.status).toBe(413);
-    expect(result.body).toMatchObject({ code: 'invalid_parameter', message: expect.stringContaining('500 bytes') });
+    expect(result.body).toMatchObject({ code: 'invalid_parameter', message: expect.stringContaining('500 bytes') as string });
     expect(brevo.state.processes.size).toBe(0);
   });
 });
@@ -210,7 +210,7 @@ describe('Brevo emulator: list membership', () => {
     const emails = Array.from({ length: 151 }, (_, index) => `m${index}@example.com`);
     const tooMany = await api(brevo, 'POST', '/contacts/lists/2/contacts/remove', { emails });
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body).toMatchObject({ code: 'invalid_parameter', message: expect.stringContaining('150') });
+    expect(tooMany.body).toMatchObject({ code: 'invalid_parameter', message: expect.stringContaining('150') as string });
     const all = await api(brevo, 'POST', '/contacts/lists/2/contacts/remove', { emails: ['a@example.com'], all: true });
     expect(all.status).toBe(400);
     const missing = await api(brevo, 'POST', '/contacts/lists/77/contacts/remove', { emails: ['a@example.com'] });

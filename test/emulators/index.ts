@@ -48,7 +48,7 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   ] as const);
   const [iterable, brevo, omnisend] = started;
   if (iterable.status === 'rejected' || brevo.status === 'rejected' || omnisend.status === 'rejected') {
-    await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)));
+    await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.close() : Promise.resolve())));
     const failure = started.find((result) => result.status === 'rejected');
     throw failure?.reason instanceof Error ? failure.reason : new Error('Could not start the emulators');
   }

@@ -31,8 +31,8 @@ describe('Iterable emulator: lists', () => {
     expect(lists.status).toBe(200);
     expect(lists.body).toEqual({
       lists: [
-        { id: first, name: 'vip', createdAt: expect.any(Number), listType: 'Standard' },
-        { id: second, name: 'vip', createdAt: expect.any(Number), listType: 'Standard' },
+        { id: first, name: 'vip', createdAt: expect.any(Number) as number, listType: 'Standard' },
+        { id: second, name: 'vip', createdAt: expect.any(Number) as number, listType: 'Standard' },
       ],
     });
     expect(iterable.listByName('vip')).toHaveLength(2);
@@ -164,7 +164,7 @@ describe('Iterable emulator: errors', () => {
     const body = { listId, subscribers: [{ email: 'a@example.com', dataFields: { first_name: 'Ann' } }] };
     const refused = await api(strict, 'POST', '/api/lists/subscribe', body);
     expect(refused.status).toBe(400);
-    expect(refused.body).toMatchObject({ code: 'BadParams', params: { errors: [expect.objectContaining({ field: 'subscribers[0].dataFields.first_name' })] } });
+    expect(refused.body).toMatchObject({ code: 'BadParams', params: { errors: [expect.objectContaining({ field: 'subscribers[0].dataFields.first_name' }) as object] } });
     expect(strict.listMembers(listId)).toEqual([]);
     await strict.close();
 

@@ -1,0 +1,240 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startOmnisendEmulator, type OmnisendEmulator, type OmnisendEmulatorOptions } from './omnisend';
+import { call, field } from './test-http';
+
+const KEY = 'omnisend-test-key';
+const VERSION = '2026-03-15';
+let emulator: OmnisendEmulator | undefined;
+
+async function start(options: OmnisendEmulatorOptions = {}): Promise<OmnisendEmulator> {
+  emulator = await startOmnisendEmulator({ apiKeys: [KEY], asyncDelayMs: 20, ...options });
+  return emulator;
+}
+
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+});
+
+function api(target: OmnisendEmulator, method: string, path: string, json?: unknown, headers: Record<string, string> = {}) {
+  return call(`${target.baseUrl}${path}`, method, {
+    headers: { Authorization: `Omnisend-API-Key ${KEY}`, 'Omnisend-Version': VERSION, ...headers },
+    json,
+  });
+}
+
+function contact(email: string, fields: Record<string, unknown> = {}) {
+  return {
+    identifiers: [{ type: 'email', id: email, channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false }],
+    ...fields,
+  };
+}
+
+function postBatch(target: OmnisendEmulator, items: unknown[]) {
+  return api(target, 'POST', '/batches', { method: 'POST', endpoint: 'contacts', items });
+}
+
+const problemOf = (type: string, status: number) => ({
+  type: `https://problems.omnisend.com/${type}`,
+  title: expect.any(String) as string,
+  status,
+  detail: expect.any(String) as string,
+  instance: expect.stringMatching(/^urn:omnisend:request:/) as string,
+});
+
+describe('Omnisend emulator: headers and authentication', () => {
+  it('serves a base URL ending in /api and a cheap authenticated GET /contacts', async () => {
+    const omnisend = await start();
+    expect(omnisend.baseUrl).toBe(`${omnisend.origin}/api`);
+    const result = await api(omnisend, 'GET', '/contacts?limit=1');
+    expect(result.status).toBe(200);
+    expect(result.body).toEqual({ contacts: [], paging: { cursors: { after: null, before: null }, hasMore: false, limit: 1 } });
+  });
+
+  it('answers 400 without Omnisend-Version and 410 for another version, as problems', async () => {
+    const omnisend = await start();
+    const missing = await call(`${omnisend.baseUrl}/contacts`, 'GET', { headers: { Authorization: `Omnisend-API-Key ${KEY}` } });
+    expect(missing.status).toBe(400);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(missing.body).toEqual(problemOf('version-required', 400));
+    const retired = await api(omnisend, 'GET', '/contacts', undefined, { 'Omnisend-Version': '2024-01-01' });
+    expect(retired.status).toBe(410);
+    expect(retired.body).toEqual(problemOf('version-retired', 410));
+  });
+
+  it('answers 401 to a missing, malformed or wrong key', async () => {
+    const omnisend = await start();
+    for (const authorization of [undefined, KEY, 'Omnisend-API-Key wrong']) {
+      const headers: Record<string, string> = { 'Omnisend-Version': VERSION };
+      if (authorization) headers.Authorization = authorization;
+      const result = await call(`${omnisend.baseUrl}/contacts`, 'GET', { headers });
+      expect(result.status).toBe(401);
+      expect(result.body).toEqual(problemOf('unauthorized', 401));
+    }
+  });
+});
+
+describe('Omnisend emulator: batches', () => {
+  it('accepts a batch with 201, finishes it after the delay and reports invalid emails as 400 items', async () => {
+    const omnisend = await start({ asyncDelayMs: 200 });
+    const created = await postBatch(omnisend, [
+      contact('Ann@Example.com', { firstName: 'Ann', countryCode: 'GB' }),
+      contact('bad@example.invalid'),
+      contact('bob@example.com'),
+    ]);
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({ batchID: expect.stringMatching(/^[0-9a-f]{24}$/) as string, totalCount: 3 });
+    const batchID = field<string>(created, 'batchID');
+    const early = await api(omnisend, 'GET', `/batches/${batchID}`);
+    expect(['pending', 'inProgress']).toContain(field<string>(early, 'status'));
+    expect(omnisend.state.contacts.size).toBe(0);
+
+    await omnisend.settled();
+    const done = await api(omnisend, 'GET', `/batches/${batchID}`);
+    expect(done.body).toMatchObject({ batchID, status: 'finished', totalCount: 3, finishedCount: 3, errorsCount: 1 });
+    const items = await api(omnisend, 'GET', `/batches/${batchID}/items`);
+    const body = items.body as { responses: Array<{ responseCode: number }>; errors: unknown[] };
+    expect(body.responses.map((item) => item.responseCode)).toEqual([201, 400, 201]);
+    expect(body.errors).toEqual([
+      {
+        itemID: expect.any(String) as string,
+        status: 'finished',
+        responseCode: 400,
+        request: contact('bad@example.invalid'),
+        response: expect.objectContaining({
+          status: 400,
+          errors: [{ field: 'identifiers[0].id', code: 'invalid_format', message: 'Must be a valid email address' }],
+        }) as object,
+      },
+    ]);
+    expect(omnisend.contact('ann@example.com')).toMatchObject({ status: 'nonSubscribed', firstName: 'Ann', countryCode: 'GB' });
+    expect(omnisend.state.counters).toMatchObject({ welcomeMessages: 0, statusChanges: 0, subscribedContacts: 0, created: 2 });
+  });
+
+  it('answers 200 items for updates and counts a changed status of an existing contact', async () => {
+    const omnisend = await start();
+    await postBatch(omnisend, [contact('a@example.com')]);
+    await omnisend.settled();
+    const subscribed = contact('a@example.com');
+    subscribed.identifiers[0]!.channels.email.status = 'subscribed';
+    const batchID = field<string>(await postBatch(omnisend, [subscribed]), 'batchID');
+    await omnisend.settled();
+    const items = await api(omnisend, 'GET', `/batches/${batchID}/items`);
+    expect((items.body as { responses: Array<{ responseCode: number }> }).responses[0]?.responseCode).toBe(200);
+    expect(omnisend.state.counters.statusChanges).toBe(1);
+  });
+
+  it('refuses contacts without an explicit status or welcome flag, with tags, or with a phone field (contract)', async () => {
+    const omnisend = await start();
+    const noStatus = { identifiers: [{ type: 'email', id: 'a@example.com', channels: { email: {} }, sendWelcomeMessage: false }] };
+    const noWelcome = { identifiers: [{ type: 'email', id: 'b@example.com', channels: { email: { status: 'nonSubscribed' } } }] };
+    const result = await postBatch(omnisend, [noStatus, noWelcome, contact('c@example.com', { tags: ['vip'] }), contact('d@example.com', { phone: '+1555' })]);
+    expect(result.status).toBe(400);
+    expect(result.body).toMatchObject(problemOf('validation-failed', 400));
+    const fields = (result.body as { errors: Array<{ field: string }> }).errors.map((error) => error.field);
+    expect(fields).toEqual([
+      'items[0].identifiers[0].channels.email.status',
+      'items[1].identifiers[0].sendWelcomeMessage',
+      'items[2].tags',
+      'items[3].phone',
+    ]);
+    expect(omnisend.state.batches.size).toBe(0);
+  });
+
+  it('shows what Omnisend does with defaults when the contract is off: subscribed, with a welcome message', async () => {
+    const omnisend = await start({ strictContract: false });
+    await postBatch(omnisend, [{ identifiers: [{ type: 'email', id: 'a@example.com' }] }]);
+    await omnisend.settled();
+    expect(omnisend.contact('a@example.com')).toMatchObject({ status: 'subscribed' });
+    expect(omnisend.state.counters).toMatchObject({ welcomeMessages: 1, subscribedContacts: 1 });
+  });
+
+  it('refuses more than 100 items, other endpoints and methods', async () => {
+    const omnisend = await start();
+    const items = Array.from({ length: 101 }, (_, index) => contact(`m${index}@example.com`));
+    expect((await postBatch(omnisend, items)).status).toBe(400);
+    const products = await api(omnisend, 'POST', '/batches', { method: 'PUT', endpoint: 'products', items: [{}] });
+    expect(products.status).toBe(400);
+    expect((products.body as { errors: Array<{ field: string }> }).errors.map((error) => error.field)).toEqual(['method', 'endpoint']);
+  });
+
+  it('ends a batch stopped, applying nothing, with asyncFailureShare; unknown batches are 404', async () => {
+    const omnisend = await start({ faults: { asyncFailureShare: 1 } });
+    const batchID = field<string>(await postBatch(omnisend, [contact('a@example.com')]), 'batchID');
+    await omnisend.settled();
+    expect((await api(omnisend, 'GET', `/batches/${batchID}`)).body).toMatchObject({ status: 'stopped', finishedCount: 0 });
+    expect(omnisend.state.contacts.size).toBe(0);
+    const unknown = await api(omnisend, 'GET', '/batches/000000000000000000000000');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual(problemOf('not-found', 404));
+  });
+
+  it('forgets the oldest finished batches beyond maxRetainedBatches', async () => {
+    const omnisend = await start({ maxRetainedBatches: 2 });
+    for (const email of ['a@example.com', 'b@example.com']) await postBatch(omnisend, [contact(email)]);
+    await omnisend.settled();
+    await postBatch(omnisend, [contact('c@example.com')]);
+    expect(omnisend.state.batches.size).toBe(2);
+  });
+});
+
+describe('Omnisend emulator: tags', () => {
+  async function withContacts(omnisend: OmnisendEmulator, emails: string[]) {
+    await postBatch(omnisend, emails.map((email) => contact(email)));
+    await omnisend.settled();
+  }
+
+  it('adds and removes a tag with 202 and no body, ignoring unknown emails', async () => {
+    const omnisend = await start();
+    await withContacts(omnisend, ['a@example.com', 'b@example.com']);
+    const added = await api(omnisend, 'POST', '/contacts/tags', { tags: ['vip'], emails: ['a@example.com', 'B@example.com', 'ghost@example.com'] });
+    expect(added.status).toBe(202);
+    expect(added.text).toBe('');
+    expect(omnisend.tagMembers('vip').sort()).toEqual(['a@example.com', 'b@example.com']);
+    expect(omnisend.state.counters.ignoredTagEmails).toBe(1);
+    const tagged = await api(omnisend, 'GET', '/contacts?tag=vip&limit=1');
+    expect(tagged.body).toMatchObject({ contacts: [{ email: 'a@example.com', tags: ['vip'] }], paging: { hasMore: true } });
+
+    const removed = await api(omnisend, 'DELETE', '/contacts/tags', { tags: ['vip'], emails: ['a@example.com'] });
+    expect(removed.status).toBe(202);
+    expect(omnisend.tagMembers('vip')).toEqual(['b@example.com']);
+    expect(omnisend.state.contacts.has('a@example.com')).toBe(true);
+  });
+
+  it('refuses more than 250 emails and selectors other than emails', async () => {
+    const omnisend = await start();
+    const emails = Array.from({ length: 251 }, (_, index) => `m${index}@example.com`);
+    expect((await api(omnisend, 'POST', '/contacts/tags', { tags: ['vip'], emails })).status).toBe(400);
+    const bySegment = await api(omnisend, 'POST', '/contacts/tags', { tags: ['vip'], emails: ['a@example.com'], segmentID: 'abc' });
+    expect(bySegment.status).toBe(400);
+    expect(bySegment.body).toMatchObject({ errors: [{ field: 'segmentID' }] });
+  });
+});
+
+describe('Omnisend emulator: rate limits', () => {
+  it('answers 429 rate-limit-exceeded with retryAfter and no headers when the brand bucket is used up', async () => {
+    const omnisend = await start({ brandRateLimit: { requests: 2, windowMs: 60_000 } });
+    await api(omnisend, 'GET', '/contacts?limit=1');
+    await api(omnisend, 'GET', '/contacts?limit=1');
+    const throttled = await api(omnisend, 'GET', '/contacts?limit=1');
+    expect(throttled.status).toBe(429);
+    expect(throttled.body).toEqual({ ...problemOf('rate-limit-exceeded', 429), retryAfter: expect.any(Number) as number });
+    const retryAfter = (throttled.body as { retryAfter: number }).retryAfter;
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(throttled.headers.get('retry-after')).toBeNull();
+    expect([...throttled.headers.keys()].filter((name) => name.includes('ratelimit'))).toEqual([]);
+  });
+
+  it('limits /contacts/tags on its own bucket, inside the brand bucket', async () => {
+    const omnisend = await start({ tagsRateLimit: { requests: 1, windowMs: 60_000 }, retryAfterInProblem: false });
+    const body = { tags: ['vip'], emails: ['a@example.com'] };
+    expect((await api(omnisend, 'POST', '/contacts/tags', body)).status).toBe(202);
+    const throttled = await api(omnisend, 'POST', '/contacts/tags', body);
+    expect(throttled.status).toBe(429);
+    expect(throttled.body).not.toHaveProperty('retryAfter');
+    expect((await api(omnisend, 'GET', '/contacts')).status).toBe(200);
+    expect(omnisend.rates.stats('brand')).toMatchObject({ requests: 3, throttled: 1 });
+    expect(omnisend.rates.maxRequestsInAnyWindow('tags', 60_000, { includeThrottled: false })).toBe(1);
+  });
+});
