@@ -14,7 +14,20 @@ export interface AppContext {
   readonly storage: StorageClients;
   readonly secrets: SecretStore;
   readonly log: Logger;
+  /** Timing knobs that tests, the demo and the benchmark scale down; production uses the defaults. */
+  readonly tuning: Tuning;
   now(): Date;
+}
+
+export interface Tuning {
+  /** Multiplies every provider rate limit the governor applies (the emulators' `rateScale`). */
+  rateScale?: number;
+  /** Waits for asynchronous provider work (Brevo import status, Omnisend batch status). */
+  providerTiming?: {
+    brevoPollIntervalMs?: number;
+    brevoNotifyFallbackMs?: number;
+    omnisendBatchPollMs?: number;
+  };
 }
 
 export interface CreateAppContextOptions {
@@ -22,6 +35,7 @@ export interface CreateAppContextOptions {
   namespace?: string;
   secrets?: SecretStore;
   log?: Logger;
+  tuning?: Tuning;
   now?: () => Date;
 }
 
@@ -32,6 +46,7 @@ export function createAppContext(options: CreateAppContextOptions = {}): AppCont
     storage: createStorageClients(config.storage, storageNames(options.namespace ?? '')),
     secrets: options.secrets ?? createSecretStore(config),
     log: options.log ?? createLogger(),
+    tuning: options.tuning ?? {},
     now: options.now ?? (() => new Date()),
   };
 }

@@ -11,5 +11,9 @@ export const exportRowSchema = z.object({
   segmentIds: z.string(),
   /** JSON of the whole export document. */
   doc: z.string(),
+  /** The one active run of this export ('' when none) and since when: the per-export run slot. */
+  activeRunId: z.string().optional(),
+  activeRunSince: z.string().optional(),
+  etag: z.string().optional(),
 });
 export type ExportRow = z.infer<typeof exportRowSchema>;

@@ -1,5 +1,6 @@
 import type { AppContext } from '../app/context';
-import { exportRowSchema, EXPORTS_PARTITION } from './table';
+import { listExports } from './repository';
+import { removeExport } from './service';
 
 /**
  * Which exports use a connection or a segment: connections and segments may not be deleted while
@@ -7,20 +8,19 @@ import { exportRowSchema, EXPORTS_PARTITION } from './table';
  */
 export async function exportsUsingConnection(context: AppContext, connectionId: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const row of listExportRows(context)) if (row.connectionId === connectionId) ids.push(row.rowKey);
+  for await (const stored of listExports(context)) if (stored.export.connectionId === connectionId) ids.push(stored.export.id);
   return ids;
 }
 
 export async function exportsUsingSegment(context: AppContext, segmentId: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const row of listExportRows(context)) {
-    if ((JSON.parse(row.segmentIds) as string[]).includes(segmentId)) ids.push(row.rowKey);
-  }
+  for await (const stored of listExports(context)) if (stored.export.segmentIds.includes(segmentId)) ids.push(stored.export.id);
   return ids;
 }
 
-async function* listExportRows(context: AppContext) {
-  const table = context.storage.table(context.storage.names.tables.exports);
-  const entities = table.listEntities({ queryOptions: { filter: `PartitionKey eq '${EXPORTS_PARTITION}'` } });
-  for await (const entity of entities) yield exportRowSchema.parse(entity);
+/** A forced connection delete takes its exports with it (their active runs are cancelled). */
+export async function deleteExportsOfConnection(context: AppContext, connectionId: string): Promise<void> {
+  for (const exportId of await exportsUsingConnection(context, connectionId)) {
+    await removeExport(context, exportId, 'its connection was deleted');
+  }
 }

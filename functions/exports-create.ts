@@ -1,0 +1,7 @@
+import { handleCreateExport } from '../src/api/exports';
+import { defineHttp } from '../src/app/definitions';
+import { app } from './app';
+
+export const exportsCreate = defineHttp('exportsCreate', { route: 'exports', methods: ['POST'] }, handleCreateExport);
+
+app.http(exportsCreate.name, exportsCreate.options);

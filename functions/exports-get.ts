@@ -1,0 +1,7 @@
+import { handleGetExport } from '../src/api/exports';
+import { defineHttp } from '../src/app/definitions';
+import { app } from './app';
+
+export const exportsGet = defineHttp('exportsGet', { route: 'exports/{exportId}', methods: ['GET'] }, handleGetExport);
+
+app.http(exportsGet.name, exportsGet.options);

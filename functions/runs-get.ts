@@ -1,0 +1,7 @@
+import { handleGetRun } from '../src/api/runs';
+import { defineHttp } from '../src/app/definitions';
+import { app } from './app';
+
+export const runsGet = defineHttp('runsGet', { route: 'runs/{runId}', methods: ['GET'] }, handleGetRun);
+
+app.http(runsGet.name, runsGet.options);

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { providerNameSchema, recordRejectSchema } from '../providers/types';
+
+/** A run of an export: the public resource and the internal records behind it. */
+export const RUN_STATUSES = [
+  'queued',
+  'planning',
+  'running',
+  'succeeded',
+  'partially_succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+] as const;
+export const runStatusSchema = z.enum(RUN_STATUSES);
+export type RunStatus = z.infer<typeof runStatusSchema>;
+
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'partially_succeeded', 'failed', 'cancelled', 'skipped']);
+export const isTerminal = (status: RunStatus): boolean => TERMINAL_STATUSES.has(status);
+
+export const runTriggerSchema = z.enum(['schedule', 'on-demand']);
+export type RunTrigger = z.infer<typeof runTriggerSchema>;
+export const runModeSchema = z.enum(['delta', 'full']);
+export type RunMode = z.infer<typeof runModeSchema>;
+
+export const TOTAL_NAMES = [
+  'profiles',
+  'invalid',
+  'duplicates',
+  'adds',
+  'updates',
+  'removes',
+  'unchanged',
+  'sent',
+  'rejected',
+  'failed',
+] as const;
+export type TotalName = (typeof TOTAL_NAMES)[number];
+export const totalsSchema = z.object(
+  Object.fromEntries(TOTAL_NAMES.map((name) => [name, z.number().int().min(0)])) as Record<TotalName, z.ZodNumber>,
+);
+export type Totals = z.infer<typeof totalsSchema>;
+export const emptyTotals = (): Totals =>
+  Object.fromEntries(TOTAL_NAMES.map((name) => [name, 0])) as Totals;
+
+/** A chunk that could not be delivered, named on the run. */
+export const failedChunkSchema = z.object({ chunk: z.number().int(), target: z.string(), records: z.number().int(), error: z.string() });
+export type FailedChunk = z.infer<typeof failedChunkSchema>;
+
+/** The run document: one row (RowKey `run`) in the run's own partition of the runs table. */
+export const runDocSchema = z.object({
+  runId: z.string(),
+  exportId: z.string(),
+  provider: providerNameSchema,
+  trigger: runTriggerSchema,
+  mode: runModeSchema,
+  dryRun: z.boolean(),
+  status: runStatusSchema,
+  reason: z.string().optional(),
+  requestedBy: z.string(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  totals: totalsSchema,
+  /** Known when planning has finished; until then the chunks written so far. */
+  chunksTotal: z.number().int().min(0),
+  planned: z.boolean(),
+  chunksConfirmed: z.number().int().min(0),
+  chunksFailed: z.number().int().min(0),
+  failedChunks: z.array(failedChunkSchema),
+  /** Segment versions the planner pinned (segmentId -> version). */
+  segmentVersions: z.record(z.string(), z.string()),
+  /** Set when the provider refused the key: every remaining chunk fails without a call. */
+  abortReason: z.string().optional(),
+});
+export type RunDoc = z.infer<typeof runDocSchema>;
+
+export const progressSchema = z.object({
+  chunksTotal: z.number().int(),
+  chunksDone: z.number().int(),
+  percent: z.number(),
+  etaSeconds: z.number().int().optional(),
+});
+export type Progress = z.infer<typeof progressSchema>;
+
+/** The public run resource (`GET /api/runs/{runId}`). */
+export interface RunResource {
+  runId: string;
+  exportId: string;
+  trigger: RunTrigger;
+  mode: RunMode;
+  dryRun: boolean;
+  status: RunStatus;
+  reason?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  totals: Totals;
+  progress: Progress;
+  failedChunks?: FailedChunk[];
+}
+
+export const CHUNK_STATUSES = ['pending', 'confirmed', 'failed'] as const;
+export const chunkStatusSchema = z.enum(CHUNK_STATUSES);
+export type ChunkStatus = z.infer<typeof chunkStatusSchema>;
+
+/** A chunk row (RowKey `c-<number>`) in the run's partition. */
+export const chunkDocSchema = z.object({
+  chunk: z.number().int().min(0),
+  target: z.string(),
+  kind: z.enum(['upsert', 'remove']),
+  records: z.number().int().min(0),
+  status: chunkStatusSchema,
+  /** The payload inline (small chunks) or the blob that holds it (claim check). */
+  payloadBlob: z.string().optional(),
+  payloadInline: z.string().optional(),
+  /** The adapter's delivery state between requests. */
+  state: z.string().optional(),
+  steps: z.number().int().min(0),
+  /** Transient failures in a row; the chunk fails after too many. */
+  transientAttempts: z.number().int().min(0).optional(),
+  lastError: z.string().optional(),
+  rejected: z.number().int().min(0),
+  webhookToken: z.string().optional(),
+});
+export type ChunkDoc = z.infer<typeof chunkDocSchema>;
+
+/** Reject reasons a run records, per record. */
+export const REJECT_CODES = ['missing_email', 'invalid_email', 'duplicate', 'provider_rejected', 'delivery_failed'] as const;
+export const rejectRowSchema = z.object({
+  email: z.string(),
+  segmentId: z.string(),
+  code: z.string(),
+  reason: z.string(),
+});
+export type RejectRow = z.infer<typeof rejectRowSchema>;
+
+export const chunkMessageSchema = z.object({ runId: z.string().min(1), chunk: z.number().int().min(0) });
+export type ChunkMessage = z.infer<typeof chunkMessageSchema>;
+export const planMessageSchema = z.object({ runId: z.string().min(1) });
+export type PlanMessage = z.infer<typeof planMessageSchema>;
+
+export { recordRejectSchema };

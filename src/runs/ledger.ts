@@ -1,0 +1,215 @@
+import { PassThrough } from 'node:stream';
+import { z } from 'zod';
+import type { AppContext } from '../app/context';
+import { chunkOperationSchema, type ChunkOperation } from '../providers/types';
+import { isStatus } from './repository';
+import { hashEmail } from './hash';
+import { HashIndex } from './hash-index';
+import { readLines } from './lines';
+import { listChunkDocs } from './repository';
+import { listProviderRejects } from './rejects';
+import { readChunkPayload } from './chunk-payload';
+
+/**
+ * The ledger: what a destination target (an Iterable list, an Omnisend tag, the Brevo list)
+ * already holds from this export. It is a snapshot blob written by each run's planner — every
+ * member the run leaves in the target (`P`) and every member it removes (`R`), with a hash of the
+ * mapped fields — plus that run's outcome: the records it did not deliver are exceptions that the
+ * next planner applies (an add that failed is absent, an update that failed is stale, a removal
+ * that failed is still present). The planner's input is therefore fixed for the whole run, so a
+ * re-planned run produces the same chunks.
+ */
+export const FLAG_PRESENT = 1;
+export const FLAG_STALE = 2;
+export const FLAG_SEEN = 4;
+
+const EXCEPTION_ABSENT = 1;
+const EXCEPTION_STALE = 2;
+const EXCEPTION_KEEP = 3;
+
+const snapshotRefSchema = z.object({ blob: z.string(), runId: z.string() });
+type SnapshotRef = z.infer<typeof snapshotRefSchema>;
+const manifestRowSchema = z.object({ current: z.string().optional(), previous: z.string().optional() });
+
+export interface LedgerBase {
+  /** The snapshot this run starts from and the run whose outcome applies to it. */
+  base: SnapshotRef | undefined;
+}
+
+export interface LoadedLedger extends LedgerBase {
+  index: HashIndex;
+  exceptions: HashIndex;
+}
+
+function ledgerTable(context: AppContext) {
+  return context.storage.table(context.storage.names.tables.ledger);
+}
+
+function ledgerContainer(context: AppContext) {
+  return context.storage.container(context.storage.names.containers.ledgers);
+}
+
+export function snapshotBlobName(exportId: string, targetKey: string, runId: string): string {
+  return `${exportId}/${targetKey}/${runId}.tsv`;
+}
+
+/** The snapshot a run of `exportId` starts from: the newest one not written by this very run. */
+export async function ledgerBase(context: AppContext, exportId: string, targetKey: string, runId: string): Promise<SnapshotRef | undefined> {
+  const manifest = await readManifest(context, exportId, targetKey);
+  if (manifest.current?.runId === runId) return manifest.previous;
+  return manifest.current;
+}
+
+async function readManifest(context: AppContext, exportId: string, targetKey: string) {
+  try {
+    const row = manifestRowSchema.parse(await ledgerTable(context).getEntity(exportId, targetKey));
+    const parse = (text: string | undefined) => (text ? snapshotRefSchema.parse(JSON.parse(text)) : undefined);
+    return { current: parse(row.current), previous: parse(row.previous) };
+  } catch (error) {
+    if (isStatus(error, 404)) return { current: undefined, previous: undefined };
+    throw error;
+  }
+}
+
+/** Makes `runId`'s snapshot the current one (idempotent for a re-planned run). */
+export async function commitSnapshot(context: AppContext, exportId: string, targetKey: string, runId: string): Promise<void> {
+  const manifest = await readManifest(context, exportId, targetKey);
+  if (manifest.current?.runId === runId) return;
+  const current: SnapshotRef = { blob: snapshotBlobName(exportId, targetKey, runId), runId };
+  await ledgerTable(context).upsertEntity(
+    { partitionKey: exportId, rowKey: targetKey, current: JSON.stringify(current), previous: manifest.current ? JSON.stringify(manifest.current) : '' },
+    'Replace',
+  );
+  if (manifest.previous) {
+    await ledgerContainer(context).deleteBlob(manifest.previous.blob, { deleteSnapshots: 'include' }).catch((error: unknown) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+  }
+}
+
+/** Forgets everything an export's ledger holds (the export is deleted). */
+export async function deleteLedger(context: AppContext, exportId: string): Promise<void> {
+  const table = ledgerTable(context);
+  for await (const entity of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${exportId}'` } })) {
+    await table.deleteEntity(exportId, String(entity.rowKey)).catch(() => undefined);
+  }
+  for await (const blob of ledgerContainer(context).listBlobsFlat({ prefix: `${exportId}/` })) {
+    await ledgerContainer(context).deleteBlob(blob.name).catch(() => undefined);
+  }
+}
+
+/** Loads what the target holds: the base snapshot with the base run's undelivered records applied. */
+export async function loadLedger(
+  context: AppContext,
+  exportId: string,
+  targetKey: string,
+  runId: string,
+  abortSignal?: AbortSignal,
+): Promise<LoadedLedger> {
+  const base = await ledgerBase(context, exportId, targetKey, runId);
+  const exceptions = base ? await loadExceptions(context, base.runId, targetKey, abortSignal) : new HashIndex(16);
+  const index = new HashIndex(1024);
+  if (base) {
+    for await (const entry of readSnapshot(context, base, exceptions, abortSignal)) {
+      index.set(hashEmail(entry.email), entry.fieldsHash, entry.stale ? FLAG_PRESENT | FLAG_STALE : FLAG_PRESENT);
+    }
+  }
+  return { base, index, exceptions };
+}
+
+export interface LedgerEntry {
+  email: string;
+  fieldsHash: number;
+  stale: boolean;
+}
+
+/** The members the target holds, from the snapshot with the exceptions applied (streamed). */
+export async function* readSnapshot(
+  context: AppContext,
+  base: SnapshotRef,
+  exceptions: HashIndex,
+  abortSignal?: AbortSignal,
+): AsyncGenerator<LedgerEntry> {
+  const download = await ledgerContainer(context).getBlobClient(base.blob).download(0, undefined, { abortSignal });
+  if (!download.readableStreamBody) return;
+  for await (const line of readLines(download.readableStreamBody)) {
+    if (line === '') continue;
+    const [email = '', hash = '0', state = 'P'] = line.split('\t');
+    const slot = exceptions.size > 0 ? exceptions.find(hashEmail(email)) : -1;
+    const exception = slot >= 0 ? exceptions.valueAt(slot) : 0;
+    if (state === 'P') {
+      if (exception === EXCEPTION_ABSENT) continue;
+      yield { email, fieldsHash: Number(hash), stale: exception === EXCEPTION_STALE };
+    } else if (exception === EXCEPTION_KEEP) {
+      yield { email, fieldsHash: Number(hash), stale: false };
+    }
+  }
+}
+
+/** The records of `runId` for this target that were not delivered. */
+async function loadExceptions(context: AppContext, runId: string, targetKey: string, abortSignal?: AbortSignal): Promise<HashIndex> {
+  const exceptions = new HashIndex(64);
+  const mark = (operation: ChunkOperation, only?: ReadonlySet<string>) => {
+    if (operation.kind === 'upsert') {
+      for (const record of operation.records) {
+        if (only && !only.has(record.email)) continue;
+        exceptions.set(hashEmail(record.email), record.isNew ? EXCEPTION_ABSENT : EXCEPTION_STALE);
+      }
+    } else {
+      for (const email of operation.emails) {
+        if (only && !only.has(email)) continue;
+        exceptions.set(hashEmail(email), EXCEPTION_KEEP);
+      }
+    }
+  };
+  for await (const chunk of listChunkDocs(context, runId, abortSignal)) {
+    if (chunk.target !== targetKey || chunk.status === 'confirmed') continue;
+    const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk));
+    mark(operation);
+  }
+  for await (const reject of listProviderRejects(context, runId, targetKey)) {
+    if (reject.op === 'remove') exceptions.set(hashEmail(reject.email), EXCEPTION_KEEP);
+    else exceptions.set(hashEmail(reject.email), reject.op === 'add' ? EXCEPTION_ABSENT : EXCEPTION_STALE);
+  }
+  return exceptions;
+}
+
+/** Streams a new snapshot to its blob; lines are `email \t fieldsHash \t P|R`. */
+export class SnapshotWriter {
+  private readonly stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+  private readonly upload: Promise<unknown>;
+  private buffer: string[] = [];
+  private bufferedChars = 0;
+
+  constructor(context: AppContext, exportId: string, targetKey: string, runId: string) {
+    const blob = ledgerContainer(context).getBlockBlobClient(snapshotBlobName(exportId, targetKey, runId));
+    this.upload = blob.uploadStream(this.stream, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: 'text/tab-separated-values' } });
+    // Keep the rejection handled until close() awaits it.
+    this.upload.catch(() => undefined);
+  }
+
+  async write(email: string, fieldsHash: number, state: 'P' | 'R'): Promise<void> {
+    const line = `${email}\t${fieldsHash}\t${state}\n`;
+    this.buffer.push(line);
+    this.bufferedChars += line.length;
+    if (this.bufferedChars >= 256 * 1024) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const text = this.buffer.join('');
+    this.buffer = [];
+    this.bufferedChars = 0;
+    if (!this.stream.write(text)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.stream.end();
+    await this.upload;
+  }
+
+  abort(): void {
+    this.stream.destroy(new Error('aborted'));
+  }
+}

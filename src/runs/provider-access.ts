@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { AppContext } from '../app/context';
+import type { ConnectionForUse } from '../connections/service';
+import type { ChunkDoc } from '../domain/run';
+import { createProviderAdapter, createRateGovernor, type GovernorAccount, type RateGovernor } from '../providers';
+import type { ProviderAdapter, ProviderName } from '../providers/types';
+
+/**
+ * How the export pipeline reaches a provider: the adapter for a connection (the pipeline does
+ * its own retrying, through the governor, so the client does not retry behind its back), the one
+ * rate governor of this process (its state is shared through Table storage), and the Brevo
+ * webhook that wakes a chunk up when its import has ended.
+ */
+export function adapterFor(context: AppContext, { providerSettings }: ConnectionForUse): ProviderAdapter {
+  return createProviderAdapter({
+    ...providerSettings,
+    storage: context.storage,
+    http: { ...providerSettings.http, retry: { maxRetries: 0 } },
+    timing: { ...providerSettings.timing, ...context.tuning.providerTiming },
+    log: context.log,
+  });
+}
+
+const governors = new WeakMap<AppContext, RateGovernor>();
+
+export function governorFor(context: AppContext): RateGovernor {
+  let governor = governors.get(context);
+  if (!governor) {
+    governor = createRateGovernor({
+      table: context.storage.table(context.storage.names.tables.governor),
+      rateScale: context.tuning.rateScale,
+      log: context.log,
+    });
+    governors.set(context, governor);
+  }
+  return governor;
+}
+
+export function governorAccount(connectionId: string, provider: ProviderName): GovernorAccount {
+  return { connectionId, provider };
+}
+
+export function chunkQueueName(context: AppContext, provider: ProviderName): string {
+  const { queues } = context.storage.names;
+  return { iterable: queues.chunksIterable, brevo: queues.chunksBrevo, omnisend: queues.chunksOmnisend }[provider];
+}
+
+/** An unguessable token for one Brevo import's webhook. */
+export function newWebhookToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export const WEBHOOK_PARTITION = 'brevo';
+const webhookRowSchema = z.object({ runId: z.string(), chunk: z.number().int() });
+
+function webhooksTable(context: AppContext) {
+  return context.storage.table(context.storage.names.tables.webhooks);
+}
+
+/** Where Brevo should call when this chunk's import ends (only with `PUBLIC_BASE_URL`). */
+export async function notifyUrlFor(context: AppContext, runId: string, chunk: ChunkDoc): Promise<string | undefined> {
+  const base = context.config.publicBaseUrl;
+  if (!base || !chunk.webhookToken || chunk.kind !== 'upsert') return undefined;
+  await webhooksTable(context).upsertEntity({ partitionKey: WEBHOOK_PARTITION, rowKey: chunk.webhookToken, runId, chunk: chunk.chunk }, 'Replace');
+  return `${base}/api/webhooks/brevo/${chunk.webhookToken}`;
+}
+
+/** The chunk a webhook token wakes up, or undefined for an unknown token. */
+export async function chunkForWebhook(context: AppContext, token: string): Promise<{ runId: string; chunk: number } | undefined> {
+  if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) return undefined;
+  try {
+    return webhookRowSchema.parse(await webhooksTable(context).getEntity(WEBHOOK_PARTITION, token));
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,52 @@
+import type { Principal } from '../api/auth';
+import type { AppContext } from '../app/context';
+import type { RunResource } from '../domain/run';
+import { Errors } from '../errors';
+import { getVisibleExport } from '../exports/service';
+import { isAdmin } from '../api/auth';
+import { readExport } from '../exports/repository';
+import { toRunResource } from './resource';
+import { getRunDoc, listRunIdsPage } from './repository';
+import { listRejectsPage } from './rejects';
+import type { RejectRow } from '../domain/run';
+
+/** Reading runs: a caller sees the runs of the exports they may see. */
+export const RUNS_PAGE_SIZE = 50;
+export const REJECTS_PAGE_SIZE = 500;
+
+export async function getVisibleRun(context: AppContext, principal: Principal, runId: string): Promise<RunResource> {
+  const run = await getRunDoc(context, runId);
+  if (!run) throw Errors.notFound('Run', runId);
+  if (!isAdmin(principal)) {
+    if (!(await readExport(context, run.value.exportId))) throw Errors.notFound('Run', runId);
+    await getVisibleExport(context, principal, run.value.exportId).catch(() => {
+      throw Errors.notFound('Run', runId);
+    });
+  }
+  return toRunResource(run.value, context.now());
+}
+
+export async function listExportRuns(
+  context: AppContext,
+  principal: Principal,
+  exportId: string,
+  continuationToken: string | undefined,
+): Promise<{ items: RunResource[]; continuationToken?: string }> {
+  await getVisibleExport(context, principal, exportId);
+  const page = await listRunIdsPage(context, exportId, RUNS_PAGE_SIZE, continuationToken);
+  const docs = await Promise.all(page.runIds.map((runId) => getRunDoc(context, runId)));
+  const now = context.now();
+  const items = docs.flatMap((doc) => (doc ? [toRunResource(doc.value, now)] : []));
+  return page.continuationToken ? { items, continuationToken: page.continuationToken } : { items };
+}
+
+export async function listVisibleRejects(
+  context: AppContext,
+  principal: Principal,
+  runId: string,
+  continuationToken: string | undefined,
+): Promise<{ items: RejectRow[]; continuationToken?: string }> {
+  await getVisibleRun(context, principal, runId);
+  const page = await listRejectsPage(context, runId, REJECTS_PAGE_SIZE, continuationToken);
+  return page.continuationToken ? { items: page.items, continuationToken: page.continuationToken } : { items: page.items };
+}

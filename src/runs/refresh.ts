@@ -1,0 +1,41 @@
+import type { AppContext } from '../app/context';
+import type { RunDoc } from '../domain/run';
+import { listExports } from '../exports/repository';
+import { parseNcrontab } from '../schedule/ncrontab';
+import { scheduledRunId, startRun } from './lifecycle';
+
+/**
+ * The scheduled refresh: one run of every export for a schedule occurrence. Run ids derive from
+ * the occurrence, so a tick delivered twice (two instances, a retry) creates each run once; an
+ * export that is still running records a `skipped` run.
+ */
+export async function runScheduledRefresh(context: AppContext, occurrence: Date, requestedBy: string): Promise<RunDoc[]> {
+  const runs: RunDoc[] = [];
+  for await (const stored of listExports(context)) {
+    const exportId = stored.export.id;
+    try {
+      runs.push(
+        await startRun(context, exportId, {
+          trigger: 'schedule',
+          mode: 'delta',
+          dryRun: false,
+          requestedBy,
+          runId: scheduledRunId(exportId, occurrence),
+        }),
+      );
+    } catch (error) {
+      context.log.error('scheduled run could not start', { exportId, error: error instanceof Error ? error : String(error) });
+    }
+  }
+  return runs;
+}
+
+/** The schedule occurrence a timer invocation at `firedAt` belongs to: the latest one not after it. */
+export function occurrenceOf(schedule: string, firedAt: Date): Date {
+  const cron = parseNcrontab(schedule);
+  const slackMs = 1_000;
+  let occurrence = cron.next(new Date(firedAt.getTime() - 2 * 3600 * 1000));
+  if (occurrence.getTime() > firedAt.getTime() + slackMs) return new Date(Math.floor(firedAt.getTime() / 1000) * 1000);
+  for (let next = cron.next(occurrence); next.getTime() <= firedAt.getTime() + slackMs; next = cron.next(next)) occurrence = next;
+  return occurrence;
+}

@@ -1,0 +1,207 @@
+import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { AppContext } from '../app/context';
+import { chunkDocSchema, runDocSchema, type ChunkDoc, type RunDoc } from '../domain/run';
+
+/**
+ * The runs table keeps everything of one run in the run's own partition — the run document
+ * (RowKey `run`) and one row per chunk (`c-<number>`) — so that confirming a chunk and counting it
+ * on the run is one atomic entity-group transaction: a redelivered chunk can never count twice.
+ * The run index (PartitionKey exportId) lists an export's runs newest first.
+ */
+export const RUN_ROW = 'run';
+export const chunkRowKey = (chunk: number): string => `c-${String(chunk).padStart(7, '0')}`;
+export const MAX_TRANSACTION_ACTIONS = 100;
+
+const docRowSchema = z.object({ partitionKey: z.string(), rowKey: z.string(), doc: z.string(), etag: z.string() });
+
+export interface Versioned<T> {
+  value: T;
+  etag: string;
+}
+
+export function runsTable(context: AppContext): TableClient {
+  return context.storage.table(context.storage.names.tables.runs);
+}
+
+function parseDoc<T extends z.ZodType>(schema: T, entity: unknown): Versioned<z.infer<T>> {
+  const row = docRowSchema.parse(entity);
+  return { value: schema.parse(JSON.parse(row.doc)), etag: row.etag };
+}
+
+export function isStatus(error: unknown, ...statuses: number[]): boolean {
+  return error instanceof RestError && statuses.includes(error.statusCode ?? 0);
+}
+
+export async function getRunDoc(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<Versioned<RunDoc> | undefined> {
+  try {
+    const entity = await runsTable(context).getEntity(runId, RUN_ROW, { abortSignal });
+    return parseDoc(runDocSchema, entity);
+  } catch (error) {
+    if (isStatus(error, 404)) return undefined;
+    throw error;
+  }
+}
+
+/** Creates the run document; false when a run with this id already exists. */
+export async function insertRunDoc(context: AppContext, doc: RunDoc): Promise<boolean> {
+  try {
+    await runsTable(context).createEntity({ partitionKey: doc.runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) });
+    return true;
+  } catch (error) {
+    if (isStatus(error, 409)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Read-modify-write of a run document under its ETag, retried on conflicts. `change` returns the
+ * new document, or undefined to leave it as it is.
+ */
+export async function updateRunDoc(
+  context: AppContext,
+  runId: string,
+  change: (doc: RunDoc) => RunDoc | undefined,
+  abortSignal?: AbortSignal,
+): Promise<{ doc: RunDoc; changed: boolean } | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const current = await getRunDoc(context, runId, abortSignal);
+    if (!current) return undefined;
+    const next = change(structuredClone(current.value));
+    if (!next) return { doc: current.value, changed: false };
+    try {
+      await runsTable(context).updateEntity(
+        { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) },
+        'Replace',
+        { etag: current.etag, abortSignal },
+      );
+      return { doc: next, changed: true };
+    } catch (error) {
+      if (!isStatus(error, 412) || attempt > 50) throw error;
+      await backoff(attempt);
+    }
+  }
+}
+
+export async function getChunkDoc(context: AppContext, runId: string, chunk: number): Promise<Versioned<ChunkDoc> | undefined> {
+  try {
+    return parseDoc(chunkDocSchema, await runsTable(context).getEntity(runId, chunkRowKey(chunk)));
+  } catch (error) {
+    if (isStatus(error, 404)) return undefined;
+    throw error;
+  }
+}
+
+export async function* listChunkDocs(context: AppContext, runId: string, abortSignal?: AbortSignal): AsyncGenerator<ChunkDoc> {
+  const entities = runsTable(context).listEntities({
+    queryOptions: { filter: odata`PartitionKey eq ${runId} and RowKey ge 'c-' and RowKey lt 'c.'` },
+    abortSignal,
+  });
+  for await (const entity of entities) yield parseDoc(chunkDocSchema, entity).value;
+}
+
+/** Inserts chunk rows in transactions of up to 100. */
+export async function insertChunkDocs(context: AppContext, runId: string, chunks: readonly ChunkDoc[]): Promise<void> {
+  for (let start = 0; start < chunks.length; start += MAX_TRANSACTION_ACTIONS) {
+    const actions: TransactionAction[] = chunks
+      .slice(start, start + MAX_TRANSACTION_ACTIONS)
+      .map((chunk) => ['upsert', chunkEntity(runId, chunk), 'Replace']);
+    await runsTable(context).submitTransaction(actions);
+  }
+}
+
+/** Saves a chunk's delivery state; false when someone else changed the chunk meanwhile. */
+export async function saveChunkDoc(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>): Promise<string | undefined> {
+  try {
+    const response = await runsTable(context).updateEntity(chunkEntity(runId, chunk.value), 'Replace', { etag: chunk.etag });
+    return response.etag;
+  } catch (error) {
+    if (isStatus(error, 412, 404)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Moves a chunk to its final status and applies `change` to the run document in one transaction.
+ * Returns the new run document, or undefined when the chunk was already final (a redelivery).
+ */
+export async function settleChunk(
+  context: AppContext,
+  runId: string,
+  chunkNumber: number,
+  settle: (chunk: ChunkDoc) => ChunkDoc,
+  change: (run: RunDoc, chunk: ChunkDoc) => RunDoc,
+): Promise<RunDoc | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const [run, chunk] = await Promise.all([getRunDoc(context, runId), getChunkDoc(context, runId, chunkNumber)]);
+    if (!run || !chunk || chunk.value.status !== 'pending') return undefined;
+    const settled = settle(structuredClone(chunk.value));
+    const next = change(structuredClone(run.value), settled);
+    try {
+      await runsTable(context).submitTransaction([
+        ['update', chunkEntity(runId, settled), 'Replace', { etag: chunk.etag }],
+        ['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) }, 'Replace', { etag: run.etag }],
+      ]);
+      return next;
+    } catch (error) {
+      if (!isTransactionConflict(error) || attempt > 50) throw error;
+      await backoff(attempt);
+    }
+  }
+}
+
+function chunkEntity(runId: string, chunk: ChunkDoc) {
+  return { partitionKey: runId, rowKey: chunkRowKey(chunk.chunk), doc: JSON.stringify(chunkDocSchema.parse(chunk)) };
+}
+
+function isTransactionConflict(error: unknown): boolean {
+  if (isStatus(error, 412, 409)) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /UpdateConditionNotSatisfied|ConditionNotMet|precondition/i.test(message);
+}
+
+async function backoff(attempt: number): Promise<void> {
+  await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+}
+
+/** Each export's runs, newest first: RowKey = inverted creation time + run id. */
+const INDEX_MAX_MS = 9_999_999_999_999;
+
+export function runIndexRowKey(createdAt: Date, runId: string): string {
+  return `${String(INDEX_MAX_MS - createdAt.getTime()).padStart(13, '0')}_${runId}`;
+}
+
+export function runIndexTable(context: AppContext): TableClient {
+  return context.storage.table(context.storage.names.tables.runIndex);
+}
+
+export async function insertRunIndex(context: AppContext, exportId: string, createdAt: Date, runId: string): Promise<void> {
+  await runIndexTable(context).upsertEntity({ partitionKey: exportId, rowKey: runIndexRowKey(createdAt, runId), runId }, 'Replace');
+}
+
+const indexRowSchema = z.object({ runId: z.string() });
+
+export async function listRunIdsPage(
+  context: AppContext,
+  exportId: string,
+  pageSize: number,
+  continuationToken: string | undefined,
+): Promise<{ runIds: string[]; continuationToken: string | undefined }> {
+  const pages = runIndexTable(context)
+    .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } })
+    .byPage({ maxPageSize: pageSize, continuationToken });
+  const page = await pages.next();
+  if (page.done) return { runIds: [], continuationToken: undefined };
+  const entities = page.value as (TableEntityResult<Record<string, unknown>>[] & { continuationToken?: string });
+  return { runIds: entities.map((entity) => indexRowSchema.parse(entity).runId), continuationToken: entities.continuationToken };
+}
+
+export async function deleteRunIndex(context: AppContext, exportId: string): Promise<void> {
+  const table = runIndexTable(context);
+  for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}`, select: ['RowKey'] } })) {
+    await table.deleteEntity(exportId, String(entity.rowKey)).catch((error: unknown) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+  }
+}

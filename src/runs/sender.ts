@@ -1,0 +1,249 @@
+import type { AppContext } from '../app/context';
+import { getConnectionForUse } from '../connections/service';
+import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../domain/run';
+import { isAppError, Errors } from '../errors';
+import { readExport } from '../exports/repository';
+import { isProviderErrorKind } from '../providers/errors';
+import type { GovernorAccount } from '../providers/governor';
+import { chunkOperationSchema, type ChunkOperation, type DeliveryState, type ProviderAdapter, type RecordReject } from '../providers/types';
+import { sendMessage } from '../storage/queue-messages';
+import { readChunkPayload } from './chunk-payload';
+import { finishRun, releaseRun, settleIfComplete } from './lifecycle';
+import { adapterFor, chunkQueueName, governorAccount, governorFor, notifyUrlFor } from './provider-access';
+import { chunkRejectKey, writeRejects, type RejectOp } from './rejects';
+import { getChunkDoc, getRunDoc, saveChunkDoc, settleChunk, updateRunDoc, type Versioned } from './repository';
+
+/**
+ * The sender (one queue function per provider): delivers one chunk, one provider request at a
+ * time, each after a token from the shared rate governor. When it must wait — for tokens, for a
+ * throttled account, for the provider's asynchronous processing, after a transient failure — it
+ * saves the delivery state on the chunk and re-enqueues the chunk with that delay instead of
+ * sleeping. A chunk is counted on its run exactly once: confirming it and adding its numbers to
+ * the run is one transaction that only a pending chunk can pass.
+ */
+export const MAX_TRANSIENT_ATTEMPTS = 8;
+const INVOCATION_BUDGET_IN_MS = 20_000;
+const MAX_FAILED_CHUNKS_LISTED = 50;
+
+export interface SendOptions {
+  abortSignal?: AbortSignal;
+}
+
+export async function sendChunk(context: AppContext, message: ChunkMessage, options: SendOptions = {}): Promise<void> {
+  const { runId, chunk: chunkNumber } = message;
+  const { abortSignal } = options;
+  const log = context.log.child({ runId, chunk: chunkNumber });
+  const [run, chunk] = await Promise.all([getRunDoc(context, runId, abortSignal), getChunkDoc(context, runId, chunkNumber)]);
+  if (!run || !chunk || chunk.value.status !== 'pending') return;
+  if (isTerminal(run.value.status)) return;
+  if (run.value.abortReason) {
+    await failChunk(context, runId, chunkNumber, run.value.abortReason);
+    return;
+  }
+
+  const stored = await readExport(context, run.value.exportId, abortSignal);
+  if (!stored) {
+    await finishRun(context, runId, 'cancelled', 'The export was deleted');
+    return;
+  }
+  let adapter: ProviderAdapter;
+  try {
+    adapter = adapterFor(context, await getConnectionForUse(context, stored.export.connectionId, { abortSignal }));
+  } catch (error) {
+    if (!isAppError(error, Errors.notFound)) throw error;
+    await abortRun(context, runId, `The export's connection '${stored.export.connectionId}' no longer exists`);
+    await failChunk(context, runId, chunkNumber, 'The connection no longer exists');
+    return;
+  }
+  const account = governorAccount(stored.export.connectionId, adapter.provider);
+  const governor = governorFor(context);
+  const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk.value));
+  const delivery = new Delivery(context, run.value, chunk, operation);
+  let state: DeliveryState = chunk.value.state ? (JSON.parse(chunk.value.state) as DeliveryState) : adapter.start(operation);
+  const deadline = Date.now() + INVOCATION_BUDGET_IN_MS;
+
+  for (;;) {
+    const bucket = adapter.nextBucket(operation, state);
+    const grant = await governor.take(account, bucket, { abortSignal });
+    if (!grant.granted) {
+      await delivery.later(state, grant.waitMs);
+      return;
+    }
+    let result: Awaited<ReturnType<ProviderAdapter['step']>>;
+    try {
+      result = await adapter.step(operation, state, {
+        abortSignal,
+        notifyUrl: await notifyUrlFor(context, runId, chunk.value),
+        onRateSignal: (signal) => void governor.observe(account, signal).catch(() => undefined),
+      });
+    } catch (error) {
+      if (isProviderErrorKind(error, 'throttled')) {
+        const untilMs = Date.now() + error.retryAfterMs;
+        await governor.pause(account, untilMs, { escalate: error.retryAfterSource === 'default' });
+        log.info('throttled by the provider', { provider: adapter.provider, retryAfterMs: error.retryAfterMs });
+        await delivery.later(state, error.retryAfterMs);
+        return;
+      }
+      if (isProviderErrorKind(error, 'auth')) {
+        const reason = `The provider refused the connection's API key (${error.message}); fix the connection and run again`;
+        await abortRun(context, runId, reason);
+        await failChunk(context, runId, chunkNumber, reason);
+        return;
+      }
+      if (isProviderErrorKind(error, 'permanent')) {
+        await failChunk(context, runId, chunkNumber, error.message);
+        return;
+      }
+      if (isProviderErrorKind(error, 'transient')) {
+        await delivery.retryLater(state, error.message);
+        return;
+      }
+      await delivery.recordError(error);
+      throw error;
+    }
+    delivery.stepped();
+    if (result.kind === 'done') {
+      await confirmChunk(context, runId, chunk.value, operation, result.rejects);
+      return;
+    }
+    state = result.state;
+    if (result.notBeforeMs !== undefined && result.notBeforeMs > 0) {
+      await delivery.later(state, result.notBeforeMs);
+      return;
+    }
+    if (Date.now() > deadline) {
+      await delivery.later(state, 0);
+      return;
+    }
+  }
+}
+
+/** Saves a chunk's progress and re-enqueues it. */
+class Delivery {
+  private steps = 0;
+
+  constructor(
+    private readonly context: AppContext,
+    private readonly run: RunDoc,
+    private chunk: Versioned<ChunkDoc>,
+    private readonly operation: ChunkOperation,
+  ) {}
+
+  stepped(): void {
+    this.steps++;
+  }
+
+  async later(state: DeliveryState, delayInMs: number, lastError?: string, transientAttempts?: number): Promise<void> {
+    const next: ChunkDoc = {
+      ...this.chunk.value,
+      state: JSON.stringify(state),
+      steps: this.chunk.value.steps + this.steps,
+      lastError: lastError ?? this.chunk.value.lastError,
+      transientAttempts: transientAttempts ?? 0,
+    };
+    const etag = await saveChunkDoc(this.context, this.run.runId, { value: next, etag: this.chunk.etag });
+    // Someone else moved the chunk on (a duplicate message): let that delivery continue alone.
+    if (etag === undefined) return;
+    this.chunk = { value: next, etag };
+    this.steps = 0;
+    const queue = this.context.storage.queue(chunkQueueName(this.context, this.run.provider));
+    await sendMessage(queue, { runId: this.run.runId, chunk: next.chunk }, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
+  }
+
+  /** A transient failure: try again later with exponential backoff, or give the chunk up. */
+  async retryLater(state: DeliveryState, error: string): Promise<void> {
+    const attempts = (this.chunk.value.transientAttempts ?? 0) + 1;
+    if (attempts > MAX_TRANSIENT_ATTEMPTS) {
+      await failChunk(this.context, this.run.runId, this.chunk.value.chunk, `Gave up after ${attempts - 1} transient failures: ${error}`);
+      return;
+    }
+    const delayInMs = Math.min(60_000, 1_000 * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+    this.context.log.info('transient provider failure, retrying later', { runId: this.run.runId, chunk: this.chunk.value.chunk, attempts, error });
+    await this.later(state, delayInMs, error, attempts);
+  }
+
+  /** Keeps the last error on the chunk, for the poison handler to report. */
+  async recordError(error: unknown): Promise<void> {
+    const next = { ...this.chunk.value, lastError: error instanceof Error ? error.message : String(error) };
+    await saveChunkDoc(this.context, this.run.runId, { value: next, etag: this.chunk.etag }).catch(() => undefined);
+  }
+
+  get records(): number {
+    return this.operation.kind === 'upsert' ? this.operation.records.length : this.operation.emails.length;
+  }
+}
+
+/** The chunk was delivered: record its rejects, then confirm and count it in one transaction. */
+async function confirmChunk(
+  context: AppContext,
+  runId: string,
+  chunk: ChunkDoc,
+  operation: ChunkOperation,
+  rejects: readonly RecordReject[],
+): Promise<void> {
+  const { chunk: chunkNumber, target } = chunk;
+  const segmentOf = new Map<string, { segmentId?: string; isNew: boolean }>();
+  if (operation.kind === 'upsert') for (const record of operation.records) segmentOf.set(record.email, record);
+  const unique = new Map(rejects.map((reject) => [reject.email.trim().toLowerCase(), reject]));
+  await writeRejects(
+    context,
+    runId,
+    [...unique.values()].map((reject, index) => {
+      const record = segmentOf.get(reject.email.trim().toLowerCase());
+      const op: RejectOp = operation.kind === 'remove' ? 'remove' : record?.isNew === false ? 'update' : 'add';
+      return {
+        rowKey: chunkRejectKey(chunkNumber, index),
+        email: reject.email,
+        segmentId: record?.segmentId ?? '',
+        code: 'provider_rejected',
+        reason: `${reject.code}: ${reject.reason}`,
+        target,
+        op,
+      };
+    }),
+  );
+  const records = operation.kind === 'upsert' ? operation.records.length : operation.emails.length;
+  const rejected = Math.min(unique.size, records);
+  const run = await settleChunk(
+    context,
+    runId,
+    chunkNumber,
+    (settled) => ({ ...settled, status: 'confirmed', rejected, state: undefined }),
+    (doc) => {
+      doc.chunksConfirmed += 1;
+      doc.totals.sent += records - rejected;
+      doc.totals.rejected += rejected;
+      return settleIfComplete(doc, context.now());
+    },
+  );
+  if (run && isTerminal(run.status)) await releaseRun(context, run);
+}
+
+/** The chunk could not be delivered: count its records as failed and name it on the run. */
+export async function failChunk(context: AppContext, runId: string, chunkNumber: number, error: string): Promise<void> {
+  const run = await settleChunk(
+    context,
+    runId,
+    chunkNumber,
+    (chunk) => ({ ...chunk, status: 'failed', lastError: error }),
+    (doc, chunk) => {
+      doc.chunksFailed += 1;
+      doc.totals.failed += chunk.records;
+      if (doc.failedChunks.length < MAX_FAILED_CHUNKS_LISTED) {
+        doc.failedChunks.push({ chunk: chunk.chunk, target: chunk.target, records: chunk.records, error: error.slice(0, 500) });
+      }
+      return settleIfComplete(doc, context.now());
+    },
+  );
+  if (run) context.log.warn('chunk failed', { runId, chunk: chunkNumber, error });
+  if (run && isTerminal(run.status)) await releaseRun(context, run);
+}
+
+/** Stops every remaining chunk of a run from calling the provider (the key was refused). */
+async function abortRun(context: AppContext, runId: string, reason: string): Promise<void> {
+  await updateRunDoc(context, runId, (doc) => {
+    if (doc.abortReason || isTerminal(doc.status)) return undefined;
+    doc.abortReason = reason;
+    return doc;
+  });
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { segmentCsv, startTestApp, type TestApp } from '../support/app';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ emulators: { rateScale: 20 } });
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const members = (count: number, offset = 0) =>
+  Array.from({ length: count }, (_, index) => ({
+    id: `c${index + offset}`,
+    email: `person${index + offset}@example.com`,
+    firstName: `First${index + offset}`,
+    lastName: 'Lee',
+    city: 'London',
+  }));
+
+describe('Iterable export end to end', () => {
+  it('delivers the segment, sends nothing the second time, then only the difference', async () => {
+    const connectionId = await app.createConnection('iterable');
+    const base = members(2500);
+    const invalid = { id: 'bad', email: 'not-an-email' };
+    await app.uploadSegment('vip', 'VIP', segmentCsv([...base, invalid, { id: 'dup', email: 'PERSON1@example.com' }]));
+    const exportId = await app.createExport({
+      name: 'VIP to Iterable',
+      connectionId,
+      segmentIds: ['vip'],
+      mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', city: 'City' },
+    });
+
+    const first = await app.waitForRun(await app.startRun(exportId));
+    expect(first.status).toBe('succeeded');
+    expect(first.totals).toMatchObject({ profiles: 2502, invalid: 1, duplicates: 1, adds: 2500, updates: 0, removes: 0, sent: 2500 });
+    const list = app.emulators.iterable.listByName('VIP')[0]!;
+    expect(app.emulators.iterable.listMembers(list.id).sort()).toEqual(base.map((m) => m.email).sort());
+    expect(app.emulators.iterable.state.users.get('person7@example.com')).toMatchObject({ firstName: 'First7', lastName: 'Lee', city: 'London' });
+
+    const requestsBefore = app.emulators.iterable.requests.counts.total;
+    const second = await app.waitForRun(await app.startRun(exportId));
+    expect(second.status).toBe('succeeded');
+    expect(second.totals).toMatchObject({ adds: 0, updates: 0, removes: 0, unchanged: 2500, sent: 0 });
+    // Only the list lookup of the planner: no subscribe or unsubscribe call.
+    const calls = app.emulators.iterable.requests.entries().filter((request) => request.seq > requestsBefore).map((request) => request.route);
+    expect(calls.filter((route) => route !== 'GET /api/lists')).toEqual([]);
+
+    // 100 leave, 50 change their first name, 200 join.
+    const changed = base.slice(100).map((m, index) => (index < 50 ? { ...m, firstName: `Renamed${index}` } : m));
+    await app.uploadSegment('vip', 'VIP', segmentCsv([...changed, ...members(200, 10_000)]));
+    const third = await app.waitForRun(await app.startRun(exportId));
+    expect(third.status).toBe('succeeded');
+    expect(third.totals).toMatchObject({ adds: 200, updates: 50, removes: 100, sent: 350 });
+    const expected = [...changed, ...members(200, 10_000)].map((m) => m.email).sort();
+    expect(app.emulators.iterable.listMembers(list.id).sort()).toEqual(expected);
+    expect(app.emulators.iterable.state.users.get('person100@example.com')).toMatchObject({ firstName: 'Renamed0' });
+    expect(app.emulators.iterable.state.globalUnsubscribes.size).toBe(0);
+
+    const rejects = await app.api<{ items: { email: string; code: string }[] }>('GET', `runs/${first.runId}/rejects`);
+    expect(rejects.body.items.map((item) => item.code).sort()).toEqual(['duplicate', 'invalid_email']);
+  });
+});
