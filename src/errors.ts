@@ -62,7 +62,7 @@ export const Errors = {
   segmentEncodingInvalid: defineError(
     'segment_encoding_invalid',
     400,
-    (line: number) => `The upload is not valid UTF-8 (at or after line ${line})`,
+    (line: number) => `The upload is not valid UTF-8 at line ${line}`,
   ),
   segmentKeyMissing: defineError('segment_key_missing', 400, (message: string) => message),
   segmentLimitExceeded: defineError(

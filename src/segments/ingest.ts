@@ -8,6 +8,7 @@ import {
   type SegmentUploadResult,
 } from '../domain/segment';
 import { AppError, Errors, withDetails } from '../errors';
+import { encodeRow } from './codec';
 import { commitVersion } from './commit';
 import { newSegmentVersion } from './layout';
 import { createUploadDecoder, type UploadDecoder, type UploadRows } from './upload-decoder';
@@ -110,7 +111,7 @@ async function writeUpload(writer: VersionWriter, options: IngestSegmentOptions)
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
       members.add(row[keyIndex]!, lines[r]!);
-      const flushed = writer.append(`${JSON.stringify(row)}\n`);
+      const flushed = writer.append(encodeRow(row));
       if (flushed) await flushed;
     }
   };
@@ -148,12 +149,19 @@ function decodeText(textDecoder: TextDecoder, chunk: Uint8Array | undefined, dec
   try {
     return chunk === undefined ? textDecoder.decode() : textDecoder.decode(chunk, { stream: true });
   } catch (cause) {
-    const line = decoder.currentLine;
-    throw new AppError(Errors.segmentEncodingInvalid.code, Errors.segmentEncodingInvalid.status, Errors.segmentEncodingInvalid(line).message, {
-      details: { line },
-      cause,
-    });
+    const line = decoder.currentLine + (chunk === undefined ? 0 : linesBeforeInvalidByte(chunk));
+    const error = Errors.segmentEncodingInvalid(line);
+    throw new AppError(error.code, error.status, error.message, { details: { line }, cause });
   }
+}
+
+/** Line breaks in `chunk` before its first byte that is not UTF-8 (where the lenient decoder puts U+FFFD). */
+function linesBeforeInvalidByte(chunk: Uint8Array): number {
+  const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
+  const invalid = text.indexOf('\uFFFD');
+  let lines = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < invalid; i = text.indexOf('\n', i + 1)) lines++;
+  return lines;
 }
 
 /**

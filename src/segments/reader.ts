@@ -4,6 +4,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { AppContext } from '../app/context';
 import type { SegmentMember } from '../domain/segment';
 import { Errors } from '../errors';
+import { parseStoredLines } from './codec';
 import { partBlobName, supersededBlobName } from './layout';
 import { getEntityOrUndefined, segmentsTable, versionPartition, versionRowKey, versionRowSchema, type VersionRow } from './table';
 
@@ -90,7 +91,7 @@ async function* readPartRows(container: ContainerClient, blobName: string, abort
         continue;
       }
       carry = decoded.slice(end + 1);
-      yield parseLines(decoded.slice(0, end));
+      yield parseStoredLines(decoded.slice(0, end));
     }
     const rest = carry + text.decode();
     if (rest.trim() !== '') throw new Error(`Blob ${blobName} ends in the middle of a record`);
@@ -98,14 +99,6 @@ async function* readPartRows(container: ContainerClient, blobName: string, abort
     body.destroy();
     gunzip.destroy();
   }
-}
-
-/**
- * Lines of JSON arrays, parsed in one `JSON.parse`: encoded values never contain a raw line break
- * (JSON escapes it), so joining the lines with commas makes one array of rows.
- */
-function parseLines(lines: string): string[][] {
-  return JSON.parse(`[${lines.replaceAll('\n', ',')}]`) as string[][];
 }
 
 async function readSuperseded(

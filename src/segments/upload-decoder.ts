@@ -162,7 +162,7 @@ function findKeyIndex(fields: readonly string[], keyField: string | undefined, l
 }
 
 function keyMissing(message: string, line: number): AppError {
-  return withDetails(Errors.segmentKeyMissing(message), { line });
+  return withDetails(Errors.segmentKeyMissing(`${message} (line ${line})`), { line });
 }
 
 function malformedHeader(line: number, reason: string): AppError {

@@ -11,6 +11,7 @@ export interface UploadOptions {
   contentType?: string;
   name?: string;
   keyField?: string;
+  headers?: Record<string, string>;
   /** ADMIN unless given; null sends no principal. */
   principal?: Principal | null;
 }
@@ -25,7 +26,7 @@ export function upload(segmentId: string, body: string | Uint8Array, options: Up
     path: `segments/${segmentId}`,
     params: { segmentId },
     query,
-    headers: { 'content-type': options.contentType ?? CSV },
+    headers: { 'content-type': options.contentType ?? CSV, ...options.headers },
     principal: options.principal === null ? undefined : (options.principal ?? ADMIN),
     body,
   });
