@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HttpDefinition } from '../../src/app/definitions';
+import type { FunctionDefinition } from '../../src/app/definitions';
 import { DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
 import { allQueueNames, CONTAINER_NAMES, TABLE_NAMES } from '../../src/storage/names';
 import { at, Expr, INFRA_DIR, isRecord, type ResourceDeclaration, Templates, type Value } from './bicep';
@@ -13,10 +13,26 @@ import { at, Expr, INFRA_DIR, isRecord, type ResourceDeclaration, Templates, typ
  * src/config.ts and src/storage/names.ts, so adding one in code without the template fails here.
  */
 let templates: Templates;
+let definitions: FunctionDefinition[];
 
 beforeAll(async () => {
   templates = await Templates.load();
+  definitions = await functionDefinitions();
 });
+
+/** Every function the app registers: each file in functions/ exports its definition. */
+async function functionDefinitions(): Promise<FunctionDefinition[]> {
+  const directory = path.join(INFRA_DIR, '..', 'functions');
+  const found: FunctionDefinition[] = [];
+  for (const file of readdirSync(directory).filter((name) => name.endsWith('.ts')).sort()) {
+    const module = (await import(pathToFileURL(path.join(directory, file)).href)) as Record<string, unknown>;
+    for (const value of Object.values(module)) {
+      const kind = (value as { kind?: unknown } | null)?.kind;
+      if (typeof value === 'object' && (kind === 'http' || kind === 'timer' || kind === 'queue')) found.push(value as FunctionDefinition);
+    }
+  }
+  return found;
+}
 
 /** Settings the template leaves unset on purpose; each must be optional in the schema. */
 const NOT_SET_IN_AZURE: Record<string, string> = {
@@ -81,6 +97,25 @@ describe('app settings', () => {
   });
 });
 
+describe('triggers', () => {
+  it('sets every app setting that a trigger names as %SETTING% (the host resolves those, not src/config.ts)', () => {
+    const named = definitions.flatMap((definition) =>
+      [...JSON.stringify({ ...definition.options, handler: undefined }).matchAll(/%([A-Za-z0-9_]+)%/g)].map((match) => match[1]!),
+    );
+    expect(named).toContain('REFRESH_SCHEDULE');
+    expect(named.filter((name) => !(name in templateSettings()))).toEqual([]);
+  });
+
+  it("creates the queue of every queue trigger and gives the trigger's connection an account", () => {
+    const queues = definitions.flatMap((definition) => (definition.kind === 'queue' ? [definition.options] : []));
+    expect(queues.length).toBeGreaterThan(0);
+    const created = literalNames('Microsoft.Storage/storageAccounts/queueServices/queues');
+    expect(queues.map((queue) => queue.queueName).filter((name) => !created.includes(name))).toEqual([]);
+    const settings = Object.keys(templateSettings());
+    expect(queues.map((queue) => queue.connection).filter((connection) => !settings.includes(`${connection}__accountName`))).toEqual([]);
+  });
+});
+
 describe('storage names', () => {
   const QUEUES = 'Microsoft.Storage/storageAccounts/queueServices/queues';
   const TABLES = 'Microsoft.Storage/storageAccounts/tableServices/tables';
@@ -114,18 +149,6 @@ describe('routes outside App Service Authentication', () => {
   /** Functions that must answer without a token: the health check and Brevo's webhook (it carries its own token). */
   const isAnonymousByDesign = (route: string) => route === 'health' || route.startsWith('webhooks/brevo/');
 
-  async function httpDefinitions(): Promise<HttpDefinition[]> {
-    const directory = path.join(INFRA_DIR, '..', 'functions');
-    const definitions: HttpDefinition[] = [];
-    for (const file of readdirSync(directory).filter((name) => name.endsWith('.ts')).sort()) {
-      const module = (await import(pathToFileURL(path.join(directory, file)).href)) as Record<string, unknown>;
-      for (const value of Object.values(module)) {
-        if (isRecord(value as Value) && (value as { kind?: unknown }).kind === 'http') definitions.push(value as HttpDefinition);
-      }
-    }
-    return definitions;
-  }
-
   function routePrefix(): string {
     const hostJson = path.join(INFRA_DIR, '..', 'host.json');
     try {
@@ -146,10 +169,13 @@ describe('routes outside App Service Authentication', () => {
   const isExcluded = (requestPath: string) =>
     excludedPaths().some((excluded) => (excluded.endsWith('/*') ? requestPath.startsWith(excluded.slice(0, -1)) : requestPath === excluded));
 
-  it('excludes exactly the functions that are anonymous by design', async () => {
-    const definitions = await httpDefinitions();
-    expect(definitions.map((definition) => definition.name)).toContain('health');
-    for (const { name, options } of definitions) {
+  it('excludes exactly the functions that are anonymous by design', () => {
+    const http = definitions.flatMap((definition) => (definition.kind === 'http' ? [definition] : []));
+    expect(http.filter(({ options }) => isAnonymousByDesign(options.route)).map(({ options }) => options.route).sort()).toEqual([
+      'health',
+      'webhooks/brevo/{token}',
+    ]);
+    for (const { name, options } of http) {
       const samplePath = `/${routePrefix()}/${options.route.replace(/\{[^}]+\}/g, 'sample')}`;
       expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(options.route));
     }
