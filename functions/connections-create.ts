@@ -1,0 +1,17 @@
+import { authorize } from '../src/api/auth';
+import { connectionLocation } from '../src/api/connections';
+import { readJsonBody } from '../src/api/validation';
+import { getAppContext } from '../src/app/context';
+import { defineHttp, json } from '../src/app/definitions';
+import { createConnection } from '../src/connections/service';
+import { createConnectionBodySchema } from '../src/domain/connection';
+import { app } from './app';
+
+export const connectionsCreate = defineHttp('connections-create', { route: 'connections', methods: ['POST'] }, async (request) => {
+  const principal = authorize(request, 'connection:manage');
+  const body = await readJsonBody(request, createConnectionBodySchema);
+  const connection = await createConnection(getAppContext(), principal, body);
+  return json(201, connection, { location: connectionLocation(connection.id) });
+});
+
+app.http(connectionsCreate.name, connectionsCreate.options);

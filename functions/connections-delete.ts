@@ -1,0 +1,19 @@
+import { authorize } from '../src/api/auth';
+import { connectionIdFrom, deleteOptionsFrom } from '../src/api/connections';
+import { getAppContext } from '../src/app/context';
+import { defineHttp } from '../src/app/definitions';
+import { deleteConnection } from '../src/connections/service';
+import { app } from './app';
+
+export const connectionsDelete = defineHttp(
+  'connections-delete',
+  { route: 'connections/{connectionId}', methods: ['DELETE'] },
+  async (request) => {
+    const principal = authorize(request, 'connection:manage');
+    const connectionId = connectionIdFrom(request);
+    await deleteConnection(getAppContext(), principal, connectionId, deleteOptionsFrom(request));
+    return { status: 204 };
+  },
+);
+
+app.http(connectionsDelete.name, connectionsDelete.options);

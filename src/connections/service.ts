@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import { can, canUseConnection, type Principal } from '../api/auth';
+import type { AppContext } from '../app/context';
+import {
+  normaliseOptions,
+  toPublicConnection,
+  type Connection,
+  type CreateConnectionBody,
+  type PublicConnection,
+  type UpdateConnectionBody,
+} from '../domain/connection';
+import { AppError, Errors, withDetails } from '../errors';
+import { deleteExportsOfConnection, exportsUsingConnection } from '../exports/usage';
+import type { ProviderAdapterSettings } from '../providers';
+import { SecretStoreError, toSecretName } from '../secrets';
+import {
+  deleteConnectionRow,
+  insertConnection,
+  listConnections,
+  readConnection,
+  replaceConnection,
+  type StoredConnection,
+} from './repository';
+import { providerSettingsFor, verifyConnectionKey } from './verify';
+
+/**
+ * What the connection API does. Every function takes the caller's principal (already authorized
+ * for the action by `authorize`) and applies the per-connection rule of `canUseConnection`. The
+ * API key goes to the provider (verification) and the secret store, nowhere else.
+ */
+export interface ConnectionCallOptions {
+  abortSignal?: AbortSignal;
+}
+
+export interface ConnectionForUse {
+  connection: Connection;
+  apiKey: string;
+  /** What `createProviderAdapter` takes to reach this connection's account. */
+  providerSettings: ProviderAdapterSettings;
+}
+
+export async function createConnection(
+  context: AppContext,
+  principal: Principal,
+  body: CreateConnectionBody,
+  options: ConnectionCallOptions = {},
+): Promise<PublicConnection> {
+  if (body.acceptPrivacyTerms !== true) throw Errors.consentRequired();
+  const connectionOptions = normaliseOptions(body.provider, body.options);
+  await verifyConnectionKey(context, { provider: body.provider, apiKey: body.apiKey, options: connectionOptions }, options);
+
+  const id = randomUUID();
+  const stored = await secretStore(() => context.secrets.setSecret(secretNameFor(id), body.apiKey, options));
+  const now = context.now().toISOString();
+  const connection: Connection = {
+    id,
+    displayName: body.displayName,
+    provider: body.provider,
+    allowContributors: body.allowContributors,
+    options: connectionOptions,
+    secretName: stored.name,
+    secretVersion: stored.version,
+    consent: { acceptedBy: principal.name, acceptedByUserId: principal.userId, acceptedAt: now },
+    createdAt: now,
+    createdBy: principal.userId,
+    updatedAt: now,
+    updatedBy: principal.userId,
+  };
+  try {
+    await insertConnection(context, connection, options);
+  } catch (error) {
+    await forgetSecret(context, connection, 'the connection could not be saved');
+    throw error;
+  }
+  context.log.info('connection created', { connectionId: id, provider: connection.provider, userId: principal.userId });
+  return present(principal, connection);
+}
+
+/** The connections the principal may see, by display name. */
+export async function listVisibleConnections(
+  context: AppContext,
+  principal: Principal,
+  options: ConnectionCallOptions = {},
+): Promise<PublicConnection[]> {
+  const visible: PublicConnection[] = [];
+  for await (const connection of listConnections(context, options)) {
+    if (canUseConnection(principal, connection)) visible.push(present(principal, connection));
+  }
+  return visible.sort((a, b) => a.displayName.localeCompare(b.displayName) || a.id.localeCompare(b.id));
+}
+
+export async function getVisibleConnection(
+  context: AppContext,
+  principal: Principal,
+  connectionId: string,
+  options: ConnectionCallOptions = {},
+): Promise<PublicConnection> {
+  const { connection } = await readVisible(context, principal, connectionId, options);
+  return present(principal, connection);
+}
+
+export async function updateConnection(
+  context: AppContext,
+  principal: Principal,
+  connectionId: string,
+  body: UpdateConnectionBody,
+  options: ConnectionCallOptions = {},
+): Promise<PublicConnection> {
+  const { connection, etag } = await readVisible(context, principal, connectionId, options);
+  if (body.options?.region !== undefined && connection.provider !== 'iterable') {
+    throw new AppError('validation_failed', 400, 'The request body is not valid: options.region applies to Iterable connections only', {
+      details: [{ path: 'options.region', message: 'applies to Iterable connections only' }],
+    });
+  }
+  const connectionOptions = body.options ? normaliseOptions(connection.provider, { ...connection.options, ...body.options }) : connection.options;
+  const regionChanged = connectionOptions.region !== connection.options.region;
+
+  // A new key, or the old key in another data centre, must be accepted before anything changes.
+  if (body.apiKey !== undefined || regionChanged) {
+    const keyToVerify = body.apiKey ?? (await readApiKey(context, connection, options));
+    await verifyConnectionKey(context, { provider: connection.provider, apiKey: keyToVerify, options: connectionOptions }, options);
+  }
+  const { apiKey } = body;
+  const stored = apiKey === undefined ? undefined : await secretStore(() => context.secrets.setSecret(connection.secretName, apiKey, options));
+
+  const updated: Connection = {
+    ...connection,
+    displayName: body.displayName ?? connection.displayName,
+    allowContributors: body.allowContributors ?? connection.allowContributors,
+    options: connectionOptions,
+    secretName: stored?.name ?? connection.secretName,
+    secretVersion: stored?.version ?? connection.secretVersion,
+    updatedAt: context.now().toISOString(),
+    updatedBy: principal.userId,
+  };
+  try {
+    await replaceConnection(context, updated, etag, options);
+  } catch (error) {
+    // The row still names the old version; only a secret under a fresh name would be left over.
+    if (stored && stored.name !== connection.secretName) await forgetSecret(context, updated, 'the change could not be saved');
+    throw error;
+  }
+  context.log.info('connection updated', {
+    connectionId,
+    provider: connection.provider,
+    userId: principal.userId,
+    changed: Object.keys(body).filter((field) => body[field as keyof UpdateConnectionBody] !== undefined),
+  });
+  return present(principal, updated);
+}
+
+export interface DeleteConnectionOptions extends ConnectionCallOptions {
+  /** Also delete the exports that use the connection. */
+  force?: boolean;
+}
+
+/**
+ * Deletes the connection and its key. While exports use it the answer is 409 (naming them)
+ * unless `force`, which deletes those exports first. The key goes before the row so that a
+ * failure half-way leaves a visible connection to delete again, never an orphaned key.
+ */
+export async function deleteConnection(
+  context: AppContext,
+  principal: Principal,
+  connectionId: string,
+  options: DeleteConnectionOptions = {},
+): Promise<void> {
+  const { connection } = await readVisible(context, principal, connectionId, options);
+  const exportIds = await exportsUsingConnection(context, connectionId);
+  if (exportIds.length > 0) {
+    if (!options.force) {
+      const error = Errors.conflict(
+        `Connection '${connectionId}' is used by export(s) ${exportIds.join(', ')}; delete them first or repeat with ?force=true`,
+      );
+      throw new AppError(error.code, error.status, error.message, { details: { exportIds } });
+    }
+    await deleteExportsOfConnection(context, connectionId);
+  }
+  await secretStore(() => context.secrets.deleteSecret(connection.secretName, options));
+  await deleteConnectionRow(context, connectionId, options);
+  context.log.info('connection deleted', {
+    connectionId,
+    provider: connection.provider,
+    userId: principal.userId,
+    deletedExports: exportIds.length,
+  });
+}
+
+/**
+ * The connection, its API key and the settings of its provider adapter, for the export pipeline
+ * (no principal: the run was authorized when it was started): `createProviderAdapter(
+ * use.providerSettings)`. The key is read by the version the connection names, so a rotation on
+ * another instance is seen at once.
+ */
+export async function getConnectionForUse(
+  context: AppContext,
+  connectionId: string,
+  options: ConnectionCallOptions = {},
+): Promise<ConnectionForUse> {
+  const stored = await readConnection(context, connectionId, options);
+  if (!stored) throw Errors.notFound('Connection', connectionId);
+  const { connection } = stored;
+  const apiKey = await readApiKey(context, connection, options);
+  const providerSettings = providerSettingsFor(context, { provider: connection.provider, apiKey, options: connection.options, connectionId });
+  return { connection, apiKey, providerSettings };
+}
+
+/** Secret names come from the connection id, which is a UUID: always valid for Key Vault. */
+export function secretNameFor(connectionId: string): string {
+  return toSecretName('connection', connectionId);
+}
+
+async function readVisible(
+  context: AppContext,
+  principal: Principal,
+  connectionId: string,
+  options: ConnectionCallOptions,
+): Promise<StoredConnection> {
+  const stored = await readConnection(context, connectionId, options);
+  // A connection a Contributor may not use does not exist for them: 404, not 403.
+  if (!stored || !canUseConnection(principal, stored.connection)) throw Errors.notFound('Connection', connectionId);
+  return stored;
+}
+
+async function readApiKey(context: AppContext, connection: Connection, options: ConnectionCallOptions): Promise<string> {
+  const apiKey = await secretStore(() =>
+    context.secrets.getSecret(connection.secretName, { version: connection.secretVersion, abortSignal: options.abortSignal }),
+  );
+  if (apiKey === undefined) {
+    throw Errors.conflict(`Connection '${connection.id}' has no API key in the secret store; set one with PATCH { "apiKey": … }`);
+  }
+  return apiKey;
+}
+
+/** Best effort: the caller is already failing, and a left-over secret is harmless but untidy. */
+async function forgetSecret(context: AppContext, connection: Connection, reason: string): Promise<void> {
+  try {
+    await context.secrets.deleteSecret(connection.secretName);
+  } catch (error) {
+    context.log.warn('could not delete the secret of a connection that was not saved', {
+      connectionId: connection.id,
+      reason,
+      error: error instanceof Error ? error : String(error),
+    });
+  }
+}
+
+/** A secret store that cannot be reached is a 503 the caller may retry, not an internal error. */
+async function secretStore<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof SecretStoreError) throw withDetails(Errors.dependencyUnavailable('The secret store'), undefined, error);
+    throw error;
+  }
+}
+
+function present(principal: Principal, connection: Connection): PublicConnection {
+  return toPublicConnection(connection, { includeConsent: can(principal, 'connection:manage') });
+}
