@@ -71,7 +71,7 @@ export class HashIndex {
   }
 
   addFlags(slot: number, flags: number): void {
-    this.flags[slot] = this.flags[slot]! | flags;
+    this.flags[slot] = (this.flags[slot] ?? 0) | flags;
   }
 
   private grow(): void {
@@ -84,7 +84,7 @@ export class HashIndex {
     this.used = new Uint8Array(this.capacity);
     this.size = 0;
     for (let slot = 0; slot < old.capacity; slot++) {
-      if (old.used[slot] === 1) this.set({ hi: old.hi[slot]!, lo: old.lo[slot]! }, old.values[slot]!, old.flags[slot]!);
+      if (old.used[slot] === 1) this.set({ hi: old.hi[slot]!, lo: old.lo[slot]! }, old.values[slot]!, old.flags[slot]);
     }
   }
 }

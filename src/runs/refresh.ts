@@ -33,9 +33,13 @@ export async function runScheduledRefresh(context: AppContext, occurrence: Date,
 /** The schedule occurrence a timer invocation at `firedAt` belongs to: the latest one not after it. */
 export function occurrenceOf(schedule: string, firedAt: Date): Date {
   const cron = parseNcrontab(schedule);
-  const slackMs = 1_000;
-  let occurrence = cron.next(new Date(firedAt.getTime() - 2 * 3600 * 1000));
-  if (occurrence.getTime() > firedAt.getTime() + slackMs) return new Date(Math.floor(firedAt.getTime() / 1000) * 1000);
-  for (let next = cron.next(occurrence); next.getTime() <= firedAt.getTime() + slackMs; next = cron.next(next)) occurrence = next;
-  return occurrence;
+  // A timer may fire a little early; the occurrence it was meant for still counts.
+  const limit = firedAt.getTime() + 1_000;
+  for (const lookBackInMs of [2 * 3_600_000, 86_400_000, 8 * 86_400_000, 32 * 86_400_000, 400 * 86_400_000]) {
+    let occurrence = cron.next(new Date(firedAt.getTime() - lookBackInMs));
+    if (occurrence.getTime() > limit) continue;
+    for (let next = cron.next(occurrence); next.getTime() <= limit; next = cron.next(next)) occurrence = next;
+    return occurrence;
+  }
+  return new Date(Math.floor(firedAt.getTime() / 1000) * 1000);
 }

@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../app/context';
 import { getConnectionForUse } from '../connections/service';
 import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../domain/run';
 import { isAppError, Errors } from '../errors';
 import { readExport } from '../exports/repository';
 import { isProviderErrorKind } from '../providers/errors';
-import type { GovernorAccount } from '../providers/governor';
+import type { GovernorAccount, RateGovernor, TakeResult } from '../providers/governor';
 import { chunkOperationSchema, type ChunkOperation, type DeliveryState, type ProviderAdapter, type RecordReject } from '../providers/types';
 import { sendMessage } from '../storage/queue-messages';
 import { readChunkPayload } from './chunk-payload';
@@ -24,9 +25,17 @@ import { getChunkDoc, getRunDoc, saveChunkDoc, settleChunk, updateRunDoc, type V
 export const MAX_TRANSIENT_ATTEMPTS = 8;
 const INVOCATION_BUDGET_IN_MS = 20_000;
 const MAX_FAILED_CHUNKS_LISTED = 50;
+/**
+ * Queue delays are whole seconds, so a wait shorter than this is paced in place (the governor's
+ * next token is usually a few hundred milliseconds away at 5 requests/s); anything longer, and every
+ * provider 429, goes back to the queue with a visibility delay.
+ */
+export const MAX_PACING_WAIT_IN_MS = 1_000;
 
 export interface SendOptions {
   abortSignal?: AbortSignal;
+  /** Called after each provider request succeeded, before anything is saved (fault tests crash here). */
+  afterStep?: (step: { runId: string; chunk: number }) => void;
 }
 
 export async function sendChunk(context: AppContext, message: ChunkMessage, options: SendOptions = {}): Promise<void> {
@@ -64,9 +73,16 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
 
   for (;;) {
     const bucket = adapter.nextBucket(operation, state);
-    const grant = await governor.take(account, bucket, { abortSignal });
+    const grant = await takeWithPacing(governor, account, bucket, deadline, abortSignal);
     if (!grant.granted) {
       await delivery.later(state, grant.waitMs);
+      return;
+    }
+    // The run may have been cancelled (or its export deleted) while this chunk waited for a token.
+    const current = await getRunDoc(context, runId, abortSignal);
+    if (!current || isTerminal(current.value.status)) return;
+    if (current.value.abortReason) {
+      await failChunk(context, runId, chunkNumber, current.value.abortReason);
       return;
     }
     let result: Awaited<ReturnType<ProviderAdapter['step']>>;
@@ -102,19 +118,35 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
       throw error;
     }
     delivery.stepped();
+    options.afterStep?.({ runId, chunk: chunkNumber });
     if (result.kind === 'done') {
       await confirmChunk(context, runId, chunk.value, operation, result.rejects);
       return;
     }
     state = result.state;
-    if (result.notBeforeMs !== undefined && result.notBeforeMs > 0) {
+    if (result.notBeforeMs !== undefined && result.notBeforeMs > MAX_PACING_WAIT_IN_MS) {
       await delivery.later(state, result.notBeforeMs);
       return;
     }
+    if (result.notBeforeMs !== undefined && result.notBeforeMs > 0) await sleep(result.notBeforeMs);
     if (Date.now() > deadline) {
       await delivery.later(state, 0);
       return;
     }
+  }
+}
+
+async function takeWithPacing(
+  governor: RateGovernor,
+  account: GovernorAccount,
+  bucket: string,
+  deadline: number,
+  abortSignal?: AbortSignal,
+): Promise<TakeResult> {
+  for (;;) {
+    const grant = await governor.take(account, bucket, { abortSignal });
+    if (grant.granted || grant.waitMs > MAX_PACING_WAIT_IN_MS || Date.now() + grant.waitMs > deadline) return grant;
+    await sleep(grant.waitMs, undefined, { signal: abortSignal });
   }
 }
 

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Tuning } from '../../src/app/context';
+import type { FunctionDefinition } from '../../src/app/definitions';
 import type { RunResource } from '../../src/domain/run';
-import { createLogger } from '../../src/log';
 import { parseHostJson } from '../../src/local/host-json';
 import { startLocalHost, type RunningHost } from '../../src/local/host';
 import { loadDefinitions } from '../../src/local/load-definitions';
@@ -44,6 +44,8 @@ export interface StartTestAppOptions {
   /** Sets PUBLIC_BASE_URL to the local host, so Brevo imports call the webhook. */
   webhooks?: boolean;
   maxDequeueCount?: number;
+  /** Replaces function definitions by name (fault injection around the real handlers). */
+  replace?: Record<string, FunctionDefinition>;
 }
 
 const TERMINAL = new Set(['succeeded', 'partially_succeeded', 'failed', 'cancelled', 'skipped']);
@@ -63,7 +65,9 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
   });
   const definitions = await loadDefinitions(functionsDirectory);
   const host = await startLocalHost({
-    definitions: definitions.filter((definition) => definition.kind !== 'timer'),
+    definitions: definitions
+      .filter((definition) => definition.kind !== 'timer')
+      .map((definition) => options.replace?.[definition.name] ?? definition),
     hostSettings: parseHostJson({
       version: '2.0',
       extensions: {
@@ -78,7 +82,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
     }),
     env: context.env,
     storage: context.storage,
-    log: createLogger(() => undefined),
+    log: context.log,
     port,
     hostname: '127.0.0.1',
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { createAppContext, setAppContext, type AppContext } from '../../src/app/context';
+import { createAppContext, setAppContext, type AppContext, type Tuning } from '../../src/app/context';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger, type LogRecord } from '../../src/log';
 import { LocalSecretStore } from '../../src/secrets/local-store';
@@ -19,6 +19,7 @@ export interface TestContext extends AppContext {
 export interface TestContextOptions {
   env?: Record<string, string>;
   secrets?: SecretStore;
+  tuning?: Tuning;
   now?: () => Date;
 }
 
@@ -37,7 +38,11 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     config,
     namespace,
     secrets: options.secrets ?? new LocalSecretStore(config.localSecretsFile),
-    log: createLogger((record) => logs.push(record), {}, 'debug'),
+    log: createLogger((record) => {
+      logs.push(record);
+      if (process.env.TEST_LOG) console.log(JSON.stringify(record));
+    }, {}, 'debug'),
+    tuning: options.tuning,
     now: options.now,
   });
   await ensureStorage(context.storage);
