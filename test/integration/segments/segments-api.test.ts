@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { segmentsDelete } from '../../../functions/segments-delete';
 import { segmentsGet } from '../../../functions/segments-get';
 import { segmentsList } from '../../../functions/segments-list';
-import { EXPORTS_PARTITION } from '../../../src/exports/table';
+import { insertExport } from '../../../src/exports/repository';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, CONTRIBUTOR, invokeHttp } from '../../support/http';
 import { blobNames, CSV, NDJSON, readAll, storedVersions, upload } from './helpers';
@@ -120,12 +120,18 @@ describe('GET /api/segments', () => {
 describe('DELETE /api/segments/{segmentId}', () => {
   it('is refused with 409 while an export uses the segment', async () => {
     await upload('used', 'id\n1\n');
-    await context.storage.table(context.storage.names.tables.exports).createEntity({
-      partitionKey: EXPORTS_PARTITION,
-      rowKey: 'exp1',
+    const now = new Date().toISOString();
+    await insertExport(context, {
+      id: 'exp1',
+      name: 'VIP to Iterable',
       connectionId: 'c1',
-      segmentIds: JSON.stringify(['used']),
-      doc: '{}',
+      segmentIds: ['used'],
+      mapping: { email: 'email' },
+      options: {},
+      createdAt: now,
+      createdBy: ADMIN.name,
+      updatedAt: now,
+      updatedBy: ADMIN.name,
     });
 
     const response = await remove('used');
