@@ -7,6 +7,10 @@ import { resolveCommonOptions, type CommonEmulatorOptions, type ResolvedCommonOp
 import type { RateLimit } from './kit/rate-limits';
 import type { ProviderProtocol, Reply, RequestContext, Route } from './kit/server';
 import { describeIssues, fieldIssues, type FieldIssue } from './kit/validation';
+import { ContactStore, TagStore, type OmnisendStatus } from './omnisend-contacts';
+
+export type { OmnisendContact, OmnisendStatus } from './omnisend-contacts';
+export { ContactStore, TagStore } from './omnisend-contacts';
 
 export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
   /** Bucket `brand` (every request): default 400 per sliding minute. */
@@ -26,18 +30,6 @@ export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
   maxBodyBytes?: number;
 }
 
-export type OmnisendStatus = 'subscribed' | 'unsubscribed' | 'nonSubscribed';
-
-export interface OmnisendContact {
-  /** Serial number; the API shows it as a 24-hex-digit `contactID`. */
-  serial: number;
-  status: OmnisendStatus;
-  /** firstName, lastName, address, ... (empty when `retainAttributes` is off). */
-  fields: Record<string, unknown>;
-  createdAt: number;
-  updatedAt: number;
-}
-
 export type OmnisendBatchStatus = 'pending' | 'inProgress' | 'finished' | 'stopped';
 
 export interface OmnisendBatch {
@@ -51,18 +43,18 @@ export interface OmnisendBatch {
   endedAt?: number;
   totalCount: number;
   errorsCount: number;
-  /** Per item, in submission order, once finished: the lower-cased email (or '') and the response code. */
-  itemEmails?: string[];
+  /** Per item, in submission order, once finished: the contact's serial (0: none) and the response code. */
+  itemSerials?: Uint32Array;
   itemCodes?: Uint16Array;
   /** Failed items: index -> the item as submitted and the problem answered. */
   failures?: Map<number, { request: unknown; response: unknown }>;
 }
 
 export interface OmnisendState {
-  /** Lower-cased email -> contact. */
-  contacts: Map<string, OmnisendContact>;
-  /** Tag -> lower-cased emails. */
-  tags: Map<string, Set<string>>;
+  /** Lower-cased email -> contact (read like a Map: `size`, `get`, `has`, iteration). */
+  contacts: ContactStore;
+  /** Tag -> contacts (`members(tag)`, `has(tag, email)`, `sizes()`). */
+  tags: TagStore;
   batches: Map<string, OmnisendBatch>;
   counters: {
     /** Identifiers that asked for (or defaulted to) a welcome message: must stay 0. */
@@ -140,6 +132,7 @@ function contactSchema(strict: boolean) {
 }
 
 type ContactItem = z.infer<ReturnType<typeof contactSchema>>;
+type ItemOutcome = { serial: number; code: number; errors?: FieldIssue[] };
 
 function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
   const object = strict ? z.strictObject : z.looseObject;
@@ -204,21 +197,17 @@ function contactID(serial: number): string {
 /** Omnisend's batches, contacts and tags endpoints (`/api`, version 2026-03-15), see README.md. */
 export class OmnisendEmulator extends BaseEmulator {
   readonly provider = 'omnisend' as const;
-  readonly state: OmnisendState = {
-    contacts: new Map(),
-    tags: new Map(),
-    batches: new Map(),
-    counters: OmnisendEmulator.zeroCounters(),
-  };
+  readonly state: OmnisendState;
   private readonly common: ResolvedCommonOptions;
   private readonly schemas: ReturnType<typeof schemas>;
   private readonly looseContact = contactSchema(false);
   private readonly upsertOverwritesStatus: boolean;
   private readonly maxRetainedBatches: number;
-  private nextSerial = 1;
 
   constructor(options: OmnisendEmulatorOptions = {}) {
     super('/api');
+    const contacts = new ContactStore();
+    this.state = { contacts, tags: new TagStore(contacts), batches: new Map(), counters: OmnisendEmulator.zeroCounters() };
     this.common = resolveCommonOptions('omnisend', options);
     this.schemas = schemas(this.common.strictContract, options.maxBatchItems ?? 100, options.maxTagEmails ?? 250);
     this.upsertOverwritesStatus = options.upsertOverwritesStatus ?? true;
@@ -250,14 +239,13 @@ export class OmnisendEmulator extends BaseEmulator {
   }
 
   tagMembers(tag: string): string[] {
-    return [...(this.state.tags.get(tag) ?? [])];
+    return this.state.tags.members(tag);
   }
 
   /** The contact as `GET /api/contacts` shows it, or undefined. */
   contact(email: string): Record<string, unknown> | undefined {
-    const key = emailKey(email);
-    const contact = this.state.contacts.get(key);
-    return contact ? this.contactView(key, contact) : undefined;
+    const serial = this.state.contacts.serialOf(emailKey(email));
+    return serial === undefined ? undefined : this.contactView(serial);
   }
 
   protected clearState(): void {
@@ -275,22 +263,23 @@ export class OmnisendEmulator extends BaseEmulator {
     }
     return {
       contacts: this.state.contacts.size,
-      tags: [...this.state.tags].slice(0, 1000).map(([tag, members]) => ({ tag, memberCount: members.size })),
+      tags: this.state.tags.sizes().slice(0, 1000),
       batches: { retained: this.state.batches.size, byStatus: batchesByStatus },
       counters: this.state.counters,
     };
   }
 
-  private contactView(key: string, contact: OmnisendContact): Record<string, unknown> {
-    const tags: string[] = [];
-    for (const [tag, members] of this.state.tags) if (members.has(key)) tags.push(tag);
+  private contactView(serial: number): Record<string, unknown> {
+    const email = this.state.contacts.emailOf(serial);
+    const contact = this.state.contacts.get(email);
+    if (!contact) return {};
     return {
-      id: contactID(contact.serial),
-      email: key,
+      id: contactID(serial),
+      email,
       status: contact.status,
-      identifiers: [{ type: 'email', id: key, channels: { email: { status: contact.status } } }],
+      identifiers: [{ type: 'email', id: email, channels: { email: { status: contact.status } } }],
       ...contact.fields,
-      tags,
+      tags: this.state.tags.tagsOf(serial),
       createdAt: new Date(contact.createdAt).toISOString(),
       updatedAt: new Date(contact.updatedAt).toISOString(),
     };
@@ -300,20 +289,26 @@ export class OmnisendEmulator extends BaseEmulator {
     const parsed = this.schemas.listContacts.safeParse(Object.fromEntries(context.query));
     if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
     const { limit, email, tag } = parsed.data;
-    let keys: Iterable<string>;
-    if (email !== undefined) keys = this.state.contacts.has(emailKey(email)) ? [emailKey(email)] : [];
-    else if (tag !== undefined) keys = this.state.tags.get(tag) ?? [];
-    else keys = this.state.contacts.keys();
+    const store = this.state.contacts;
+    let serials: Iterable<number>;
+    if (email !== undefined) {
+      const serial = store.serialOf(emailKey(email));
+      serials = serial === undefined ? [] : [serial];
+    } else if (tag !== undefined) {
+      serials = this.state.tags.serials(tag);
+    } else {
+      serials = (function* all() {
+        for (const key of store.keys()) yield store.serialOf(key)!;
+      })();
+    }
     const contacts: Record<string, unknown>[] = [];
     let hasMore = false;
-    for (const key of keys) {
-      const contact = this.state.contacts.get(key);
-      if (!contact) continue;
+    for (const serial of serials) {
       if (contacts.length === limit) {
         hasMore = true;
         break;
       }
-      contacts.push(this.contactView(key, contact));
+      contacts.push(this.contactView(serial));
     }
     return { status: 200, body: { contacts, paging: { cursors: { after: null, before: null }, hasMore, limit } } };
   }
@@ -322,12 +317,17 @@ export class OmnisendEmulator extends BaseEmulator {
     const parsed = this.schemas.batch.safeParse(context.body);
     if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
     const { items } = parsed.data;
+    // Strict: every item is checked now and a violation refuses the batch; the items that passed
+    // are not checked again when the batch runs. Otherwise each item is checked when it runs.
+    let checked: ContactItem[] | undefined;
     if (this.common.strictContract) {
       const errors: FieldIssue[] = [];
-      items.forEach((item, index) => {
-        const checked = this.schemas.contact.safeParse(item);
-        if (!checked.success) errors.push(...fieldIssues(checked.error, ['items', index]));
-      });
+      checked = [];
+      for (const [index, item] of items.entries()) {
+        const result = this.schemas.contact.safeParse(item);
+        if (result.success) checked.push(result.data);
+        else errors.push(...fieldIssues(result.error, ['items', index]));
+      }
       if (errors.length > 0) return validationProblem(errors);
     }
     const now = Date.now();
@@ -343,7 +343,7 @@ export class OmnisendEmulator extends BaseEmulator {
     };
     this.state.batches.set(batch.batchID, batch);
     this.forgetOldBatches();
-    this.server.schedule(this.common.asyncDelayMs, () => this.finishBatch(batch, items));
+    this.server.schedule(this.common.asyncDelayMs, () => this.finishBatch(batch, items, checked));
     return { status: 201, body: { batchID: batch.batchID, totalCount: batch.totalCount } };
   }
 
@@ -356,25 +356,25 @@ export class OmnisendEmulator extends BaseEmulator {
     }
   }
 
-  private finishBatch(batch: OmnisendBatch, items: readonly unknown[]): void {
+  private finishBatch(batch: OmnisendBatch, items: readonly unknown[], checked: readonly ContactItem[] | undefined): void {
     if (this.state.batches.get(batch.batchID) !== batch) return;
     batch.endedAt = Date.now();
     if (this.server.faults.asyncFails()) {
       batch.status = 'stopped';
       return;
     }
-    const emails: string[] = new Array<string>(items.length);
+    const serials = new Uint32Array(items.length);
     const codes = new Uint16Array(items.length);
     const failures = new Map<number, { request: unknown; response: unknown }>();
     items.forEach((item, index) => {
-      const outcome = this.upsert(item);
-      emails[index] = outcome.email;
+      const outcome = this.runItem(item, checked?.[index]);
+      serials[index] = outcome.serial;
       codes[index] = outcome.code;
       if (outcome.errors) {
         failures.set(index, { request: item, response: validationProblem(outcome.errors).body });
       }
     });
-    batch.itemEmails = emails;
+    batch.itemSerials = serials;
     batch.itemCodes = codes;
     batch.failures = failures;
     batch.errorsCount = failures.size;
@@ -382,15 +382,18 @@ export class OmnisendEmulator extends BaseEmulator {
     this.state.counters.rejectedItems += failures.size;
   }
 
-  private upsert(item: unknown): { email: string; code: number; errors?: FieldIssue[] } {
+  private runItem(item: unknown, checked: ContactItem | undefined): ItemOutcome {
+    if (checked) return this.upsert(checked);
     const parsed = this.looseContact.safeParse(item);
-    if (!parsed.success) return { email: '', code: 400, errors: fieldIssues(parsed.error) };
-    const contactItem: ContactItem = parsed.data;
+    return parsed.success ? this.upsert(parsed.data) : { serial: 0, code: 400, errors: fieldIssues(parsed.error) };
+  }
+
+  private upsert(contactItem: ContactItem): ItemOutcome {
     const index = contactItem.identifiers.findIndex((identifier) => identifier.type === 'email');
     const identifier = contactItem.identifiers[index];
     if (!identifier || this.common.isInvalidEmail(identifier.id)) {
       return {
-        email: identifier ? emailKey(identifier.id) : '',
+        serial: 0,
         code: 400,
         errors: [{ field: `identifiers[${index}].id`, code: 'invalid_format', message: 'Must be a valid email address' }],
       };
@@ -400,27 +403,24 @@ export class OmnisendEmulator extends BaseEmulator {
     const status = channels?.email?.status ?? 'subscribed';
     const counters = this.state.counters;
     for (const each of contactItem.identifiers) if (each.sendWelcomeMessage !== false) counters.welcomeMessages += 1;
-    const fields: Record<string, unknown> = {};
+    let fields: Record<string, unknown> | undefined;
     if (this.common.retainAttributes) {
-      for (const field of CONTACT_FIELDS) if (contactItem[field] !== undefined) fields[field] = contactItem[field];
+      for (const field of CONTACT_FIELDS) {
+        if (contactItem[field] !== undefined) (fields ??= {})[field] = contactItem[field];
+      }
     }
     const now = Date.now();
-    const existing = this.state.contacts.get(key);
-    if (existing) {
-      if (this.upsertOverwritesStatus && existing.status !== status) {
-        existing.status = status;
-        counters.statusChanges += 1;
-      }
-      Object.assign(existing.fields, fields);
-      existing.updatedAt = now;
+    const { contacts } = this.state;
+    const existing = contacts.serialOf(key);
+    if (existing !== undefined) {
+      if (contacts.update(existing, this.upsertOverwritesStatus ? status : undefined, fields, now)) counters.statusChanges += 1;
       counters.updated += 1;
-      return { email: key, code: 200 };
+      return { serial: existing, code: 200 };
     }
-    this.state.contacts.set(key, { serial: this.nextSerial, status, fields, createdAt: now, updatedAt: now });
-    this.nextSerial += 1;
+    const serial = contacts.create(key, status, fields, now);
     counters.created += 1;
     if (status === 'subscribed') counters.subscribedContacts += 1;
-    return { email: key, code: 201 };
+    return { serial, code: 201 };
   }
 
   private statusOf(batch: OmnisendBatch): OmnisendBatchStatus {
@@ -452,20 +452,20 @@ export class OmnisendEmulator extends BaseEmulator {
   }
 
   private batchItems(batch: OmnisendBatch): Array<Record<string, unknown> & { responseCode: number }> {
-    const { itemEmails, itemCodes, failures } = batch;
-    if (!itemEmails || !itemCodes) return [];
-    return itemEmails.map((email, index) => {
+    const { itemSerials, itemCodes, failures } = batch;
+    if (!itemSerials || !itemCodes) return [];
+    return [...itemSerials].map((serial, index) => {
       const responseCode = itemCodes[index]!;
       const itemID = `${batch.batchID}-${index}`;
       const failure = failures?.get(index);
       if (failure) return { itemID, status: 'finished', responseCode, request: failure.request, response: failure.response };
-      const contact = this.state.contacts.get(email);
+      const email = this.state.contacts.emailOf(serial);
       return {
         itemID,
         status: 'finished',
         responseCode,
         request: { identifiers: [{ type: 'email', id: email }] },
-        response: { contactID: contact ? contactID(contact.serial) : null, email },
+        response: { contactID: contactID(serial), email },
       };
     });
   }
@@ -473,25 +473,16 @@ export class OmnisendEmulator extends BaseEmulator {
   private changeTags(context: RequestContext, change: 'add' | 'remove'): Reply {
     const parsed = this.schemas.tags.safeParse(context.body);
     if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
-    const { tags } = parsed.data;
-    const { contacts } = this.state;
+    const { contacts, tags } = this.state;
     for (const email of parsed.data.emails ?? []) {
-      const key = emailKey(email);
-      if (!contacts.has(key)) {
+      const serial = contacts.serialOf(emailKey(email));
+      if (serial === undefined) {
         this.state.counters.ignoredTagEmails += 1;
         continue;
       }
-      for (const tag of tags) {
-        let members = this.state.tags.get(tag);
-        if (change === 'add') {
-          if (!members) {
-            members = new Set();
-            this.state.tags.set(tag, members);
-          }
-          members.add(key);
-        } else {
-          members?.delete(key);
-        }
+      for (const tag of parsed.data.tags) {
+        if (change === 'add') tags.add(tag, serial);
+        else tags.remove(tag, serial);
       }
     }
     return { status: 202 };
