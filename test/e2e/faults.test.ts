@@ -56,7 +56,7 @@ describe('faults', () => {
     const runId = await app!.startRun(exportId);
     await new Promise((resolve) => setTimeout(resolve, 300));
     app!.emulators.iterable.setFaults({ throttleForMs: 1500 });
-    const run = await app!.waitForRun(runId, 120_000);
+    const run = await app!.waitForRun(runId, { timeoutInMs: 120_000 });
     expect(run.status).toBe('succeeded');
     expect(run.totals).toMatchObject({ adds: 6000, sent: 6000, failed: 0 });
     const counts = app!.emulators.iterable.requests.counts;
