@@ -247,6 +247,17 @@ describe('Brevo emulator: rate limits', () => {
     expect(Number(second.headers.get('x-sib-ratelimit-reset'))).toBeGreaterThan(3500);
   });
 
+  it('answers 429 and 401 to a large import without reading it, and the client gets the answer', async () => {
+    const brevo = await start({ contactsRateLimits: [{ requests: 1, windowMs: 60_000 }] });
+    const rows = Array.from({ length: 70_000 }, (_, index) => ({ email: `member${index}@example.com`, attributes: { FIRSTNAME: 'Ann', LASTNAME: 'Lee' } }));
+    expect((await api(brevo, 'GET', '/contacts/lists/2')).status).toBe(200);
+    expect((await importRows(brevo, rows)).status).toBe(429);
+    expect((await importRows(brevo, rows.slice(0, 1))).status).toBe(429);
+    const unauthorized = await call(`${brevo.baseUrl}/contacts/import`, 'POST', { headers: { 'api-key': 'wrong' }, json: { listIds: [2], ...FLAGS, jsonBody: rows } });
+    expect(unauthorized.status).toBe(401);
+    expect(brevo.requests.counts).toMatchObject({ status429: 2, status4xx: 1, resets: 0 });
+  });
+
   it('sends no rate-limit headers when unthrottled', async () => {
     const brevo = await start({ unthrottled: true });
     const result = await api(brevo, 'GET', '/contacts/lists/2');

@@ -128,6 +128,13 @@ describe('request log', () => {
     expect(printed).not.toContain('not-a-key');
   });
 
+  it('redacts credentials sent in the query string', async () => {
+    const iterable = await start();
+    await call(`${iterable.baseUrl}/api/lists?api_key=${KEY}&page=2`, 'GET');
+    expect(iterable.requests.entries()[0]).toMatchObject({ status: 401, query: 'api_key=%5Bredacted%5D&page=2' });
+    expect(JSON.stringify(iterable.requests.entries())).not.toContain(KEY);
+  });
+
   it('keeps bodies out of the log unless recordBodies is on, and bounds it', async () => {
     const iterable = await start({ requestLogSize: 2 });
     for (let i = 0; i < 3; i += 1) await createList(iterable, `list${i}`);

@@ -69,6 +69,24 @@ describe('RateLimiter', () => {
     expect(rates.stats('a')).toMatchObject({ requests: 3, firstAtMs: 20, lastAtMs: 40 });
   });
 
+  it('reports the longest wait when several windows of a bucket are full', () => {
+    let now = 0;
+    const rates = new RateLimiter({
+      buckets: [{ name: 'contacts', limits: [{ requests: 1, windowMs: 1000 }, { requests: 2, windowMs: 3_600_000 }] }],
+      rateScale: 1,
+      unthrottled: false,
+      maxHistory: 100,
+      now: () => now,
+      keyIndex: () => 1,
+    });
+    rates.acquire(['contacts'], 'account', 'key1');
+    now = 2000;
+    rates.acquire(['contacts'], 'account', 'key1');
+    now = 2100;
+    expect(rates.acquire(['contacts'], 'account', 'key1')).toEqual({ ok: false, bucket: 'contacts', retryAfterMs: 3_597_900 });
+    expect(rates.status('contacts', 'account')).toEqual({ limit: 2, remaining: 0, resetInMs: 3_597_900 });
+  });
+
   it('scales limits but never below one request', () => {
     const { rates } = limiter({ rateScale: 0.1 });
     expect(rates.limitsOf('a')).toEqual([{ requests: 1, windowMs: 1000 }]);

@@ -228,8 +228,10 @@ export class RateLimiter {
     let tightest: WindowStatus | undefined;
     for (const window of this.windowsOf(bucket, scope)) {
       const remaining = window.remaining(now);
-      if (!tightest || remaining < tightest.remaining) {
-        tightest = { limit: window.limit, remaining, resetInMs: window.resetInMs(now) };
+      const resetInMs = window.resetInMs(now);
+      // Between two full windows the longer wait is the true one (a full hour beats a full second).
+      if (!tightest || remaining < tightest.remaining || (remaining === tightest.remaining && resetInMs > tightest.resetInMs)) {
+        tightest = { limit: window.limit, remaining, resetInMs };
       }
     }
     return tightest;

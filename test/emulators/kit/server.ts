@@ -133,6 +133,15 @@ function isJsonContentType(value: string | undefined): boolean {
 }
 
 const keyBodySchema = z.strictObject({ key: z.string().min(1) });
+const SECRET_PARAM = /key|token|secret|password|signature/i;
+
+/** The query string as recorded: a credential sent in the URL (`?api_key=`) never reaches the log. */
+function recordedQuery(query: string): string {
+  if (query.length === 0 || !SECRET_PARAM.test(query)) return query;
+  const params = new URLSearchParams(query);
+  for (const name of [...params.keys()]) if (SECRET_PARAM.test(name)) params.set(name, '[redacted]');
+  return params.toString();
+}
 
 /**
  * One emulated provider on one loopback port: routing, authentication, rate limits, faults,
@@ -278,7 +287,7 @@ export class EmulatorServer {
       seq: this.log.nextSeq(),
       method,
       path,
-      query,
+      query: recordedQuery(query),
       route: null,
       status: 0,
       keyId: null,
