@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
@@ -10,17 +11,22 @@ import type { ProviderName, RateSignal } from './types';
  * The rate governor: one shared view of each provider account's rate limits, kept in Table storage
  * so that every worker instance draws from the same budget.
  *
- * Each counter is a sliding window kept as a short list of `[sliceStartMs, count]` entries (the
- * window cut into about 200 slices, so the list stays small even for 36,000/hour). A grant is
- * written with the row's ETag (optimistic concurrency; a 412 means someone else won and we read
- * again). A request is allowed when the grants of the last `window + margin` leave room for it; the
- * margin covers the time between the decision and the request reaching the provider (the table
- * write, which we bound, and the dispatch), so the provider sees no more than `limit` in any window
- * even though our clock stops at the decision. Waiting callers are told how long, never slept on.
+ * Each counter is a sliding window of `limit` requests per `windowMs`, kept as a short list of
+ * `[sliceStartMs, count]` grants (the window cut into about 200 slices, so the list stays small
+ * even for 36,000/hour). A grant is a reserved slot: a time at most a moment ahead, at which the
+ * caller may send. `take` resolves at that time, so the table write happens while the slot
+ * approaches rather than eating into it, and the slot is chosen so that no `limit + 1` grants ever
+ * fall within `window + slice + margin` of each other: the provider, which sees each request at
+ * most `margin` after its slot, never counts more than `limit` in any window. The row is written
+ * with its ETag (optimistic concurrency; a 412 means another instance won and we read again).
  *
- * When a counter's rate is high (an unthrottled benchmark), one table write leases a small batch of
- * tokens that this instance hands out locally for `leaseMs`; the counter's window then grows by
- * `leaseMs` so that the guarantee still holds for tokens used at the end of their lease.
+ * Within one instance the takes of an account are served together: while a table round trip is
+ * in flight the next callers queue, and the next round trip decides for all of them (group
+ * commit), so concurrency inside a host costs no conflicts. For very high rates (an unthrottled
+ * benchmark) one write also leases a batch of tokens that the instance hands out for `leaseMs`;
+ * such counters' windows grow by `leaseMs`, which keeps the guarantee for the last leased token.
+ *
+ * A caller that must wait is told how long (`waitMs`); it re-enqueues, it does not sleep.
  */
 export interface GovernorAccount {
   /** The connection id: every worker shares one budget per connection (provider account). */
@@ -51,11 +57,24 @@ export interface RateGovernorOptions {
   table: TableClient;
   /** Multiplies every limit, like the emulators' `rateScale` (windows stay the same). */
   rateScale?: number;
-  /** Added to every window: covers the decision-to-arrival time of a request (default 25 ms). */
+  /**
+   * The most a request may reach the provider after its slot (dispatch, clocks): every window is
+   * widened by it. Half of it is also how late a table write may finish for its grant to be used.
+   * Default 20 ms.
+   */
   safetyMarginMs?: number;
-  /** A grant whose table write took longer than this is not used (it stays counted). Default 15 ms. */
-  maxWriteMs?: number;
-  /** Counters at or above this rate (requests/s) lease tokens in batches. Default 100/s. */
+  /**
+   * Widen the margin by the event-loop stalls seen lately (a starved process sends late). Default
+   * true; the stall is measured process-wide.
+   */
+  adaptiveMargin?: boolean;
+  /**
+   * How far beyond the time a table write takes a slot may be reserved (a later one is refused
+   * with `waitMs`); also about how long requests reserved on another instance may still go out
+   * after a pause. Default 100 ms.
+   */
+  maxAheadMs?: number;
+  /** Counters at or above this rate (requests/s) lease tokens in batches. Default 200/s. */
   leaseMinRatePerSecond?: number;
   /** How long a leased batch of tokens may be used, and the rate-time it covers. Default 20 ms. */
   leaseMs?: number;
@@ -66,7 +85,7 @@ export interface RateGovernorOptions {
 }
 
 const SLICES_PER_WINDOW = 200;
-const MAX_CONFLICT_RETRIES = 25;
+const MAX_CONFLICT_RETRIES = 40;
 const ROW_KEY = 'rate';
 
 const entrySchema = z.tuple([z.number(), z.number().int().positive()]);
@@ -77,18 +96,31 @@ const governorStateSchema = z.object({
   bucketPausedUntilMs: z.record(z.string(), z.number()).optional(),
 });
 type GovernorState = z.infer<typeof governorStateSchema>;
+type Entry = [number, number];
 
 const governorEntitySchema = z.object({ state: z.string(), etag: z.string() });
 
 interface CounterView extends RateLimit {
   name: string;
   sliceMs: number;
-  /** The window the check uses: the provider's plus margin (and lease time when leasing). */
-  effectiveWindowMs: number;
+  /** No `limit + 1` grants have slice starts closer than this plus the margin: window + slice (+ lease). */
+  spacingMs: number;
+}
+
+type Decision = { kind: 'granted'; atMs: number; tokens: number } | { kind: 'denied'; waitMs: number };
+
+interface Pending {
+  bucket: string;
+  count: number;
+  tokens: number;
+  counters: CounterView[];
+  resolve: (decision: Decision) => void;
+  reject: (error: unknown) => void;
 }
 
 interface Lease {
   remaining: number;
+  validFromMs: number;
   expiresAtMs: number;
 }
 
@@ -98,29 +130,38 @@ export class RateGovernor {
   private readonly table: TableClient;
   private readonly rateScale: number;
   private readonly marginMs: number;
-  private readonly maxWriteMs: number;
+  private readonly maxAheadMs: number;
   private readonly leaseMinRatePerSecond: number;
   private readonly leaseMs: number;
   private readonly maxEscalatedPauseMs: number;
   private readonly now: () => number;
   private readonly log: Logger | undefined;
   private readonly leases = new Map<string, Lease>();
+  private readonly queues = new Map<string, Pending[]>();
+  private readonly pumping = new Set<string>();
   /** Pauses this instance already knows of, so that leased tokens are not handed out during one. */
   private readonly knownPauses = new Map<string, number>();
+  /** How long a table write may take here (a decaying maximum): slots are reserved this far ahead. */
+  private writeLeadMs = 20;
+  private readonly lag: LoopLag | undefined;
 
   constructor(options: RateGovernorOptions) {
     this.table = options.table;
     this.rateScale = options.rateScale ?? 1;
-    this.marginMs = options.safetyMarginMs ?? 25;
-    this.maxWriteMs = options.maxWriteMs ?? 15;
-    this.leaseMinRatePerSecond = options.leaseMinRatePerSecond ?? 100;
+    this.marginMs = options.safetyMarginMs ?? 20;
+    this.maxAheadMs = options.maxAheadMs ?? 100;
+    this.leaseMinRatePerSecond = options.leaseMinRatePerSecond ?? 200;
     this.leaseMs = options.leaseMs ?? 20;
     this.maxEscalatedPauseMs = options.maxEscalatedPauseMs ?? 60_000;
     this.now = options.now ?? Date.now;
     this.log = options.log;
+    this.lag = options.adaptiveMargin === false ? undefined : LoopLag.shared();
   }
 
-  /** Takes `count` tokens from the account's bucket, or says how long to wait before asking again. */
+  /**
+   * Takes `count` tokens from the account's bucket. Resolves `granted` at the moment the request may
+   * be sent (at most `maxAheadMs` from now), or says how long to wait before asking again.
+   */
   async take(account: GovernorAccount, bucket: string, options: TakeOptions = {}): Promise<TakeResult> {
     const count = options.count ?? 1;
     const counters = this.counters(account, bucket);
@@ -130,47 +171,30 @@ export class RateGovernor {
       throw new RangeError(`Cannot take ${count} tokens from '${bucket}': its smallest limit is ${smallest}`);
     }
     const leaseKey = `${account.connectionId}\u0000${bucket}`;
-    if (this.takeLeased(leaseKey, account.connectionId, count)) return GRANTED;
-    const leaseSize = this.leaseSize(counters, count);
-
-    for (let conflicts = 0; conflicts < MAX_CONFLICT_RETRIES; conflicts += 1) {
-      options.abortSignal?.throwIfAborted();
-      const row = await this.read(account.connectionId, options.abortSignal);
-      const decidedAtMs = this.now();
-      const pausedForMs = pausedUntil(row.state, bucket) - decidedAtMs;
-      if (pausedForMs > 0) return { granted: false, waitMs: Math.ceil(pausedForMs) };
-
-      let available = Number.POSITIVE_INFINITY;
-      let waitMs = 0;
-      for (const counter of counters) {
-        const entries = live(row.state.counters[counter.name] ?? [], counter, decidedAtMs);
-        const free = counter.limit - entries.reduce((sum, [, n]) => sum + n, 0);
-        available = Math.min(available, free);
-        if (free < count) waitMs = Math.max(waitMs, timeUntilFree(entries, count - free, counter, decidedAtMs));
-      }
-      if (waitMs > 0) return { granted: false, waitMs: Math.ceil(waitMs) };
-
-      const granted = Math.min(available, leaseSize);
-      const next: GovernorState = { ...row.state, counters: { ...row.state.counters } };
-      for (const counter of counters) {
-        next.counters[counter.name] = record(live(row.state.counters[counter.name] ?? [], counter, decidedAtMs), counter, decidedAtMs, granted);
-      }
-      if (!(await this.write(account.connectionId, next, row.etag, options.abortSignal))) {
-        await sleep(Math.random() * 4);
-        continue;
-      }
-      const writeMs = this.now() - decidedAtMs;
-      if (writeMs > this.maxWriteMs) {
-        // The tokens stay counted but are not used: a request sent this late could reach the
-        // provider inside a window the check already considered closed.
-        this.log?.debug('Rate grant discarded: the table write was slow', { provider: account.provider, bucket, writeMs });
-        return { granted: false, waitMs: 0 };
-      }
-      if (granted > count) this.leases.set(leaseKey, { remaining: granted - count, expiresAtMs: decidedAtMs + this.leaseMs });
+    const leased = this.takeLeased(leaseKey, account.connectionId, count);
+    if (leased !== undefined) {
+      await this.waitUntil(leased, options.abortSignal);
       return GRANTED;
     }
-    // Heavy contention: let the caller come back a moment later rather than spin here.
-    return { granted: false, waitMs: 5 + Math.ceil(Math.random() * 20) };
+    const tokens = Math.min(smallest, this.leaseSize(counters, count));
+    const decision = await new Promise<Decision>((resolve, reject) => {
+      const queue = this.queues.get(account.connectionId) ?? [];
+      queue.push({ bucket, count, tokens, counters, resolve, reject });
+      this.queues.set(account.connectionId, queue);
+      if (!this.pumping.has(account.connectionId)) void this.pump(account);
+    });
+    if (decision.kind === 'denied') return { granted: false, waitMs: decision.waitMs };
+    if (decision.tokens > count) {
+      this.leases.set(leaseKey, {
+        remaining: decision.tokens - count,
+        validFromMs: decision.atMs,
+        expiresAtMs: decision.atMs + this.leaseMs,
+      });
+    }
+    await this.waitUntil(decision.atMs, options.abortSignal);
+    // A pause recorded here while this caller waited for its slot wins over the slot.
+    const pausedForMs = (this.knownPauses.get(account.connectionId) ?? 0) - this.now();
+    return pausedForMs > 0 ? { granted: false, waitMs: Math.ceil(pausedForMs) } : GRANTED;
   }
 
   /**
@@ -192,9 +216,8 @@ export class RateGovernor {
         const durationMs = Math.min(Math.max(previous.durationMs * 2, untilMs - nowMs), this.maxEscalatedPauseMs);
         pause = { untilMs: nowMs + durationMs, durationMs, streak: previous.streak + 1 };
       }
-      if (pause.untilMs < previous.untilMs) pause = { ...previous };
-      const next: GovernorState = { ...row.state, pause };
-      if (pause === previous || (await this.write(account.connectionId, next, row.etag, options.abortSignal))) {
+      if (pause.untilMs < previous.untilMs) pause = previous;
+      if (pause === previous || (await this.write(account.connectionId, { ...row.state, pause }, row.etag, options.abortSignal))) {
         this.knownPauses.set(account.connectionId, pause.untilMs);
         this.log?.info('Provider account paused', {
           provider: account.provider,
@@ -204,6 +227,7 @@ export class RateGovernor {
         });
         return pause.untilMs;
       }
+      await sleep(Math.random() * 5);
     }
     throw new Error('The rate governor could not record a pause: too much contention');
   }
@@ -214,25 +238,87 @@ export class RateGovernor {
     const untilMs = this.now() + signal.resetInMs;
     for (let conflicts = 0; conflicts < MAX_CONFLICT_RETRIES; conflicts += 1) {
       const row = await this.read(account.connectionId, options.abortSignal);
-      const current = row.state.bucketPausedUntilMs?.[signal.bucket] ?? 0;
-      if (current >= untilMs) return;
+      if ((row.state.bucketPausedUntilMs?.[signal.bucket] ?? 0) >= untilMs) return;
       const next: GovernorState = {
         ...row.state,
         bucketPausedUntilMs: { ...row.state.bucketPausedUntilMs, [signal.bucket]: untilMs },
       };
       if (await this.write(account.connectionId, next, row.etag, options.abortSignal)) return;
+      await sleep(Math.random() * 5);
     }
+  }
+
+  /** Serves an account's queued takes, one table round trip for all that queued meanwhile. */
+  private async pump(account: GovernorAccount): Promise<void> {
+    const key = account.connectionId;
+    this.pumping.add(key);
+    try {
+      for (let batch = this.queues.get(key); batch !== undefined && batch.length > 0; batch = this.queues.get(key)) {
+        this.queues.delete(key);
+        try {
+          const decisions = await this.decide(account, batch);
+          batch.forEach((pending, i) => pending.resolve(decisions[i]!));
+        } catch (error) {
+          for (const pending of batch) pending.reject(error);
+        }
+      }
+    } finally {
+      this.pumping.delete(key);
+    }
+  }
+
+  private async decide(account: GovernorAccount, batch: Pending[]): Promise<Decision[]> {
+    for (let conflicts = 0; conflicts < MAX_CONFLICT_RETRIES; conflicts += 1) {
+      const row = await this.read(account.connectionId, undefined);
+      const readAtMs = this.now();
+      const counters: Record<string, Entry[]> = { ...row.state.counters };
+      const decisions: Decision[] = [];
+      const earliestMs = readAtMs + this.writeLeadMs;
+      const marginMs = this.marginMs + (this.lag?.recentMs ?? 0);
+      for (const pending of batch) {
+        const pausedForMs = pausedUntil(row.state, pending.bucket) - readAtMs;
+        if (pausedForMs > 0) {
+          decisions.push({ kind: 'denied', waitMs: Math.ceil(pausedForMs) });
+          continue;
+        }
+        const live = (counter: CounterView) => (counters[counter.name] = prune(counters[counter.name] ?? [], counter, readAtMs));
+        const slotMs = Math.max(
+          ...pending.counters.map((counter) => earliestSlot(live(counter), counter, marginMs, pending.tokens, earliestMs)),
+        );
+        if (slotMs - earliestMs > this.maxAheadMs) {
+          decisions.push({ kind: 'denied', waitMs: Math.max(1, Math.ceil(slotMs - earliestMs - this.maxAheadMs)) });
+          continue;
+        }
+        for (const counter of pending.counters) counters[counter.name] = record(live(counter), slotMs, counter.sliceMs, pending.tokens);
+        decisions.push({ kind: 'granted', atMs: slotMs, tokens: pending.tokens });
+      }
+      if (!decisions.some((decision) => decision.kind === 'granted')) return decisions;
+      if (!(await this.write(account.connectionId, { ...row.state, counters }, row.etag, undefined))) {
+        await sleep(Math.random() * 5);
+        continue;
+      }
+      const writtenAtMs = this.now();
+      this.writeLeadMs = Math.min(200, Math.max(5, 0.95 * this.writeLeadMs, 1.5 * (writtenAtMs - readAtMs)));
+      return decisions.map((decision) => {
+        if (decision.kind === 'denied' || writtenAtMs <= decision.atMs + this.marginMs / 2) return decision;
+        // The write finished after the slot: a request sent now could reach the provider inside a
+        // window the choice of slot considered closed. The tokens stay counted, unused.
+        this.log?.debug('Rate grant discarded: the table write finished after its slot', {
+          provider: account.provider,
+          lateMs: writtenAtMs - decision.atMs,
+        });
+        return { kind: 'denied', waitMs: 0 };
+      });
+    }
+    // Heavy contention: let the callers come back a moment later rather than spin here.
+    return batch.map(() => ({ kind: 'denied', waitMs: 5 + Math.ceil(Math.random() * 20) }));
   }
 
   private counters(account: GovernorAccount, bucket: string): CounterView[] {
     return countersFor(account.provider, bucket, account.rateLimits, this.rateScale).map((counter) => {
-      const perSecond = (counter.limit * 1000) / counter.windowMs;
-      const leasing = perSecond >= this.leaseMinRatePerSecond;
-      return {
-        ...counter,
-        sliceMs: Math.max(1, Math.floor(counter.windowMs / SLICES_PER_WINDOW)),
-        effectiveWindowMs: counter.windowMs + this.marginMs + (leasing ? this.leaseMs : 0),
-      };
+      const sliceMs = Math.max(1, Math.floor(counter.windowMs / SLICES_PER_WINDOW));
+      const leasing = (counter.limit * 1000) / counter.windowMs >= this.leaseMinRatePerSecond;
+      return { ...counter, sliceMs, spacingMs: counter.windowMs + sliceMs + (leasing ? this.leaseMs : 0) };
     });
   }
 
@@ -242,22 +328,29 @@ export class RateGovernor {
     return Math.max(count, Math.floor((perSecond * this.leaseMs) / 1000));
   }
 
-  private takeLeased(leaseKey: string, connectionId: string, count: number): boolean {
+  /** The time a leased token may be used, or undefined when no lease covers the request. */
+  private takeLeased(leaseKey: string, connectionId: string, count: number): number | undefined {
     const lease = this.leases.get(leaseKey);
-    if (lease === undefined) return false;
+    if (lease === undefined) return undefined;
     const nowMs = this.now();
     if (lease.expiresAtMs <= nowMs || (this.knownPauses.get(connectionId) ?? 0) > nowMs) {
       this.leases.delete(leaseKey);
-      return false;
+      return undefined;
     }
-    if (lease.remaining < count) return false;
+    if (lease.remaining < count) return undefined;
     lease.remaining -= count;
     if (lease.remaining === 0) this.leases.delete(leaseKey);
-    return true;
+    return lease.validFromMs;
   }
 
   private dropLeases(connectionId: string): void {
     for (const key of this.leases.keys()) if (key.startsWith(`${connectionId}\u0000`)) this.leases.delete(key);
+  }
+
+  private async waitUntil(atMs: number, abortSignal: AbortSignal | undefined): Promise<void> {
+    const waitMs = atMs - this.now();
+    if (waitMs > 0) await sleep(waitMs, undefined, { signal: abortSignal });
+    this.lag?.sample(this.now() - atMs);
   }
 
   private async read(connectionId: string, abortSignal: AbortSignal | undefined): Promise<{ state: GovernorState; etag: string | undefined }> {
@@ -301,28 +394,74 @@ function pausedUntil(state: GovernorState, bucket: string): number {
   return Math.max(state.pause?.untilMs ?? 0, state.bucketPausedUntilMs?.[bucket] ?? 0);
 }
 
+/** The longest margin ever used: grants older than this cannot constrain a new slot. */
+const MAX_MARGIN_MS = 1_000;
+
+/** Grants that may still constrain a slot at or after `nowMs`, sorted by slice start. */
+function prune(entries: Entry[], counter: CounterView, nowMs: number): Entry[] {
+  return entries
+    .filter(([start]) => start + counter.spacingMs + MAX_MARGIN_MS > nowMs - counter.sliceMs)
+    .sort((a, b) => a[0] - b[0]);
+}
+
 /**
- * The entries that still count at `nowMs`. An entry's grants happened at most at the end of its
- * slice, so it counts until `sliceStart + sliceMs + effectiveWindowMs`.
+ * The earliest time from `fromMs` whose slice may take `count` more grants: only grants in
+ * slices later than `slice - spacing - margin` (future reservations included) count against it.
  */
-function live(entries: Array<[number, number]>, counter: CounterView, nowMs: number): Array<[number, number]> {
-  return entries.filter(([start]) => start + counter.sliceMs + counter.effectiveWindowMs > nowMs).sort((a, b) => a[0] - b[0]);
-}
-
-function timeUntilFree(entries: Array<[number, number]>, needed: number, counter: CounterView, nowMs: number): number {
-  let freed = 0;
-  for (const [start, n] of entries) {
-    freed += n;
-    if (freed >= needed) return start + counter.sliceMs + counter.effectiveWindowMs - nowMs + 1;
+function earliestSlot(entries: Entry[], counter: CounterView, marginMs: number, count: number, fromMs: number): number {
+  const spacingMs = counter.spacingMs + Math.min(marginMs, MAX_MARGIN_MS);
+  const from = Math.floor(fromMs / counter.sliceMs) * counter.sliceMs;
+  const counted = entries.filter(([start]) => start > from - spacingMs);
+  let excess = counted.reduce((sum, [, n]) => sum + n, 0) + count - counter.limit;
+  if (excess <= 0) return fromMs;
+  for (const [start, n] of counted) {
+    excess -= n;
+    // This grant stops counting for slices starting at `start + spacing` or later.
+    if (excess <= 0) return Math.max(fromMs, Math.ceil((start + spacingMs) / counter.sliceMs) * counter.sliceMs);
   }
-  return counter.effectiveWindowMs;
+  return fromMs + spacingMs;
 }
 
-function record(entries: Array<[number, number]>, counter: CounterView, nowMs: number, count: number): Array<[number, number]> {
-  const slice = Math.floor(nowMs / counter.sliceMs) * counter.sliceMs;
-  const last = entries.at(-1);
-  if (last !== undefined && last[0] === slice) return [...entries.slice(0, -1), [slice, last[1] + count]];
-  return [...entries, [slice, count]];
+function record(entries: Entry[], atMs: number, sliceMs: number, count: number): Entry[] {
+  const slice = Math.floor(atMs / sliceMs) * sliceMs;
+  const existing = entries.findIndex(([start]) => start === slice);
+  if (existing >= 0) return entries.map((entry, i): Entry => (i === existing ? [slice, entry[1] + count] : entry));
+  return [...entries, [slice, count] as Entry].sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * The event-loop stalls this process saw lately (a decaying maximum, in ms): a stalled process
+ * sends its requests late, so the governor widens its margin by this much.
+ */
+class LoopLag {
+  private static instance: LoopLag | undefined;
+  private readonly histogram: IntervalHistogram;
+  /** A fresh process is slow for its first requests (compilation, new connections). */
+  private stalledMs = 40;
+
+  private constructor() {
+    this.histogram = monitorEventLoopDelay({ resolution: 5 });
+    this.histogram.enable();
+    setInterval(() => {
+      // The histogram reports the delay beyond its resolution timer, in nanoseconds.
+      this.sample(this.histogram.max / 1e6 - 5);
+      this.histogram.reset();
+      this.stalledMs *= 0.92;
+    }, 250).unref();
+  }
+
+  static shared(): LoopLag {
+    LoopLag.instance ??= new LoopLag();
+    return LoopLag.instance;
+  }
+
+  get recentMs(): number {
+    return Math.min(MAX_MARGIN_MS, Math.round(this.stalledMs));
+  }
+
+  sample(lateMs: number): void {
+    if (lateMs > this.stalledMs) this.stalledMs = lateMs;
+  }
 }
 
 /** Table keys may not hold `/ \ # ?` or control characters: such ids are hashed. */

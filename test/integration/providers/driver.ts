@@ -1,0 +1,57 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  isProviderErrorKind,
+  type ChunkOperation,
+  type DeliveryState,
+  type GovernorAccount,
+  type ProviderAdapter,
+  type RateGovernor,
+  type RecordReject,
+  type StepOptions,
+} from '../../../src/providers';
+
+/**
+ * What the export pipeline does with one chunk, in miniature: draw a token from the governor's
+ * bucket, perform one step, keep the state, wait when told (here by sleeping, where the pipeline
+ * re-enqueues), and pause the whole account on a 429.
+ */
+export interface DeliveryStats {
+  steps: number;
+  throttled: number;
+  waits: number;
+}
+
+export async function deliver(
+  adapter: ProviderAdapter,
+  governor: RateGovernor,
+  account: GovernorAccount,
+  operation: ChunkOperation,
+  options: StepOptions & { onPause?: (pause: { atMs: number; untilMs: number }) => void; stats?: DeliveryStats } = {},
+): Promise<RecordReject[]> {
+  const { onPause, stats, ...stepOptions } = options;
+  let state: DeliveryState = adapter.start(operation);
+  for (;;) {
+    const bucket = adapter.nextBucket(operation, state);
+    const token = await governor.take(account, bucket);
+    if (!token.granted) {
+      if (stats) stats.waits += 1;
+      await sleep(token.waitMs);
+      continue;
+    }
+    try {
+      if (stats) stats.steps += 1;
+      const result = await adapter.step(operation, state, {
+        ...stepOptions,
+        onRateSignal: (signal) => void governor.observe(account, signal),
+      });
+      if (result.kind === 'done') return result.rejects;
+      state = result.state;
+      if (result.notBeforeMs) await sleep(result.notBeforeMs);
+    } catch (error) {
+      if (!isProviderErrorKind(error, 'throttled')) throw error;
+      if (stats) stats.throttled += 1;
+      const untilMs = await governor.pause(account, Date.now() + error.retryAfterMs, { escalate: error.retryAfterSource === 'default' });
+      onPause?.({ atMs: Date.now(), untilMs });
+    }
+  }
+}
