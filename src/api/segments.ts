@@ -43,6 +43,8 @@ export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
   if (!format || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
     throw Errors.unsupportedMediaType(contentType || '(none)', 'text/csv or application/x-ndjson (UTF-8)');
   }
+  const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity') throw Errors.unsupportedMediaType(`${contentType} (${encoding})`, 'an uncompressed body');
   const declaredBytes = Number(request.headers.get('content-length') ?? '0');
   const { maxBodyBytes } = DEFAULT_SEGMENT_LIMITS;
   if (declaredBytes > maxBodyBytes) {

@@ -67,6 +67,9 @@ export async function ingestSegment(context: AppContext, options: IngestSegmentO
     });
     committed = { ...segment, duplicateKeys: written.duplicateKeys };
   } catch (error) {
+    if (error instanceof AppError && error.status < 500) {
+      context.log.info('segment upload refused', { segmentId, code: error.code, details: error.details });
+    }
     await writer.discard().catch((discardError: unknown) =>
       context.log.warn('segment upload left blobs behind; the cleanup sweep removes them', {
         segmentId,

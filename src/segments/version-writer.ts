@@ -35,6 +35,8 @@ export class VersionWriter {
   private readonly version: string;
   private readonly recordsPerPart: number;
   private readonly abortSignal: AbortSignal | undefined;
+  /** Aborts the part upload in flight when the version is discarded. */
+  private readonly discarded = new AbortController();
   private part: OpenPart | undefined;
   private partCount = 0;
   private buffer = '';
@@ -45,7 +47,7 @@ export class VersionWriter {
     this.segmentId = segmentId;
     this.version = version;
     this.recordsPerPart = options.recordsPerPart ?? RECORDS_PER_PART;
-    this.abortSignal = options.abortSignal;
+    this.abortSignal = options.abortSignal ? AbortSignal.any([options.abortSignal, this.discarded.signal]) : this.discarded.signal;
   }
 
   /**
@@ -79,7 +81,9 @@ export class VersionWriter {
     this.part = undefined;
     this.buffer = '';
     if (part) {
-      part.gzip.destroy();
+      // The upload ends only on the stream's 'end' or 'error': destroying it quietly would leave it waiting.
+      this.discarded.abort();
+      part.gzip.destroy(new Error('The segment version was discarded'));
       await part.uploaded.catch(() => undefined);
     }
     await deleteVersionBlobs(this.container, this.segmentId, this.version, AbortSignal.timeout(DISCARD_TIMEOUT_IN_MS));

@@ -172,5 +172,6 @@ describe('content types', () => {
     expect((await upload('ct1', 'id\n1\n', { contentType: `${CSV}; charset=UTF-8` })).status).toBe(200);
     expect((await upload('ct2', '{"id":"1"}\n', { contentType: NDJSON })).status).toBe(200);
     expect((await upload('ct3', 'id\n1\n', { contentType: `${CSV}; charset=latin1` })).status).toBe(415);
+    expect((await upload('ct4', 'id\n1\n', { headers: { 'content-encoding': 'gzip' } })).status).toBe(415);
   });
 });

@@ -44,6 +44,10 @@ function rows(from: number, count: number): string {
   return text;
 }
 
+async function* bodyOf(...chunks: string[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield Buffer.from(chunk);
+}
+
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
     if (await condition()) return;
@@ -87,6 +91,15 @@ describe('segment versions', () => {
     expect(await getSegment(context, 'keep')).toMatchObject({ version: old.version, memberCount: 1 });
     expect(await storedVersions(context, 'keep')).toEqual([old.version]);
     expect(await readAll(context, 'keep', old.version)).toHaveLength(1);
+  });
+
+  it('stops the part being uploaded when an upload fails halfway through it', async () => {
+    const old = await uploadCsv('midway', 'id,email\n1,old@example.com\n');
+    const failing = ingest({ segmentId: 'midway', body: bodyOf(`id,email\n${rows(100, 20_000)}2,"unclosed\n`) });
+
+    await expect(failing).rejects.toMatchObject({ code: 'segment_csv_malformed', details: { line: 20_002 } });
+    expect(await getSegment(context, 'midway')).toMatchObject({ version: old.version });
+    expect(await storedVersions(context, 'midway')).toEqual([old.version]);
   });
 
   it('refuses an upload that a later-started upload overtook, keeping the later one', async () => {
