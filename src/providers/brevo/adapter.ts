@@ -39,6 +39,8 @@ const MAX_IMPORT_RECORDS = 70_000;
 const MAX_REMOVE_EMAILS = 150;
 /** Brevo answers bodies over 1 MiB (other than imports) with 413. */
 const MAX_OTHER_BODY_BYTES = 1_048_576;
+/** An import that Brevo ends `failed` applied nothing: it is posted again this many times. */
+const MAX_IMPORT_FAILURES = 3;
 
 const importedSchema = z.looseObject({ processId: z.number().int() });
 const processSchema = z.looseObject({
@@ -54,8 +56,15 @@ const removedSchema = z.looseObject({
 });
 
 const stateSchema = z.discriminatedUnion('phase', [
-  z.object({ phase: z.literal('import') }),
-  z.object({ phase: z.literal('status'), processId: z.number().int(), notify: z.boolean(), polls: z.number().int() }),
+  /** `failures`: imports of this chunk that Brevo ended `failed` (the import is posted again). */
+  z.object({ phase: z.literal('import'), failures: z.number().int().nonnegative().default(0) }),
+  z.object({
+    phase: z.literal('status'),
+    processId: z.number().int(),
+    notify: z.boolean(),
+    polls: z.number().int(),
+    failures: z.number().int().nonnegative().default(0),
+  }),
   z.object({ phase: z.literal('invalid-emails'), processId: z.number().int(), url: z.url({ protocol: /^https?$/ }) }),
   z.object({ phase: z.literal('remove') }),
 ]);
@@ -109,7 +118,7 @@ export class BrevoAdapter implements ProviderAdapter {
   }
 
   start(operation: ChunkOperation): DeliveryState {
-    const state: BrevoState = operation.kind === 'upsert' ? { phase: 'import' } : { phase: 'remove' };
+    const state: BrevoState = operation.kind === 'upsert' ? { phase: 'import', failures: 0 } : { phase: 'remove' };
     return state;
   }
 
@@ -127,7 +136,7 @@ export class BrevoAdapter implements ProviderAdapter {
     switch (state.phase) {
       case 'import': {
         if (operation.kind !== 'upsert') throw mismatch(state.phase, operation.kind);
-        return this.startImport(listId, operation.records, options);
+        return this.startImport(listId, operation.records, state.failures, options);
       }
       case 'status':
         return this.readStatus(state, options);
@@ -153,7 +162,7 @@ export class BrevoAdapter implements ProviderAdapter {
     return Object.keys(attributes).length === 0 ? { email: record.email } : { email: record.email, attributes };
   }
 
-  private async startImport(listId: number, records: MemberRecord[], options: StepOptions): Promise<StepResult> {
+  private async startImport(listId: number, records: MemberRecord[], failures: number, options: StepOptions): Promise<StepResult> {
     const { data } = await this.http.request(
       {
         method: 'POST',
@@ -174,7 +183,7 @@ export class BrevoAdapter implements ProviderAdapter {
       options,
     );
     const notify = options.notifyUrl !== undefined;
-    const next: BrevoState = { phase: 'status', processId: data.processId, notify, polls: 0 };
+    const next: BrevoState = { phase: 'status', processId: data.processId, notify, polls: 0, failures };
     return { kind: 'next', state: next, notBeforeMs: this.statusWaitMs(notify) };
   }
 
@@ -187,12 +196,16 @@ export class BrevoAdapter implements ProviderAdapter {
       const next: BrevoState = { ...state, polls: state.polls + 1 };
       return { kind: 'next', state: next, notBeforeMs: this.statusWaitMs(state.notify) };
     }
+    if (data.status === 'failed' && state.failures + 1 < MAX_IMPORT_FAILURES) {
+      const next: BrevoState = { phase: 'import', failures: state.failures + 1 };
+      return { kind: 'next', state: next };
+    }
     if (data.status === 'failed') {
       throw new ProviderPermanentError({
         provider: this.provider,
         operation: 'GET /processes/{processId}',
         providerCode: 'import_failed',
-        providerMessage: `import process ${state.processId} failed`,
+        providerMessage: `import process ${state.processId} failed (${MAX_IMPORT_FAILURES} imports of this chunk failed)`,
       });
     }
     const url = data.info?.import?.invalid_emails;

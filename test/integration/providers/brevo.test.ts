@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  closeSharedDispatcher,
+  createProviderAdapter,
+  createRateGovernor,
+  isProviderErrorKind,
+  ProviderPermanentError,
+  ProviderThrottledError,
+  type ChunkOperation,
+  type ProviderAdapter,
+  type RateSignal,
+  type StepResult,
+} from '../../../src/providers';
+import { startBrevoEmulator, type BrevoEmulator } from '../../emulators';
+import { createTestContext, type TestContext } from '../../support/context';
+import { deliver } from './driver';
+
+const POLL_MS = 30;
+const LIST_ID = 2;
+
+let context: TestContext;
+let emulator: BrevoEmulator;
+
+beforeAll(async () => {
+  context = await createTestContext();
+  emulator = await startBrevoEmulator({ recordBodies: true, rateScale: 100, asyncDelayMs: 60 });
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  await closeSharedDispatcher();
+});
+
+beforeEach(() => {
+  emulator.reset();
+  emulator.clearFaults();
+});
+
+function adapter(settings: { attributes?: Record<string, string | null> } = {}): ProviderAdapter {
+  return createProviderAdapter({
+    provider: 'brevo',
+    apiKey: emulator.apiKeys[0]!,
+    baseUrl: emulator.baseUrl,
+    brevoAttributes: settings.attributes,
+    timing: { brevoPollIntervalMs: POLL_MS, brevoNotifyFallbackMs: 60_000 },
+    http: { retry: { baseDelayMs: 5 } },
+  });
+}
+
+function bodies(route: string): Array<Record<string, unknown>> {
+  return emulator.requests.entries().filter((entry) => entry.route === route).map((entry) => entry.requestBody as Record<string, unknown>);
+}
+
+function governor() {
+  return createRateGovernor({ table: context.storage.table(context.storage.names.tables.governor), rateScale: 100 });
+}
+
+const upsert = (records: Array<{ email: string; fields?: Record<string, string> }>): ChunkOperation => ({
+  kind: 'upsert',
+  target: { provider: 'brevo', listId: LIST_ID },
+  records: records.map((record) => ({ email: record.email, fields: record.fields ?? {}, isNew: true })),
+});
+
+describe('preparing a Brevo list', () => {
+  it('accepts a list that exists', async () => {
+    await expect(adapter().prepareTarget({ provider: 'brevo', listId: LIST_ID })).resolves.toEqual({ provider: 'brevo', listId: LIST_ID });
+  });
+
+  it('refuses a list that does not exist with a permanent document_not_found', async () => {
+    const error = await adapter().prepareTarget({ provider: 'brevo', listId: 999 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProviderPermanentError);
+    expect(error).toMatchObject({ statusCode: 404, providerCode: 'document_not_found' });
+  });
+});
+
+describe('upserting into Brevo through the import', () => {
+  it('imports with the documented flags, follows the process and reports the invalid-email CSV', async () => {
+    const operation = upsert([
+      { email: 'ann@example.com', fields: { firstName: 'Ann', lastName: 'Lee', phone: '+33612345678', city: 'Paris' } },
+      { email: 'someone@example.invalid', fields: { firstName: 'X' } },
+      { email: 'Bob@Example.com' },
+    ]);
+    const brevo = adapter();
+    const steps: StepResult[] = [];
+    let state = brevo.start(operation);
+    const buckets: string[] = [];
+    for (;;) {
+      buckets.push(brevo.nextBucket(operation, state));
+      const result = await brevo.step(operation, state);
+      steps.push(result);
+      if (result.kind === 'done') break;
+      state = result.state;
+      await new Promise((resolve) => setTimeout(resolve, result.notBeforeMs ?? 0));
+    }
+
+    expect(steps.at(-1)).toEqual({
+      kind: 'done',
+      rejects: [{ email: 'someone@example.invalid', code: 'provider_rejected', reason: 'Brevo rejected the email address as invalid' }],
+    });
+    expect(steps[0]).toMatchObject({ kind: 'next', notBeforeMs: POLL_MS });
+    expect(buckets[0]).toBe('contacts');
+    expect(buckets.slice(1, -1).every((bucket) => bucket === 'other')).toBe(true);
+    expect(buckets.at(-1)).toBe('files');
+    expect(bodies('POST /v3/contacts/import')).toEqual([
+      {
+        listIds: [LIST_ID],
+        updateExistingContacts: true,
+        emptyContactsAttributes: false,
+        disableNotification: true,
+        jsonBody: [
+          { email: 'ann@example.com', attributes: { FIRSTNAME: 'Ann', LASTNAME: 'Lee', SMS: '+33612345678' } },
+          { email: 'someone@example.invalid', attributes: { FIRSTNAME: 'X' } },
+          { email: 'Bob@Example.com' },
+        ],
+      },
+    ]);
+    expect(emulator.listMembers(LIST_ID).sort()).toEqual(['ann@example.com', 'bob@example.com']);
+    expect(emulator.state.blacklisted.size).toBe(0);
+  });
+
+  it('uses the configured attribute names and leaves out fields set to null', async () => {
+    const brevo = adapter({ attributes: { firstName: 'PRENOM', phone: null, city: 'CITY' } });
+    const operation = upsert([{ email: 'c@example.com', fields: { firstName: 'Chloé', lastName: 'Roux', phone: '+33600000000', city: 'Lyon' } }]);
+    await brevo.step(operation, brevo.start(operation));
+    expect(bodies('POST /v3/contacts/import')[0]?.jsonBody).toEqual([
+      { email: 'c@example.com', attributes: { PRENOM: 'Chloé', LASTNAME: 'Roux', CITY: 'Lyon' } },
+    ]);
+  });
+
+  it('asks Brevo to call notifyUrl and then waits long, reading the process when woken', async () => {
+    const calls: string[] = [];
+    const receiver: Server = createServer((request, response) => {
+      calls.push(request.url ?? '');
+      request.resume();
+      response.end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const notifyUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/api/webhooks/brevo/${randomUUID()}`;
+      const brevo = adapter();
+      const operation = upsert([{ email: 'd@example.com' }]);
+      const imported = await brevo.step(operation, brevo.start(operation), { notifyUrl });
+      expect(imported).toMatchObject({ kind: 'next', notBeforeMs: 60_000 });
+      expect(bodies('POST /v3/contacts/import')[0]?.notifyUrl).toBe(notifyUrl);
+
+      await emulator.settled();
+      await expect.poll(() => calls.length).toBe(1);
+      expect(calls[0]).toBe(new URL(notifyUrl).pathname);
+      if (imported.kind !== 'next') throw new Error('expected a next step');
+      expect(await brevo.step(operation, imported.state, { notifyUrl })).toEqual({ kind: 'done', rejects: [] });
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
+  });
+
+  it('posts the import again when Brevo ends it failed', async () => {
+    emulator.setFaults({ asyncFailureShare: 1 });
+    const brevo = adapter();
+    const operation = upsert([{ email: 'e@example.com' }]);
+    const imported = await brevo.step(operation, brevo.start(operation));
+    await emulator.settled();
+    emulator.clearFaults();
+    if (imported.kind !== 'next') throw new Error('expected a next step');
+    const failed = await brevo.step(operation, imported.state);
+    expect(failed).toMatchObject({ kind: 'next', state: { phase: 'import', failures: 1 } });
+    if (failed.kind !== 'next') throw new Error('expected a next step');
+    expect(brevo.nextBucket(operation, failed.state)).toBe('contacts');
+    const rejects = await deliver(brevo, governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, operation);
+    expect(rejects).toEqual([]);
+    expect(emulator.listMembers(LIST_ID)).toEqual(['e@example.com']);
+  });
+
+  it('reports the rate-limit headers it sees', async () => {
+    const signals: RateSignal[] = [];
+    const brevo = adapter();
+    const operation = upsert([{ email: 'f@example.com' }]);
+    await brevo.step(operation, brevo.start(operation), { onRateSignal: (signal) => signals.push(signal) });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]).toMatchObject({ bucket: 'contacts', remaining: expect.any(Number) as number });
+  });
+
+  it("throws a throttled error with Brevo's reset on a 429, and the chunk gets through after it", async () => {
+    const brevo = adapter();
+    const operation = upsert([{ email: 'g@example.com' }]);
+    emulator.setFaults({ throttleForMs: 1_500 });
+    const error = await brevo.step(operation, brevo.start(operation)).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProviderThrottledError);
+    expect(error).toMatchObject({ statusCode: 429, retryAfterSource: 'provider' });
+    expect((error as ProviderThrottledError).retryAfterMs).toBeGreaterThanOrEqual(1_000);
+    emulator.clearFaults();
+
+    const rejects = await deliver(brevo, governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, operation);
+    expect(rejects).toEqual([]);
+    expect(emulator.listMembers(LIST_ID)).toEqual(['g@example.com']);
+  });
+});
+
+describe('removing from a Brevo list', () => {
+  const remove = (emails: string[], listId = LIST_ID): ChunkOperation => ({ kind: 'remove', target: { provider: 'brevo', listId }, emails });
+
+  it('removes members from the list with contacts/remove, emails only', async () => {
+    const brevo = adapter();
+    await deliver(brevo, governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, upsert([{ email: 'h@example.com' }, { email: 'i@example.com' }]));
+    const operation = remove(['h@example.com', 'unknown@example.com']);
+    expect(await brevo.step(operation, brevo.start(operation))).toEqual({ kind: 'done', rejects: [] });
+    expect(bodies('POST /v3/contacts/lists/{listId}/contacts/remove')).toEqual([{ emails: ['h@example.com', 'unknown@example.com'] }]);
+    expect(emulator.listMembers(LIST_ID)).toEqual(['i@example.com']);
+    expect(emulator.state.contacts.has('h@example.com')).toBe(true);
+    expect(emulator.state.blacklisted.size).toBe(0);
+  });
+
+  it('treats "already removed" (400) and a deleted list (404) as done', async () => {
+    const brevo = adapter();
+    const operation = remove(['nobody@example.com']);
+    expect(await brevo.step(operation, brevo.start(operation))).toEqual({ kind: 'done', rejects: [] });
+    expect(emulator.requests.entries().at(-1)?.status).toBe(400);
+    const gone = remove(['nobody@example.com'], 4242);
+    expect(await brevo.step(gone, brevo.start(gone))).toEqual({ kind: 'done', rejects: [] });
+    expect(emulator.requests.entries().at(-1)?.status).toBe(404);
+  });
+
+  it('takes at most 150 emails per chunk', () => {
+    expect(adapter().chunkLimits.remove.maxRecords).toBe(150);
+  });
+
+  it('does not retry a 400 it cannot explain', async () => {
+    const brevo = createProviderAdapter({ provider: 'brevo', apiKey: emulator.apiKeys[0]!, baseUrl: emulator.baseUrl });
+    const operation = remove(Array.from({ length: 151 }, (_, i) => `too-many-${i}@example.com`));
+    const error = await brevo.step(operation, brevo.start(operation)).catch((caught: unknown) => caught);
+    expect(isProviderErrorKind(error, 'permanent')).toBe(true);
+    expect(error).toMatchObject({ statusCode: 400, providerCode: 'invalid_parameter', attempts: 1 });
+    expect(emulator.requests.counts.total).toBe(1);
+  });
+});

@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  closeSharedDispatcher,
+  createProviderAdapter,
+  createRateGovernor,
+  ProviderThrottledError,
+  type ChunkOperation,
+  type DeliveryState,
+  type ProviderAdapter,
+  type StepResult,
+} from '../../../src/providers';
+import { startOmnisendEmulator, type OmnisendEmulator } from '../../emulators';
+import { createTestContext, type TestContext } from '../../support/context';
+import { deliver } from './driver';
+
+const TAG = 'vip';
+
+let context: TestContext;
+let emulator: OmnisendEmulator;
+
+beforeAll(async () => {
+  context = await createTestContext();
+  emulator = await startOmnisendEmulator({ recordBodies: true, rateScale: 100, asyncDelayMs: 40 });
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  await closeSharedDispatcher();
+});
+
+beforeEach(() => {
+  emulator.reset();
+  emulator.clearFaults();
+});
+
+function adapter(): ProviderAdapter {
+  return createProviderAdapter({
+    provider: 'omnisend',
+    apiKey: emulator.apiKeys[0]!,
+    baseUrl: emulator.baseUrl,
+    timing: { omnisendBatchPollMs: 25 },
+    http: { retry: { baseDelayMs: 5 } },
+  });
+}
+
+function governor() {
+  return createRateGovernor({ table: context.storage.table(context.storage.names.tables.governor), rateScale: 100 });
+}
+
+const account = () => ({ connectionId: `c-${randomUUID()}`, provider: 'omnisend' as const });
+
+function requests(route: string) {
+  return emulator.requests.entries().filter((entry) => entry.route === route);
+}
+
+async function run(omnisend: ProviderAdapter, operation: ChunkOperation): Promise<{ result: StepResult; buckets: string[] }> {
+  const buckets: string[] = [];
+  let state: DeliveryState = omnisend.start(operation);
+  for (;;) {
+    buckets.push(omnisend.nextBucket(operation, state));
+    const result = await omnisend.step(operation, state);
+    if (result.kind === 'done') return { result, buckets };
+    state = result.state;
+    await new Promise((resolve) => setTimeout(resolve, result.notBeforeMs ?? 0));
+  }
+}
+
+describe('upserting into Omnisend', () => {
+  it('posts batches of at most 100 non-subscribed contacts without welcome messages, then tags the new ones', async () => {
+    const records = Array.from({ length: 250 }, (_, i) => ({
+      email: i === 120 ? 'someone@example.invalid' : `p${i}@example.com`,
+      fields: i === 0 ? { firstName: 'Ann', lastName: 'Lee', countryRegion: 'gb', city: 'London', postalCode: 'SW1A 1AA', address: '1 Main St' } : {},
+      isNew: i % 5 !== 0,
+    }));
+    const operation: ChunkOperation = { kind: 'upsert', target: { provider: 'omnisend', tag: TAG }, records };
+    const { result, buckets } = await run(adapter(), operation);
+
+    expect(result).toEqual({
+      kind: 'done',
+      rejects: [{ email: 'someone@example.invalid', code: 'provider_rejected', reason: expect.stringMatching(/^Omnisend rejected the contact \(HTTP 400/) as string }],
+    });
+    const batches = requests('POST /api/batches');
+    expect(batches.map((entry) => (entry.requestBody as { items: unknown[] }).items.length)).toEqual([100, 100, 50]);
+    const first = (batches[0]!.requestBody as { method: string; endpoint: string; items: unknown[] });
+    expect(first.method).toBe('POST');
+    expect(first.endpoint).toBe('contacts');
+    expect(first.items[0]).toEqual({
+      identifiers: [{ type: 'email', id: 'p0@example.com', channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false }],
+      firstName: 'Ann',
+      lastName: 'Lee',
+      address: '1 Main St',
+      city: 'London',
+      postalCode: 'SW1A 1AA',
+      countryCode: 'GB',
+    });
+    expect(batches[0]!.headers?.['omnisend-version']).toBe('2026-03-15');
+    // Items are read only for the batch that reported an error.
+    expect(requests('GET /api/batches/{batchID}/items')).toHaveLength(1);
+    const tagged = requests('POST /api/contacts/tags');
+    expect(tagged).toHaveLength(1);
+    const expectedTagged = records.filter((record, i) => record.isNew && i !== 120).map((record) => record.email);
+    expect(tagged[0]!.requestBody).toEqual({ tags: [TAG], emails: expectedTagged });
+    expect(emulator.tagMembers(TAG).sort()).toEqual([...expectedTagged].sort());
+    expect(emulator.state.counters.welcomeMessages).toBe(0);
+    expect(emulator.state.counters.subscribedContacts).toBe(0);
+    expect(buckets.at(-1)).toBe('tags');
+    expect(buckets.slice(0, -1).every((bucket) => bucket === 'brand')).toBe(true);
+  });
+
+  it('keeps the delivery state small: batch ids and indices, never the records', async () => {
+    const omnisend = adapter();
+    const operation: ChunkOperation = {
+      kind: 'upsert',
+      target: { provider: 'omnisend', tag: TAG },
+      records: Array.from({ length: 250 }, (_, i) => ({ email: `s${i}@example.invalid`, fields: { firstName: 'x'.repeat(100) }, isNew: true })),
+    };
+    let state: DeliveryState = omnisend.start(operation);
+    let largest = 0;
+    for (;;) {
+      const result = await omnisend.step(operation, state);
+      if (result.kind === 'done') {
+        expect(result.rejects).toHaveLength(250);
+        break;
+      }
+      state = result.state;
+      largest = Math.max(largest, JSON.stringify(state).length);
+      await new Promise((resolve) => setTimeout(resolve, result.notBeforeMs ?? 0));
+    }
+    expect(largest).toBeLessThan(4_000);
+  });
+
+  it('posts a batch again when Omnisend stopped it', async () => {
+    const omnisend = adapter();
+    const operation: ChunkOperation = {
+      kind: 'upsert',
+      target: { provider: 'omnisend', tag: TAG },
+      records: [{ email: 'stopped@example.com', fields: {}, isNew: true }],
+    };
+    emulator.setFaults({ asyncFailureShare: 1 });
+    const posted = await omnisend.step(operation, omnisend.start(operation));
+    await emulator.settled();
+    emulator.clearFaults();
+    if (posted.kind !== 'next') throw new Error('expected a next step');
+    const stopped = await omnisend.step(operation, posted.state);
+    expect(stopped).toMatchObject({ kind: 'next', state: { repost: true } });
+    if (stopped.kind !== 'next') throw new Error('expected a next step');
+    const rejects = await deliver(omnisend, governor(), account(), operation);
+    expect(rejects).toEqual([]);
+    expect(requests('POST /api/batches')).toHaveLength(2);
+    expect(emulator.tagMembers(TAG)).toEqual(['stopped@example.com']);
+  });
+
+  it('throws a throttled error with the problem body retryAfter on a 429, and delivers after it', async () => {
+    const omnisend = adapter();
+    const operation: ChunkOperation = {
+      kind: 'upsert',
+      target: { provider: 'omnisend', tag: TAG },
+      records: [{ email: 'late@example.com', fields: {}, isNew: true }],
+    };
+    emulator.setFaults({ throttleForMs: 1_200 });
+    const error = await omnisend.step(operation, omnisend.start(operation)).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProviderThrottledError);
+    expect(error).toMatchObject({
+      statusCode: 429,
+      providerCode: 'https://problems.omnisend.com/rate-limit-exceeded',
+      retryAfterSource: 'provider',
+    });
+    expect((error as ProviderThrottledError).retryAfterMs).toBeGreaterThanOrEqual(1_000);
+    emulator.clearFaults();
+    expect(await deliver(omnisend, governor(), account(), operation)).toEqual([]);
+    expect(emulator.tagMembers(TAG)).toEqual(['late@example.com']);
+  });
+});
+
+describe('removing from an Omnisend tag', () => {
+  it('takes the tag off with DELETE /contacts/tags and leaves the contact and its status alone', async () => {
+    const omnisend = adapter();
+    const add: ChunkOperation = {
+      kind: 'upsert',
+      target: { provider: 'omnisend', tag: TAG },
+      records: ['r1@example.com', 'r2@example.com'].map((email) => ({ email, fields: {}, isNew: true })),
+    };
+    await deliver(omnisend, governor(), account(), add);
+    const before = emulator.contact('r1@example.com');
+    const remove: ChunkOperation = { kind: 'remove', target: { provider: 'omnisend', tag: TAG }, emails: ['r1@example.com'] };
+    expect(omnisend.nextBucket(remove, omnisend.start(remove))).toBe('tags');
+    expect(await omnisend.step(remove, omnisend.start(remove))).toEqual({ kind: 'done', rejects: [] });
+    expect(requests('DELETE /api/contacts/tags').map((entry) => entry.requestBody)).toEqual([{ tags: [TAG], emails: ['r1@example.com'] }]);
+    expect(emulator.tagMembers(TAG)).toEqual(['r2@example.com']);
+    const { tags: _tagsBefore, ...contactBefore } = before ?? {};
+    const { tags: _tagsAfter, ...contactAfter } = emulator.contact('r1@example.com') ?? {};
+    expect(contactAfter).toEqual(contactBefore);
+    expect(contactAfter).toMatchObject({ status: 'nonSubscribed' });
+    expect(emulator.state.counters.statusChanges).toBe(0);
+  });
+});
