@@ -2,7 +2,8 @@ import type { AppContext } from '../app/context';
 import type { ChunkDoc } from '../domain/run';
 
 /**
- * A chunk's records live beside its row (small chunks, within a table property's 64 KiB) or in a
+ * A chunk's records live in a property of its row (small chunks: a table property holds 32K
+ * UTF-16 characters) or in a
  * blob (claim check); queue messages only ever carry `{ runId, chunk }`.
  */
 export const MAX_INLINE_PAYLOAD_CHARS = 30_000;

@@ -86,7 +86,7 @@ export async function updateRunDoc(
 
 export async function getChunkDoc(context: AppContext, runId: string, chunk: number): Promise<Versioned<ChunkDoc> | undefined> {
   try {
-    return parseDoc(chunkDocSchema, await runsTable(context).getEntity(runId, chunkRowKey(chunk)));
+    return parseChunk(await runsTable(context).getEntity(runId, chunkRowKey(chunk)));
   } catch (error) {
     if (isStatus(error, 404)) return undefined;
     throw error;
@@ -98,7 +98,7 @@ export async function* listChunkDocs(context: AppContext, runId: string, abortSi
     queryOptions: { filter: odata`PartitionKey eq ${runId} and RowKey ge 'c-' and RowKey lt 'c.'` },
     abortSignal,
   });
-  for await (const entity of entities) yield parseDoc(chunkDocSchema, entity).value;
+  for await (const entity of entities) yield parseChunk(entity).value;
 }
 
 /** Inserts chunk rows in transactions of up to 100. */
@@ -151,8 +151,26 @@ export async function settleChunk(
   }
 }
 
+/**
+ * A chunk row: the document as JSON, and a small chunk's payload in a property of its own (inside
+ * the document its quotes would be escaped and could push the property past 32K characters).
+ */
 function chunkEntity(runId: string, chunk: ChunkDoc) {
-  return { partitionKey: runId, rowKey: chunkRowKey(chunk.chunk), doc: JSON.stringify(chunkDocSchema.parse(chunk)) };
+  const { payloadInline, ...doc } = chunkDocSchema.parse(chunk);
+  return {
+    partitionKey: runId,
+    rowKey: chunkRowKey(chunk.chunk),
+    doc: JSON.stringify(doc),
+    ...(payloadInline === undefined ? {} : { payload: payloadInline }),
+  };
+}
+
+const chunkRowSchema = docRowSchema.extend({ payload: z.string().optional() });
+
+function parseChunk(entity: unknown): Versioned<ChunkDoc> {
+  const row = chunkRowSchema.parse(entity);
+  const doc = chunkDocSchema.parse({ ...(JSON.parse(row.doc) as object), ...(row.payload === undefined ? {} : { payloadInline: row.payload }) });
+  return { value: doc, etag: row.etag };
 }
 
 function isTransactionConflict(error: unknown): boolean {

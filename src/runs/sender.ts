@@ -24,7 +24,7 @@ import { getChunkDoc, getRunDoc, saveChunkDoc, settleChunk, updateRunDoc, type V
  */
 export const MAX_TRANSIENT_ATTEMPTS = 8;
 const INVOCATION_BUDGET_IN_MS = 20_000;
-const MAX_FAILED_CHUNKS_LISTED = 50;
+const MAX_FAILED_CHUNKS_LISTED = 20;
 /**
  * Queue delays are whole seconds, so a wait shorter than this is paced in place (the governor's
  * next token is usually a few hundred milliseconds away at 5 requests/s); anything longer, and every
@@ -262,7 +262,7 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
       doc.chunksFailed += 1;
       doc.totals.failed += chunk.records;
       if (doc.failedChunks.length < MAX_FAILED_CHUNKS_LISTED) {
-        doc.failedChunks.push({ chunk: chunk.chunk, target: chunk.target, records: chunk.records, error: error.slice(0, 500) });
+        doc.failedChunks.push({ chunk: chunk.chunk, target: chunk.target, records: chunk.records, error: error.slice(0, 300) });
       }
       return settleIfComplete(doc, context.now());
     },
