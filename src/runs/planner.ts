@@ -114,8 +114,10 @@ async function pinSegments(context: AppContext, run: RunDoc, exp: Export, abortS
   for (const segmentId of exp.segmentIds) {
     const pinned = run.segmentVersions[segmentId];
     if (pinned) {
-      await acquireSegmentVersion(context, segmentId, pinned, run.runId, { abortSignal });
-      segments.set(segmentId, { ...(await getSegment(context, segmentId, { abortSignal })), version: pinned });
+      // A re-planned run reads the version it pinned, with that version's own fields.
+      const info = await acquireSegmentVersion(context, segmentId, pinned, run.runId, { abortSignal });
+      const current = await getSegment(context, segmentId, { abortSignal });
+      segments.set(segmentId, { ...current, version: info.version, fields: info.fields, keyField: info.keyField, memberCount: info.memberCount });
     } else {
       segments.set(segmentId, await acquireCurrentSegmentVersion(context, segmentId, run.runId, { abortSignal }));
     }

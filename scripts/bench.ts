@@ -1,0 +1,326 @@
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type { RunResource } from '../src/domain/run';
+import { generateProfilesCsv } from '../src/segments/generator';
+import { markdownTable, peakRssMb, RunProgress, table } from './report';
+import { startSandbox, type Sandbox } from './sandbox';
+
+/**
+ * `npm run bench`: the design's performance figures.
+ *  1. Per provider, a full run against emulators enforcing the documented limits (times a scale
+ *     factor): the time, the ceiling those limits allow, the efficiency, the share of 429s.
+ *  2. A delta run after 1% of the segment changed, against the full run's time.
+ *  3. Unthrottled emulators: profiles per second end to end, and the peak RSS of this process
+ *     (the app; the emulators and Azurite run in processes of their own).
+ * Prints a table and writes docs/benchmarks.md.
+ */
+const PROVIDERS = ['iterable', 'brevo', 'omnisend'] as const;
+type Provider = (typeof PROVIDERS)[number];
+const MAPPING = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', phone: 'Phone', address: 'Address', city: 'City', countryRegion: 'CountryCode', postalCode: 'PostalCode' };
+const ASYNC_DELAY_MS = 200;
+
+interface Options {
+  count: number;
+  seed: number;
+  scales: Record<Provider, number>;
+  providers: Provider[];
+  unthrottled: boolean;
+  out: string;
+}
+
+interface ThrottledResult {
+  provider: Provider;
+  scale: number;
+  full: RunResource;
+  fullSeconds: number;
+  ceilingSeconds: number;
+  requests: number;
+  throttled: number;
+  delta: RunResource;
+  deltaSeconds: number;
+}
+
+interface UnthrottledResult {
+  provider: Provider;
+  run: RunResource;
+  seconds: number;
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  console.log(`segment-export benchmark: ${options.count.toLocaleString('en-US')} profiles; rate scale ${PROVIDERS.map((p) => `${p} x${options.scales[p]}`).join(', ')}`);
+  const throttled: ThrottledResult[] = [];
+  for (const provider of options.providers) throttled.push(await throttledRun(provider, options));
+  const unthrottled = options.unthrottled ? await unthrottledRuns(options) : [];
+  const report = render(options, throttled, unthrottled);
+  console.log(`\n${report.console}`);
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, report.markdown);
+  console.log(`\nWritten to ${options.out}`);
+}
+
+function readOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      count: { type: 'string', default: '100000' },
+      seed: { type: 'string', default: '11' },
+      'rate-scale': { type: 'string', default: '1' },
+      'omnisend-rate-scale': { type: 'string', default: '10' },
+      providers: { type: 'string', default: PROVIDERS.join(',') },
+      'skip-unthrottled': { type: 'boolean', default: false },
+      out: { type: 'string', default: join('docs', 'benchmarks.md') },
+    },
+  });
+  const schema = z.object({
+    count: z.coerce.number().int().positive(),
+    seed: z.coerce.number().int().positive(),
+    'rate-scale': z.coerce.number().positive(),
+    'omnisend-rate-scale': z.coerce.number().positive(),
+    providers: z.string().transform((text) => text.split(',').map((p) => p.trim())).pipe(z.array(z.enum(PROVIDERS)).min(1)),
+  });
+  const parsed = schema.parse(values);
+  const scale = parsed['rate-scale'];
+  return {
+    count: parsed.count,
+    seed: parsed.seed,
+    scales: { iterable: scale, brevo: scale, omnisend: parsed['omnisend-rate-scale'] },
+    providers: parsed.providers,
+    unthrottled: !values['skip-unthrottled'],
+    out: values.out,
+  };
+}
+
+/** Emulators in a process of their own, so that their memory and CPU are not the app's. */
+async function startEmulatorProcess(args: string[]): Promise<{ env: Record<string, string>; origins: Record<Provider, string>; stop(): Promise<void> }> {
+  const ports = { iterable: await freePort(), brevo: await freePort(), omnisend: await freePort() };
+  const cli = join(__dirname, '..', 'test', 'emulators', 'cli.js');
+  const child = spawn(
+    process.execPath,
+    [cli, '--port-iterable', String(ports.iterable), '--port-brevo', String(ports.brevo), '--port-omnisend', String(ports.omnisend), '--async-delay-ms', String(ASYNC_DELAY_MS), ...args],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const origins = { iterable: `http://127.0.0.1:${ports.iterable}`, brevo: `http://127.0.0.1:${ports.brevo}`, omnisend: `http://127.0.0.1:${ports.omnisend}` };
+  for (const origin of Object.values(origins)) await waitUntilUp(origin, child);
+  return {
+    env: { ITERABLE_BASE_URL: origins.iterable, BREVO_BASE_URL: `${origins.brevo}/v3`, OMNISEND_BASE_URL: `${origins.omnisend}/api` },
+    origins,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+async function waitUntilUp(origin: string, child: ChildProcess): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) throw new Error('The emulators exited before they listened');
+    try {
+      if ((await fetch(`${origin}/_emulator/state`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`The emulator at ${origin} did not start`);
+}
+
+const requestCountsSchema = z.object({
+  requests: z.object({ total: z.number(), status429: z.number(), byRoute: z.record(z.string(), z.number()) }),
+});
+
+async function requestCounts(origin: string) {
+  return requestCountsSchema.parse(await (await fetch(`${origin}/_emulator/state`)).json()).requests;
+}
+
+async function throttledRun(provider: Provider, options: Options): Promise<ThrottledResult> {
+  const scale = options.scales[provider];
+  const emulators = await startEmulatorProcess(['--rate-scale', String(scale)]);
+  const sandbox = await startSandbox({ webhooks: true, env: emulators.env, tuning: { rateScale: scale }, queues: { maxPollingInterval: '00:00:01' } });
+  try {
+    console.log(`\n${provider}: uploading ${options.count.toLocaleString('en-US')} profiles…`);
+    await upload(sandbox, options, 0);
+    const exportId = await createExport(sandbox, provider, emulators.origins.brevo);
+    const before = await requestCounts(emulators.origins[provider]);
+    const full = await run(sandbox, provider, exportId, 'full run');
+    const after = await requestCounts(emulators.origins[provider]);
+    const requests = after.total - before.total;
+    const throttledRequests = after.status429 - before.status429;
+    const brevoImports = (after.byRoute['POST /v3/contacts/import'] ?? 0) - (before.byRoute['POST /v3/contacts/import'] ?? 0);
+    await upload(sandbox, options, 0.01);
+    const delta = await run(sandbox, provider, exportId, 'delta run');
+    return {
+      provider,
+      scale,
+      full,
+      fullSeconds: runSeconds(full),
+      ceilingSeconds: ceiling(provider, full.totals.adds + full.totals.updates, scale, brevoImports),
+      requests,
+      throttled: throttledRequests,
+      delta,
+      deltaSeconds: runSeconds(delta),
+    };
+  } finally {
+    await sandbox.close();
+    await emulators.stop();
+  }
+}
+
+async function unthrottledRuns(options: Options): Promise<UnthrottledResult[]> {
+  const emulators = await startEmulatorProcess(['--unthrottled']);
+  const sandbox = await startSandbox({ webhooks: true, env: emulators.env, tuning: { rateScale: 1_000_000 }, queues: { maxPollingInterval: '00:00:01' } });
+  const results: UnthrottledResult[] = [];
+  try {
+    console.log(`\nunthrottled: uploading ${options.count.toLocaleString('en-US')} profiles…`);
+    await upload(sandbox, options, 0);
+    for (const provider of options.providers) {
+      const exportId = await createExport(sandbox, provider, emulators.origins.brevo);
+      const result = await run(sandbox, provider, exportId, 'unthrottled');
+      results.push({ provider, run: result, seconds: runSeconds(result) });
+    }
+  } finally {
+    await sandbox.close();
+    await emulators.stop();
+  }
+  return results;
+}
+
+async function upload(sandbox: Sandbox, options: Options, changedShare: number): Promise<void> {
+  await sandbox.uploadSegment('bench', 'Benchmark customers', generateProfilesCsv({ count: options.count, seed: options.seed, changedShare }));
+}
+
+async function createExport(sandbox: Sandbox, provider: Provider, brevoOrigin: string): Promise<string> {
+  const connectionId = await sandbox.createConnection(provider);
+  let listOptions = {};
+  if (provider === 'brevo') {
+    // The list must exist in the emulator process: create it through the emulated API.
+    const created = await fetch(`${brevoOrigin}/v3/contacts/lists`, {
+      method: 'POST',
+      headers: { 'api-key': sandbox.emulators.brevo.apiKeys[0]!, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Benchmark customers', folderId: 1 }),
+    });
+    listOptions = { options: { listId: z.object({ id: z.number() }).parse(await created.json()).id } };
+  }
+  return sandbox.createExport({ name: `bench ${provider}`, connectionId, segmentIds: ['bench'], mapping: MAPPING, ...listOptions });
+}
+
+async function run(sandbox: Sandbox, provider: Provider, exportId: string, label: string): Promise<RunResource> {
+  const progress = new RunProgress([`${provider} ${label}`]);
+  const result = await sandbox.waitForRun(await sandbox.startRun(exportId), {
+    timeoutInMs: 4 * 3600_000,
+    intervalInMs: 500,
+    onProgress: (current) => progress.update(`${provider} ${label}`, current),
+  });
+  progress.finish();
+  if (result.status !== 'succeeded' && result.status !== 'partially_succeeded') {
+    throw new Error(`The ${provider} ${label} ended ${result.status}: ${result.reason ?? ''}`);
+  }
+  return result;
+}
+
+/** What the provider's documented limits (times the scale) allow for this many records. */
+function ceiling(provider: Provider, records: number, scale: number, brevoImports: number): number {
+  switch (provider) {
+    case 'iterable':
+      return Math.ceil(records / 1000) / (5 * scale);
+    case 'omnisend':
+      return Math.max(Math.ceil(records / 100) / ((400 * scale) / 60), Math.ceil(records / 250) / ((60 * scale) / 60));
+    case 'brevo':
+      // Submitting the imports at 10 requests/s, then the emulated processing of the last one.
+      return Math.max(1, brevoImports) / (10 * scale) + ASYNC_DELAY_MS / 1000;
+  }
+}
+
+function runSeconds(run: RunResource): number {
+  return (Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.createdAt)) / 1000;
+}
+
+function render(options: Options, throttled: ThrottledResult[], unthrottled: UnthrottledResult[]) {
+  const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+  const throttledHeader = ['provider', 'profiles', 'sent', 'rate scale', 'full run s', 'ceiling s', 'efficiency', '429 share', 'delta run s', 'delta / full'];
+  const throttledRows = throttled.map((result) => [
+    result.provider,
+    result.full.totals.profiles,
+    result.full.totals.sent,
+    `x${result.scale}`,
+    round(result.fullSeconds),
+    round(result.ceilingSeconds),
+    `${round((result.ceilingSeconds / result.fullSeconds) * 100)}%`,
+    `${round((result.throttled / Math.max(1, result.requests)) * 100, 2)}%`,
+    round(result.deltaSeconds),
+    `${round((result.deltaSeconds / result.fullSeconds) * 100)}%`,
+  ]);
+  const unthrottledHeader = ['provider', 'profiles', 'sent', 'seconds', 'profiles/s'];
+  const unthrottledRows = unthrottled.map((result) => [
+    result.provider,
+    result.run.totals.profiles,
+    result.run.totals.sent,
+    round(result.seconds),
+    Math.round(result.run.totals.profiles / result.seconds),
+  ]);
+  const rss = peakRssMb();
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node.js ${process.version}`;
+  const commit = gitCommit();
+  const date = new Date().toISOString();
+  const command = `npm run bench -- --count ${options.count} --rate-scale ${options.scales.iterable} --omnisend-rate-scale ${options.scales.omnisend}`;
+  const consoleText = [
+    'Full and delta runs against the documented limits (x rate scale):',
+    table(throttledHeader, throttledRows),
+    '',
+    'Unthrottled emulators, end to end:',
+    unthrottled.length > 0 ? table(unthrottledHeader, unthrottledRows) : '(skipped)',
+    '',
+    `Peak RSS of the app process: ${rss} MB`,
+  ].join('\n');
+  const markdown = [
+    '# Benchmarks',
+    '',
+    `Measured by \`${command}\` on ${date} at commit ${commit}; machine: ${machine}.`,
+    '',
+    'Times run from the run request to its last confirmed chunk, planning included. The ceiling is',
+    "what the provider's documented limits (times the rate scale) allow for the records sent:",
+    'Iterable 1,000 subscribers x 5 requests/s; Omnisend the slower of batches (100 x 400/min) and tags',
+    '(250 x 60/min); Brevo the imports at 10 requests/s plus the emulated processing time. Efficiency',
+    'is ceiling / time (target: at least 95%); the 429 share is of all requests the provider saw',
+    '(target: under 1%); the delta run follows a 1% change of the segment (target: at most 5% of the full run).',
+    '',
+    markdownTable(throttledHeader, throttledRows),
+    '',
+    'Unthrottled emulators (target: at least 20,000 profiles/s end to end on 2 cores):',
+    '',
+    unthrottled.length > 0 ? markdownTable(unthrottledHeader, unthrottledRows) : '(skipped)',
+    '',
+    `Peak RSS of the app process (Azurite and the emulators run in their own processes): ${rss} MB (target: at most 512 MB).`,
+    '',
+  ].join('\n');
+  return { console: consoleText, markdown };
+}
+
+function gitCommit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
