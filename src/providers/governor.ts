@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
@@ -12,8 +12,8 @@ import type { ProviderName, RateSignal } from './types';
  * so that every worker instance draws from the same budget.
  *
  * Each counter is a sliding window of `limit` requests per `windowMs`, kept as a short list of
- * `[sliceStartMs, count]` grants (the window cut into about 200 slices, so the list stays small
- * even for 36,000/hour). A grant is a reserved slot: a time at most a moment ahead, at which the
+ * `[sliceStartMs, count]` grants (the window cut into 500 slices, so the list stays small even
+ * for 36,000/hour). A grant is a reserved slot: a time at most a moment ahead, at which the
  * caller may send. `take` resolves at that time, so the table write happens while the slot
  * approaches rather than eating into it, and the slot is chosen so that no `limit + 1` grants ever
  * fall within `window + slice + margin` of each other: the provider, which sees each request at
@@ -60,7 +60,7 @@ export interface RateGovernorOptions {
   /**
    * The most a request may reach the provider after its slot (dispatch, clocks): every window is
    * widened by it. Half of it is also how late a table write may finish for its grant to be used.
-   * Default 20 ms.
+   * Default 15 ms.
    */
   safetyMarginMs?: number;
   /**
@@ -71,7 +71,7 @@ export interface RateGovernorOptions {
   /**
    * How far beyond the time a table write takes a slot may be reserved (a later one is refused
    * with `waitMs`); also about how long requests reserved on another instance may still go out
-   * after a pause. Default 100 ms.
+   * after a pause. Default 50 ms.
    */
   maxAheadMs?: number;
   /** Counters at or above this rate (requests/s) lease tokens in batches. Default 200/s. */
@@ -84,7 +84,7 @@ export interface RateGovernorOptions {
   log?: Logger;
 }
 
-const SLICES_PER_WINDOW = 200;
+const SLICES_PER_WINDOW = 500;
 const MAX_CONFLICT_RETRIES = 40;
 const ROW_KEY = 'rate';
 
@@ -148,8 +148,8 @@ export class RateGovernor {
   constructor(options: RateGovernorOptions) {
     this.table = options.table;
     this.rateScale = options.rateScale ?? 1;
-    this.marginMs = options.safetyMarginMs ?? 20;
-    this.maxAheadMs = options.maxAheadMs ?? 100;
+    this.marginMs = options.safetyMarginMs ?? 15;
+    this.maxAheadMs = options.maxAheadMs ?? 50;
     this.leaseMinRatePerSecond = options.leaseMinRatePerSecond ?? 200;
     this.leaseMs = options.leaseMs ?? 20;
     this.maxEscalatedPauseMs = options.maxEscalatedPauseMs ?? 60_000;
@@ -430,14 +430,16 @@ function record(entries: Entry[], atMs: number, sliceMs: number, count: number):
 }
 
 /**
- * The event-loop stalls this process saw lately (a decaying maximum, in ms): a stalled process
- * sends its requests late, so the governor widens its margin by this much.
+ * The longest event-loop stall this process saw in the last moments (ms): a stalled process sends
+ * its requests late, and a request that went out late constrains the grants of the next window,
+ * so a stall is remembered for a little longer than a one-second window.
  */
 class LoopLag {
   private static instance: LoopLag | undefined;
+  private static readonly MEMORY_MS = 1_500;
   private readonly histogram: IntervalHistogram;
-  /** A fresh process is slow for its first requests (compilation, new connections). */
-  private stalledMs = 40;
+  /** The longest stall seen per 100 ms slot (performance time). */
+  private readonly stalls = new Map<number, number>();
 
   private constructor() {
     this.histogram = monitorEventLoopDelay({ resolution: 5 });
@@ -446,8 +448,7 @@ class LoopLag {
       // The histogram reports the delay beyond its resolution timer, in nanoseconds.
       this.sample(this.histogram.max / 1e6 - 5);
       this.histogram.reset();
-      this.stalledMs *= 0.92;
-    }, 250).unref();
+    }, 200).unref();
   }
 
   static shared(): LoopLag {
@@ -456,11 +457,20 @@ class LoopLag {
   }
 
   get recentMs(): number {
-    return Math.min(MAX_MARGIN_MS, Math.round(this.stalledMs));
+    const oldest = Math.floor((performance.now() - LoopLag.MEMORY_MS) / 100);
+    let longest = 0;
+    for (const [slot, stallMs] of this.stalls) {
+      if (slot < oldest) this.stalls.delete(slot);
+      else longest = Math.max(longest, stallMs);
+    }
+    return Math.min(MAX_MARGIN_MS, Math.round(longest));
   }
 
-  sample(lateMs: number): void {
-    if (lateMs > this.stalledMs) this.stalledMs = lateMs;
+  sample(stallMs: number): void {
+    if (stallMs < 1) return;
+    // The longest stall per 100 ms keeps the memory small whatever the rate of samples.
+    const slot = Math.floor(performance.now() / 100);
+    this.stalls.set(slot, Math.max(this.stalls.get(slot) ?? 0, stallMs));
   }
 }
 
