@@ -64,6 +64,12 @@ export type StepResult =
 
 export interface ChunkLimits {
   maxRecords: number;
+  /**
+   * Bounds the sum of the chunk's records' sizes as UTF-8 bytes of their JSON, as the pipeline holds
+   * them (`Buffer.byteLength(JSON.stringify(record))`, the upsert record or the removal's email):
+   * `chunkItemBytes` in `./records`. Within it, every request the adapter makes stays within the
+   * provider's body limit.
+   */
   maxBytes: number;
 }
 
