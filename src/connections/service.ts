@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { validationError } from '../api/validation';
 import { can, canUseConnection, type Principal } from '../api/auth';
 import type { AppContext } from '../app/context';
 import {
+  checkOptions,
+  connectionOptionsSchema,
   normaliseOptions,
   toPublicConnection,
   type Connection,
@@ -107,11 +111,7 @@ export async function updateConnection(
   options: ConnectionCallOptions = {},
 ): Promise<PublicConnection> {
   const { connection, etag } = await readVisible(context, principal, connectionId, options);
-  if (body.options?.region !== undefined && connection.provider !== 'iterable') {
-    throw new AppError('validation_failed', 400, 'The request body is not valid: options.region applies to Iterable connections only', {
-      details: [{ path: 'options.region', message: 'applies to Iterable connections only' }],
-    });
-  }
+  if (body.options) checkPatchedOptions(connection.provider, body.options);
   const connectionOptions = body.options ? normaliseOptions(connection.provider, { ...connection.options, ...body.options }) : connection.options;
   const regionChanged = connectionOptions.region !== connection.options.region;
 
@@ -257,4 +257,13 @@ async function secretStore<T>(operation: () => Promise<T>): Promise<T> {
 
 function present(principal: Principal, connection: Connection): PublicConnection {
   return toPublicConnection(connection, { includeConsent: can(principal, 'connection:manage') });
+}
+
+/** What the create body's refinement checks, for a patch (its provider comes from the stored connection). */
+function checkPatchedOptions(provider: Connection['provider'], patch: NonNullable<UpdateConnectionBody['options']>): void {
+  const parsed = z
+    .object({ options: connectionOptionsSchema })
+    .superRefine((body, ctx) => checkOptions(provider, body.options, ctx))
+    .safeParse({ options: patch });
+  if (!parsed.success) throw validationError('request body', parsed.error);
 }

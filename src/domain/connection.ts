@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROVIDER_RATE_PROFILES, rateLimitOverridesSchema } from '../providers/limits';
 import { PROVIDER_NAMES, providerNameSchema, type ProviderName } from '../providers/types';
 
 /**
@@ -32,7 +33,14 @@ const apiKeySchema = z
   .max(MAX_API_KEY_LENGTH, `must be at most ${MAX_API_KEY_LENGTH} characters`)
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
-export const connectionOptionsSchema = z.object({ region: iterableRegionSchema.optional() }).strict();
+/**
+ * `region`: Iterable's data centre. `rateLimits`: this account's own limits where they differ from
+ * the documented defaults (a higher Brevo plan), by counter name, e.g.
+ * `{ "contactsPerSecond": { "limit": 20, "windowMs": 1000 } }`.
+ */
+export const connectionOptionsSchema = z
+  .object({ region: iterableRegionSchema.optional(), rateLimits: rateLimitOverridesSchema.optional() })
+  .strict();
 export type ConnectionOptions = z.infer<typeof connectionOptionsSchema>;
 
 export const consentSchema = z.object({
@@ -117,12 +125,19 @@ export function toPublicConnection(connection: Connection, view: { includeConsen
 
 /** Options as stored: Iterable always names its region, the others have none. */
 export function normaliseOptions(provider: ProviderName, options: ConnectionOptions): ConnectionOptions {
-  return provider === 'iterable' ? { region: options.region ?? DEFAULT_ITERABLE_REGION } : {};
+  const rateLimits = options.rateLimits && Object.keys(options.rateLimits).length > 0 ? { rateLimits: options.rateLimits } : {};
+  return provider === 'iterable' ? { region: options.region ?? DEFAULT_ITERABLE_REGION, ...rateLimits } : rateLimits;
 }
 
 /** The region is Iterable's only: a key works in its own data centre. */
 export function checkOptions(provider: ProviderName, options: ConnectionOptions | undefined, ctx: z.RefinementCtx): void {
   if (provider !== 'iterable' && options?.region !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['options', 'region'], message: 'applies to Iterable connections only' });
+  }
+  const counters = Object.keys(PROVIDER_RATE_PROFILES[provider].counters);
+  for (const name of Object.keys(options?.rateLimits ?? {})) {
+    if (!counters.includes(name)) {
+      ctx.addIssue({ code: 'custom', path: ['options', 'rateLimits', name], message: `is not a rate limit of ${provider} (${counters.join(', ')})` });
+    }
   }
 }

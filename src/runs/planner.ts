@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../app/context';
 import { getConnectionForUse } from '../connections/service';
 import type { Export } from '../domain/export';
@@ -6,6 +7,8 @@ import type { Segment } from '../domain/segment';
 import { isAppError, Errors } from '../errors';
 import { readExport } from '../exports/repository';
 import { isProviderErrorKind } from '../providers/errors';
+import type { GovernorAccount, RateGovernor } from '../providers/governor';
+import { BUCKETS } from '../providers/limits';
 import type { ProviderAdapter, TargetSpec } from '../providers/types';
 import { readSegmentBatches } from '../segments/reader';
 import { getSegment } from '../segments/repository';
@@ -17,7 +20,7 @@ import { HashIndex } from './hash-index';
 import { commitSnapshot, FLAG_SEEN, FLAG_STALE, loadLedger, readSnapshot, SnapshotWriter } from './ledger';
 import { finishRun, releaseRun, settleIfComplete } from './lifecycle';
 import { fieldsHash, mapFields } from './mapping';
-import { adapterFor, newWebhookToken } from './provider-access';
+import { adapterFor, governorAccount, governorFor, newWebhookToken } from './provider-access';
 import { RejectWriter, plannerRejectKey } from './rejects';
 import { getRunDoc, listChunkDocs, updateRunDoc } from './repository';
 
@@ -53,8 +56,11 @@ export async function planRun(context: AppContext, runId: string, abortSignal?: 
   const exp = stored.export;
 
   let adapter: ProviderAdapter;
+  let account: GovernorAccount;
   try {
-    adapter = adapterFor(context, await getConnectionForUse(context, exp.connectionId, { abortSignal }));
+    const forUse = await getConnectionForUse(context, exp.connectionId, { abortSignal });
+    adapter = adapterFor(context, forUse);
+    account = governorAccount(forUse.connection);
   } catch (error) {
     if (isAppError(error, Errors.notFound)) {
       await finishRun(context, runId, 'failed', `The export's connection '${exp.connectionId}' no longer exists`);
@@ -84,7 +90,7 @@ export async function planRun(context: AppContext, runId: string, abortSignal?: 
 
   let targets: TargetPlan[];
   try {
-    targets = await prepareTargets(adapter, exp, segments, abortSignal);
+    targets = await prepareTargets(context, adapter, account, exp, segments, abortSignal);
   } catch (error) {
     if (isProviderErrorKind(error, 'auth')) {
       await finishRun(context, runId, 'failed', `The provider refused the connection's API key: ${error.message}`);
@@ -141,17 +147,37 @@ function targetSpecs(exp: Export, provider: ProviderAdapter['provider'], segment
   });
 }
 
+/** The requests `prepareTarget` makes (Iterable: list lookup and maybe creation; Brevo: the list check). */
+const PREPARE_COST: Record<ProviderAdapter['provider'], { bucket: string; count: number } | undefined> = {
+  iterable: { bucket: BUCKETS.iterable.api, count: 2 },
+  brevo: { bucket: BUCKETS.brevo.contacts, count: 1 },
+  omnisend: undefined,
+};
+
 async function prepareTargets(
+  context: AppContext,
   adapter: ProviderAdapter,
+  account: GovernorAccount,
   exp: Export,
   segments: Map<string, Segment>,
   abortSignal?: AbortSignal,
 ): Promise<TargetPlan[]> {
   const plans: TargetPlan[] = [];
+  const cost = PREPARE_COST[adapter.provider];
   for (const spec of targetSpecs(exp, adapter.provider, segments)) {
+    // The planner runs long anyway: it waits for its tokens in place rather than re-enqueueing.
+    if (cost) await takeTokens(governorFor(context), account, cost.bucket, cost.count, abortSignal);
     plans.push({ ...spec, target: await adapter.prepareTarget(spec.spec, { abortSignal }) });
   }
   return plans;
+}
+
+async function takeTokens(governor: RateGovernor, account: GovernorAccount, bucket: string, count: number, abortSignal?: AbortSignal): Promise<void> {
+  for (;;) {
+    const grant = await governor.take(account, bucket, { count, abortSignal });
+    if (grant.granted) return;
+    await sleep(grant.waitMs, undefined, { signal: abortSignal });
+  }
 }
 
 async function planTargets(

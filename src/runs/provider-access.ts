@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import type { ConnectionForUse } from '../connections/service';
+import type { Connection } from '../domain/connection';
 import type { ChunkDoc } from '../domain/run';
 import { createProviderAdapter, createRateGovernor, type GovernorAccount, type RateGovernor } from '../providers';
 import type { ProviderAdapter, ProviderName } from '../providers/types';
@@ -37,8 +38,9 @@ export function governorFor(context: AppContext): RateGovernor {
   return governor;
 }
 
-export function governorAccount(connectionId: string, provider: ProviderName): GovernorAccount {
-  return { connectionId, provider };
+/** A connection's share of the governor, with its own limits where it has them. */
+export function governorAccount(connection: Connection): GovernorAccount {
+  return { connectionId: connection.id, provider: connection.provider, rateLimits: connection.options.rateLimits };
 }
 
 export function chunkQueueName(context: AppContext, provider: ProviderName): string {

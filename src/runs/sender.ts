@@ -56,15 +56,17 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
     return;
   }
   let adapter: ProviderAdapter;
+  let account: GovernorAccount;
   try {
-    adapter = adapterFor(context, await getConnectionForUse(context, stored.export.connectionId, { abortSignal }));
+    const forUse = await getConnectionForUse(context, stored.export.connectionId, { abortSignal });
+    adapter = adapterFor(context, forUse);
+    account = governorAccount(forUse.connection);
   } catch (error) {
     if (!isAppError(error, Errors.notFound)) throw error;
     await abortRun(context, runId, `The export's connection '${stored.export.connectionId}' no longer exists`);
     await failChunk(context, runId, chunkNumber, 'The connection no longer exists');
     return;
   }
-  const account = governorAccount(stored.export.connectionId, adapter.provider);
   const governor = governorFor(context);
   const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk.value));
   const delivery = new Delivery(context, run.value, chunk, operation);
