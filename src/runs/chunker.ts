@@ -1,5 +1,6 @@
 import type { AppContext } from '../app/context';
 import type { ChunkDoc, ChunkStatus } from '../domain/run';
+import { chunkItemBytes } from '../providers/records';
 import type { ChunkLimits, ChunkOperation, MemberRecord, ProviderName, Target } from '../providers/types';
 import { sendMessage } from '../storage/queue-messages';
 import { storeChunkPayload } from './chunk-payload';
@@ -26,8 +27,6 @@ interface Buffered {
 }
 
 const PARALLEL_WRITES = 8;
-/** Room for the provider's envelope around the records. */
-const BYTE_MARGIN = 0.9;
 
 export interface ChunkWriterOptions {
   provider: ProviderName;
@@ -61,9 +60,9 @@ export class ChunkWriter {
 
   async addUpsert(target: PlannedTarget, record: UpsertRecord): Promise<void> {
     const buffer = this.bufferOf(target.key);
-    const bytes = JSON.stringify(record).length + 1;
+    const bytes = chunkItemBytes(record);
     const { maxRecords, maxBytes } = this.options.limits.upsert;
-    if (buffer.upserts.length > 0 && (buffer.upserts.length >= maxRecords || buffer.upsertBytes + bytes > maxBytes * BYTE_MARGIN)) {
+    if (buffer.upserts.length > 0 && (buffer.upserts.length >= maxRecords || buffer.upsertBytes + bytes > maxBytes)) {
       await this.emit(target, { kind: 'upsert', target: target.target, records: buffer.upserts });
       buffer.upserts = [];
       buffer.upsertBytes = 0;
@@ -74,9 +73,9 @@ export class ChunkWriter {
 
   async addRemove(target: PlannedTarget, email: string): Promise<void> {
     const buffer = this.bufferOf(target.key);
-    const bytes = email.length + 3;
+    const bytes = chunkItemBytes(email);
     const { maxRecords, maxBytes } = this.options.limits.remove;
-    if (buffer.removes.length > 0 && (buffer.removes.length >= maxRecords || buffer.removeBytes + bytes > maxBytes * BYTE_MARGIN)) {
+    if (buffer.removes.length > 0 && (buffer.removes.length >= maxRecords || buffer.removeBytes + bytes > maxBytes)) {
       await this.emit(target, { kind: 'remove', target: target.target, emails: buffer.removes });
       buffer.removes = [];
       buffer.removeBytes = 0;
