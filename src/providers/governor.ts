@@ -163,7 +163,8 @@ export class RateGovernor {
 
   /**
    * Takes `count` tokens from the account's bucket. Resolves `granted` at the moment the request may
-   * be sent (at most `maxAheadMs` from now), or says how long to wait before asking again.
+   * be sent (a table write plus at most `maxAheadMs` from now): send it at once, nothing in between.
+   * Otherwise says how long to wait before asking again.
    */
   async take(account: GovernorAccount, bucket: string, options: TakeOptions = {}): Promise<TakeResult> {
     const count = options.count ?? 1;
@@ -431,7 +432,24 @@ function record(entries: Entry[], atMs: number, sliceMs: number, count: number):
   const slice = Math.floor(atMs / sliceMs) * sliceMs;
   const existing = entries.findIndex(([start]) => start === slice);
   if (existing >= 0) return entries.map((entry, i): Entry => (i === existing ? [slice, entry[1] + count] : entry));
-  return [...entries, [slice, count] as Entry].sort((a, b) => a[0] - b[0]);
+  return compact([...entries, [slice, count] as Entry].sort((a, b) => a[0] - b[0]));
+}
+
+/** Keeps a row well under Table storage's 64 KiB per property whatever the rate. */
+const MAX_ENTRIES_PER_COUNTER = 250;
+
+/**
+ * Halves a long list by merging neighbours into the later one: a grant moved later only counts
+ * against more slots, never fewer, so the limit still holds (a little capacity is lost).
+ */
+function compact(entries: Entry[]): Entry[] {
+  if (entries.length <= MAX_ENTRIES_PER_COUNTER) return entries;
+  const merged: Entry[] = [];
+  for (let i = 0; i < entries.length; i += 2) {
+    const [first, second] = [entries[i]!, entries[i + 1]];
+    merged.push(second === undefined ? first : [second[0], first[1] + second[1]]);
+  }
+  return merged;
 }
 
 /**
