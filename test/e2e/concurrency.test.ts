@@ -54,4 +54,22 @@ describe('one active run per export', () => {
     expect(scheduled.runId).toMatch(/^sched-/);
     await app.api('POST', `runs/${scheduled.runId}/cancel`);
   });
+
+  it('deleting an export cancels its active run and nothing more is sent', async () => {
+    const connectionId = await app.createConnection('iterable');
+    const doomed = await app.createExport({ name: 'doomed', connectionId, segmentIds: ['big'], mapping: { email: 'Email' } });
+    const runId = await app.startRun(doomed);
+    const subscribes = () => app.emulators.iterable.requests.counts.byRoute['POST /api/lists/subscribe'] ?? 0;
+    const before = subscribes();
+    const deadline = Date.now() + 20_000;
+    while (subscribes() === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await app.api('DELETE', `exports/${doomed}`)).status).toBe(204);
+    const run = await app.waitForRun(runId);
+    expect(run).toMatchObject({ status: 'cancelled', reason: expect.stringMatching(/deleted/) });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const atCancel = subscribes();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(subscribes()).toBe(atCancel);
+    expect(atCancel - before).toBeLessThan(20);
+  });
 });
