@@ -1,3 +1,4 @@
+import { odata } from '@azure/data-tables';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
@@ -90,7 +91,7 @@ export async function commitSnapshot(context: AppContext, exportId: string, targ
 /** Forgets everything an export's ledger holds (the export is deleted). */
 export async function deleteLedger(context: AppContext, exportId: string): Promise<void> {
   const table = ledgerTable(context);
-  for await (const entity of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${exportId}'` } })) {
+  for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } })) {
     await table.deleteEntity(exportId, String(entity.rowKey)).catch(() => undefined);
   }
   for await (const blob of ledgerContainer(context).listBlobsFlat({ prefix: `${exportId}/` })) {

@@ -93,6 +93,11 @@ describe('faults', () => {
     expect(run.totals).toMatchObject({ sent: 1500, failed: 1000 });
     expect(run.failedChunks).toEqual([expect.objectContaining({ chunk: 1, records: 1000, error: expect.stringMatching(/poison/) })]);
     expect(run.reason).toMatch(/1 chunk\(s\) failed/);
+    // The failed chunk's members are not in the ledger: the next run sends exactly them.
+    const next = await app!.waitForRun(await app!.startRun(exportId));
+    expect(next).toMatchObject({ status: 'succeeded', totals: { adds: 1000, unchanged: 1500, sent: 1000 } });
+    const list = app!.emulators.iterable.listByName('Faulty')[0]!;
+    expect(app!.emulators.iterable.listMembers(list.id)).toHaveLength(2500);
   });
 
   it('cancelling mid-run stops sending', async () => {

@@ -60,4 +60,24 @@ describe('Iterable export end to end', () => {
     const rejects = await app.api<{ items: { email: string; code: string }[] }>('GET', `runs/${first.runId}/rejects`);
     expect(rejects.body.items.map((item) => item.code).sort()).toEqual(['duplicate', 'invalid_email']);
   });
+
+  it('a dry run computes the totals and sends nothing; mode=full resends everything present', async () => {
+    const connectionId = await app.createConnection('iterable');
+    await app.uploadSegment('trial', 'Trial', segmentCsv(members(1200, 50_000)));
+    const exportId = await app.createExport({ name: 'trial', connectionId, segmentIds: ['trial'], mapping: { email: 'Email', city: 'City' } });
+    const subscribes = () => app.emulators.iterable.requests.counts.byRoute['POST /api/lists/subscribe'] ?? 0;
+
+    const before = subscribes();
+    const dry = await app.waitForRun(await app.startRun(exportId, 'dryRun=true'));
+    expect(dry).toMatchObject({ status: 'succeeded', dryRun: true, totals: { adds: 1200, sent: 0 }, progress: { chunksTotal: 0 } });
+    expect(subscribes()).toBe(before);
+
+    const real = await app.waitForRun(await app.startRun(exportId));
+    expect(real.totals).toMatchObject({ adds: 1200, sent: 1200 });
+
+    const full = await app.waitForRun(await app.startRun(exportId, 'mode=full'));
+    expect(full).toMatchObject({ mode: 'full', status: 'succeeded', totals: { adds: 0, updates: 1200, unchanged: 0, sent: 1200 } });
+    const delta = await app.waitForRun(await app.startRun(exportId));
+    expect(delta.totals).toMatchObject({ updates: 0, unchanged: 1200, sent: 0 });
+  });
 });
