@@ -45,10 +45,6 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
   const [run, chunk] = await Promise.all([getRunDoc(context, runId, abortSignal), getChunkDoc(context, runId, chunkNumber)]);
   if (!run || !chunk || chunk.value.status !== 'pending') return;
   if (isTerminal(run.value.status)) return;
-  if (run.value.abortReason) {
-    await failChunk(context, runId, chunkNumber, run.value.abortReason);
-    return;
-  }
 
   const stored = await readExport(context, run.value.exportId, abortSignal);
   if (!stored) {
@@ -74,24 +70,26 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
   const deadline = Date.now() + INVOCATION_BUDGET_IN_MS;
 
   for (;;) {
-    const bucket = adapter.nextBucket(operation, state);
-    const grant = await takeWithPacing(governor, account, bucket, deadline, abortSignal);
-    if (!grant.granted) {
-      await delivery.later(state, grant.waitMs);
+    // Everything that is not the request happens before the token, so the governor's grant is
+    // used at once: the run may have been cancelled (or its export deleted) meanwhile.
+    const stop = await reasonToStop(context, runId, abortSignal);
+    if (stop) {
+      if (stop.abortReason) await failChunk(context, runId, chunkNumber, stop.abortReason);
       return;
     }
-    // The run may have been cancelled (or its export deleted) while this chunk waited for a token.
-    const current = await getRunDoc(context, runId, abortSignal);
-    if (!current || isTerminal(current.value.status)) return;
-    if (current.value.abortReason) {
-      await failChunk(context, runId, chunkNumber, current.value.abortReason);
+    const notifyUrl = await notifyUrlFor(context, runId, chunk.value);
+    const bucket = adapter.nextBucket(operation, state);
+    const grant = await takeWithPacing(governor, account, bucket, deadline, abortSignal, async () => !(await reasonToStop(context, runId, abortSignal)));
+    if (grant === 'stop') return;
+    if (!grant.granted) {
+      await delivery.later(state, grant.waitMs);
       return;
     }
     let result: Awaited<ReturnType<ProviderAdapter['step']>>;
     try {
       result = await adapter.step(operation, state, {
         abortSignal,
-        notifyUrl: await notifyUrlFor(context, runId, chunk.value),
+        notifyUrl,
         onRateSignal: (signal) => void governor.observe(account, signal).catch(() => undefined),
       });
     } catch (error) {
@@ -138,18 +136,29 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
   }
 }
 
+/** A token, waiting in place for short waits; after each wait `stillWanted` decides whether to go on. */
 async function takeWithPacing(
   governor: RateGovernor,
   account: GovernorAccount,
   bucket: string,
   deadline: number,
-  abortSignal?: AbortSignal,
-): Promise<TakeResult> {
+  abortSignal: AbortSignal | undefined,
+  stillWanted: () => Promise<boolean>,
+): Promise<TakeResult | 'stop'> {
   for (;;) {
     const grant = await governor.take(account, bucket, { abortSignal });
     if (grant.granted || grant.waitMs > MAX_PACING_WAIT_IN_MS || Date.now() + grant.waitMs > deadline) return grant;
     await sleep(grant.waitMs, undefined, { signal: abortSignal });
+    if (!(await stillWanted())) return 'stop';
   }
+}
+
+/** Why this chunk must not go on: its run ended, or the provider refused the key. */
+async function reasonToStop(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<{ abortReason?: string } | undefined> {
+  const run = await getRunDoc(context, runId, abortSignal);
+  if (!run || isTerminal(run.value.status)) return {};
+  if (run.value.abortReason) return { abortReason: run.value.abortReason };
+  return undefined;
 }
 
 /** Saves a chunk's progress and re-enqueues it. */

@@ -38,16 +38,19 @@ const MAX_REPOSTS = 3;
 
 export function encodeContact(record: MemberRecord): Record<string, unknown> {
   const { firstName, lastName, phone, address, city, countryRegion, postalCode } = record.fields;
-  const contact: Record<string, unknown> = {
-    // Both set explicitly: Omnisend would otherwise subscribe the contact and send a welcome message.
-    identifiers: [{ type: 'email', id: record.email, channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false }],
-  };
+  // Status and welcome message set explicitly on every identifier: Omnisend would otherwise
+  // subscribe the contact and send a welcome message.
+  const identifiers: Record<string, unknown>[] = [
+    { type: 'email', id: record.email, channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false },
+  ];
+  // The 2026-03-15 contact has no phone field: a phone number is an identifier of its own.
+  if (phone !== undefined) identifiers.push({ type: 'phone', id: phone, channels: { sms: { status: 'nonSubscribed' } }, sendWelcomeMessage: false });
+  const contact: Record<string, unknown> = { identifiers };
   if (firstName !== undefined) contact.firstName = firstName;
   if (lastName !== undefined) contact.lastName = lastName;
   if (address !== undefined) contact.address = address;
   if (city !== undefined) contact.city = city;
   if (postalCode !== undefined) contact.postalCode = postalCode;
-  if (phone !== undefined) contact.phone = phone;
   if (countryRegion !== undefined) {
     if (/^[A-Za-z]{2}$/.test(countryRegion)) contact.countryCode = countryRegion.toUpperCase();
     else contact.country = countryRegion;

@@ -70,7 +70,7 @@ describe('upserting into Omnisend', () => {
   it('posts batches of at most 100 non-subscribed contacts without welcome messages, then tags the new ones', async () => {
     const records = Array.from({ length: 250 }, (_, i) => ({
       email: i === 120 ? 'someone@example.invalid' : `p${i}@example.com`,
-      fields: i === 0 ? { firstName: 'Ann', lastName: 'Lee', countryRegion: 'gb', city: 'London', postalCode: 'SW1A 1AA', address: '1 Main St' } : {},
+      fields: i === 0 ? { firstName: 'Ann', lastName: 'Lee', countryRegion: 'gb', city: 'London', postalCode: 'SW1A 1AA', address: '1 Main St', phone: '+447700900123' } : {},
       isNew: i % 5 !== 0,
     }));
     const operation: ChunkOperation = { kind: 'upsert', target: { provider: 'omnisend', tag: TAG }, records };
@@ -86,7 +86,10 @@ describe('upserting into Omnisend', () => {
     expect(first.method).toBe('POST');
     expect(first.endpoint).toBe('contacts');
     expect(first.items[0]).toEqual({
-      identifiers: [{ type: 'email', id: 'p0@example.com', channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false }],
+      identifiers: [
+        { type: 'email', id: 'p0@example.com', channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false },
+        { type: 'phone', id: '+447700900123', channels: { sms: { status: 'nonSubscribed' } }, sendWelcomeMessage: false },
+      ],
       firstName: 'Ann',
       lastName: 'Lee',
       address: '1 Main St',

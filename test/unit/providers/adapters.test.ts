@@ -31,11 +31,15 @@ describe('Omnisend encoding', () => {
   it('sets the email status and the welcome message explicitly and never sends tags', () => {
     const contact = encodeContact({ email: 'a@b.co', fields: { firstName: 'Ann', countryRegion: 'gb', phone: '+44' } });
     expect(contact).toEqual({
-      identifiers: [{ type: 'email', id: 'a@b.co', channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false }],
+      identifiers: [
+        { type: 'email', id: 'a@b.co', channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false },
+        // A phone number is an identifier in API 2026-03-15, never a contact field.
+        { type: 'phone', id: '+44', channels: { sms: { status: 'nonSubscribed' } }, sendWelcomeMessage: false },
+      ],
       firstName: 'Ann',
-      phone: '+44',
       countryCode: 'GB',
     });
+    expect(contact).not.toHaveProperty('phone');
     expect(contact).not.toHaveProperty('tags');
   });
 
