@@ -74,6 +74,7 @@ var containerNames = [
   'segments'
   'chunks'
   'ledgers'
+  'rejects'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -1,11 +1,11 @@
 import { odata } from '@azure/data-tables';
-import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import { chunkOperationSchema, type ChunkOperation } from '../providers/types';
 import { isStatus } from './repository';
 import { hashEmail } from './hash';
 import { HashIndex } from './hash-index';
+import { BlobLineWriter } from './blob-lines';
 import { readLines } from './lines';
 import { listChunkDocs } from './repository';
 import { listProviderRejects } from './rejects';
@@ -177,40 +177,22 @@ async function loadExceptions(context: AppContext, runId: string, targetKey: str
 
 /** Streams a new snapshot to its blob; lines are `email \t fieldsHash \t P|R`. */
 export class SnapshotWriter {
-  private readonly stream = new PassThrough({ highWaterMark: 1024 * 1024 });
-  private readonly upload: Promise<unknown>;
-  private buffer: string[] = [];
-  private bufferedChars = 0;
+  private readonly lines: BlobLineWriter;
 
   constructor(context: AppContext, exportId: string, targetKey: string, runId: string) {
     const blob = ledgerContainer(context).getBlockBlobClient(snapshotBlobName(exportId, targetKey, runId));
-    this.upload = blob.uploadStream(this.stream, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: 'text/tab-separated-values' } });
-    // Keep the rejection handled until close() awaits it.
-    this.upload.catch(() => undefined);
+    this.lines = new BlobLineWriter(blob, 'text/tab-separated-values');
   }
 
-  async write(email: string, fieldsHash: number, state: 'P' | 'R'): Promise<void> {
-    const line = `${email}\t${fieldsHash}\t${state}\n`;
-    this.buffer.push(line);
-    this.bufferedChars += line.length;
-    if (this.bufferedChars >= 256 * 1024) await this.flush();
+  write(email: string, fieldsHash: number, state: 'P' | 'R'): Promise<void> {
+    return this.lines.write(`${email}\t${fieldsHash}\t${state}\n`);
   }
 
-  private async flush(): Promise<void> {
-    if (this.buffer.length === 0) return;
-    const text = this.buffer.join('');
-    this.buffer = [];
-    this.bufferedChars = 0;
-    if (!this.stream.write(text)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
-  }
-
-  async close(): Promise<void> {
-    await this.flush();
-    this.stream.end();
-    await this.upload;
+  close(): Promise<void> {
+    return this.lines.close();
   }
 
   abort(): void {
-    this.stream.destroy(new Error('aborted'));
+    this.lines.abort();
   }
 }

@@ -21,7 +21,7 @@ import { commitSnapshot, FLAG_SEEN, FLAG_STALE, loadLedger, readSnapshot, Snapsh
 import { finishRun, releaseRun, settleIfComplete } from './lifecycle';
 import { fieldsHash, mapFields } from './mapping';
 import { adapterFor, governorAccount, governorFor, newWebhookToken } from './provider-access';
-import { RejectWriter, plannerRejectKey } from './rejects';
+import { PlannerRejects } from './rejects';
 import { getRunDoc, listChunkDocs, updateRunDoc } from './repository';
 
 /**
@@ -199,14 +199,13 @@ async function planTargets(
     existing,
     webhookToken: adapter.provider === 'brevo' && context.config.publicBaseUrl ? newWebhookToken : undefined,
   });
-  const rejects = new RejectWriter(context, runId);
+  const rejects = new PlannerRejects(context, runId);
   const progress = new ProgressReporter(context, runId, totals, writer);
 
   for (const [targetIndex, target] of targets.entries()) {
     const ledger = await loadLedger(context, exp.id, target.key, runId, abortSignal);
     const snapshot = run.dryRun ? undefined : new SnapshotWriter(context, exp.id, target.key, runId);
     const seen = new HashIndex(ledger.index.size + 1024);
-    let rejectSequence = 0;
     try {
       for (const [segmentIndex, segmentId] of target.segmentIds.entries()) {
         const version = segments.get(segmentId)!.version;
@@ -217,15 +216,7 @@ async function planTargets(
             const check = normalizeEmail(raw);
             if (!check.ok) {
               totals.invalid++;
-              await rejects.add({
-                rowKey: plannerRejectKey(targetIndex, rejectSequence++),
-                email: raw ?? '',
-                segmentId,
-                code: check.code,
-                reason: check.reason,
-                target: target.key,
-                op: 'none',
-              });
+              await rejects.add(targetIndex, { email: raw ?? '', segmentId, code: check.code, reason: check.reason });
               continue;
             }
             const { email } = check;
@@ -236,14 +227,11 @@ async function planTargets(
               // Brevo list they are simply already planned.
               if (seen.valueAt(seenSlot) === segmentIndex) {
                 totals.duplicates++;
-                await rejects.add({
-                  rowKey: plannerRejectKey(targetIndex, rejectSequence++),
+                await rejects.add(targetIndex, {
                   email,
                   segmentId,
                   code: 'duplicate',
                   reason: 'Another member of this segment has the same email; the first one is exported',
-                  target: target.key,
-                  op: 'none',
                 });
               }
               continue;
@@ -285,10 +273,11 @@ async function planTargets(
       await snapshot?.close();
     } catch (error) {
       snapshot?.abort();
+      rejects.abort();
       throw error;
     }
   }
-  await rejects.flush();
+  await rejects.close();
   const chunksTotal = run.dryRun ? 0 : await writer.finish();
   if (!run.dryRun) for (const target of targets) await commitSnapshot(context, exp.id, target.key, runId);
 

@@ -1,15 +1,20 @@
 import { odata, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
-import type { RejectRow } from '../domain/run';
+import { rejectRowSchema, type RejectRow } from '../domain/run';
+import { AppError } from '../errors';
+import { BlobLineWriter } from './blob-lines';
+import { readLines } from './lines';
 import { MAX_TRANSACTION_ACTIONS } from './repository';
 
 /**
- * Per-record rejects of a run, one row each in the run's partition of the rejects table. Row keys
- * are deterministic (`p…` for the planner, `c…` for a chunk), so writing them again after a retry
- * replaces instead of doubling.
+ * Per-record rejects of a run. What the planner rejects (invalid, missing and duplicate emails:
+ * up to a few percent of a segment) is streamed as NDJSON into one blob per target; what a
+ * provider rejects is a table row each in the run's partition, with a deterministic row key
+ * (`c<chunk>-<index>`), so writing them again after a retry replaces instead of doubling. The API
+ * lists the planner's rejects first, then the provider's.
  */
-export type RejectOp = 'add' | 'update' | 'remove' | 'none';
+export type RejectOp = 'add' | 'update' | 'remove';
 
 export interface RejectRecord extends RejectRow {
   rowKey: string;
@@ -24,61 +29,88 @@ const rejectEntitySchema = z.object({
   code: z.string(),
   reason: z.string(),
   target: z.string(),
-  op: z.enum(['add', 'update', 'remove', 'none']),
+  op: z.enum(['add', 'update', 'remove']),
 });
 
 function rejectsTable(context: AppContext): TableClient {
   return context.storage.table(context.storage.names.tables.rejects);
 }
 
-export const plannerRejectKey = (targetIndex: number, sequence: number): string =>
-  `p${String(targetIndex).padStart(3, '0')}-${String(sequence).padStart(9, '0')}`;
 export const chunkRejectKey = (chunk: number, index: number): string =>
   `c${String(chunk).padStart(7, '0')}-${String(index).padStart(6, '0')}`;
 
-/** Buffers rejects and writes them in transactions of 100, a few at a time. */
-export class RejectWriter {
-  private pending: RejectRecord[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+/** Writes provider rejects in transactions of up to 100 (one partition: the run). */
+export async function writeRejects(context: AppContext, runId: string, records: readonly RejectRecord[]): Promise<void> {
+  for (let start = 0; start < records.length; start += MAX_TRANSACTION_ACTIONS) {
+    const actions: TransactionAction[] = records.slice(start, start + MAX_TRANSACTION_ACTIONS).map((record) => [
+      'upsert',
+      { partitionKey: runId, ...record, email: record.email.slice(0, 1024), reason: record.reason.slice(0, 1024) },
+      'Replace',
+    ]);
+    await rejectsTable(context).submitTransaction(actions);
+  }
+}
+
+function rejectsContainer(context: AppContext) {
+  return context.storage.container(context.storage.names.containers.rejects);
+}
+
+export const plannerRejectsBlobName = (runId: string, targetIndex: number): string => `${runId}/p${String(targetIndex).padStart(3, '0')}.ndjson`;
+
+/** The planner's rejects of one run, a blob per target (targets are planned one after another). */
+export class PlannerRejects {
+  private current: { targetIndex: number; lines: BlobLineWriter } | undefined;
 
   constructor(
     private readonly context: AppContext,
     private readonly runId: string,
   ) {}
 
-  async add(record: RejectRecord): Promise<void> {
-    this.pending.push(record);
-    if (this.pending.length >= MAX_TRANSACTION_ACTIONS) await this.submit();
+  async add(targetIndex: number, reject: RejectRow): Promise<void> {
+    if (this.current?.targetIndex !== targetIndex) {
+      await this.close();
+      const blob = rejectsContainer(this.context).getBlockBlobClient(plannerRejectsBlobName(this.runId, targetIndex));
+      this.current = { targetIndex, lines: new BlobLineWriter(blob, 'application/x-ndjson') };
+    }
+    await this.current.lines.write(`${JSON.stringify(reject)}\n`);
   }
 
-  private async submit(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    const actions: TransactionAction[] = batch.map((record) => [
-      'upsert',
-      { partitionKey: this.runId, ...record, email: record.email.slice(0, 1024), reason: record.reason.slice(0, 1024) },
-      'Replace',
-    ]);
-    const work = rejectsTable(this.context)
-      .submitTransaction(actions)
-      .then(() => undefined)
-      .finally(() => this.inFlight.delete(work));
-    work.catch(() => undefined);
-    this.inFlight.add(work);
-    if (this.inFlight.size >= 4) await Promise.race(this.inFlight);
+  async close(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    await current?.lines.close();
   }
 
-  async flush(): Promise<void> {
-    await this.submit();
-    await Promise.all(this.inFlight);
+  abort(): void {
+    this.current?.lines.abort();
+    this.current = undefined;
   }
 }
 
-export async function writeRejects(context: AppContext, runId: string, records: readonly RejectRecord[]): Promise<void> {
-  const writer = new RejectWriter(context, runId);
-  for (const record of records) await writer.add(record);
-  await writer.flush();
+/** Where a page of rejects starts: a planner blob and a byte offset in it, or the provider rows. */
+const cursorSchema = z.union([
+  z.object({ blob: z.number().int().min(0), offset: z.number().int().min(0) }).strict(),
+  z.object({ table: z.string().min(1) }).strict(),
+]);
+type Cursor = z.infer<typeof cursorSchema>;
+
+export class InvalidContinuationTokenError extends AppError {
+  constructor() {
+    super('validation_failed', 400, 'The continuationToken is not one this API gave out', { details: [{ path: 'continuationToken', message: 'not valid' }] });
+  }
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(token: string | undefined): Cursor {
+  if (token === undefined) return { blob: 0, offset: 0 };
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+  } catch {
+    throw new InvalidContinuationTokenError();
+  }
 }
 
 export async function listRejectsPage(
@@ -87,17 +119,40 @@ export async function listRejectsPage(
   pageSize: number,
   continuationToken: string | undefined,
 ): Promise<{ items: RejectRow[]; continuationToken: string | undefined }> {
-  const pages = rejectsTable(context)
+  const cursor = decodeCursor(continuationToken);
+  const items: RejectRow[] = [];
+  if ('blob' in cursor) {
+    const blobs: string[] = [];
+    for await (const blob of rejectsContainer(context).listBlobsFlat({ prefix: `${runId}/` })) blobs.push(blob.name);
+    blobs.sort();
+    for (let index = cursor.blob; index < blobs.length; index++) {
+      let offset = index === cursor.blob ? cursor.offset : 0;
+      const download = await rejectsContainer(context).getBlobClient(blobs[index]!).download(offset);
+      const body = download.readableStreamBody;
+      if (!body) continue;
+      try {
+        for await (const line of readLines(body)) {
+          offset += Buffer.byteLength(line) + 1;
+          if (line === '') continue;
+          items.push(rejectRowSchema.parse(JSON.parse(line)));
+          if (items.length === pageSize) return { items, continuationToken: encodeCursor({ blob: index, offset }) };
+        }
+      } finally {
+        (body as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      }
+    }
+  }
+  const tablePage = await rejectsTable(context)
     .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } })
-    .byPage({ maxPageSize: pageSize, continuationToken });
-  const page = await pages.next();
-  if (page.done) return { items: [], continuationToken: undefined };
-  const entities = page.value as TableEntityResult<Record<string, unknown>>[] & { continuationToken?: string };
-  const items = entities.map((entity) => {
+    .byPage({ maxPageSize: pageSize - items.length, continuationToken: 'table' in cursor ? cursor.table : undefined })
+    .next();
+  if (tablePage.done) return { items, continuationToken: undefined };
+  const entities = tablePage.value as TableEntityResult<Record<string, unknown>>[] & { continuationToken?: string };
+  for (const entity of entities) {
     const row = rejectEntitySchema.parse(entity);
-    return { email: row.email, segmentId: row.segmentId, code: row.code, reason: row.reason };
-  });
-  return { items, continuationToken: entities.continuationToken };
+    items.push({ email: row.email, segmentId: row.segmentId, code: row.code, reason: row.reason });
+  }
+  return { items, continuationToken: entities.continuationToken ? encodeCursor({ table: entities.continuationToken }) : undefined };
 }
 
 export async function* listProviderRejects(context: AppContext, runId: string, targetKey: string): AsyncGenerator<RejectRecord> {

@@ -31,6 +31,8 @@ export const CONTAINER_NAMES = {
   chunks: 'chunks',
   /** Per export and destination target: what the destination holds from us (ledger snapshots). */
   ledgers: 'ledgers',
+  /** Per run: the records the planner rejected (invalid, missing, duplicate emails), as NDJSON. */
+  rejects: 'rejects',
 } as const;
 
 export type QueueKey = keyof typeof QUEUE_NAMES;
