@@ -30,7 +30,12 @@ import type {
 export const OMNISEND_API_VERSION = '2026-03-15';
 
 const BATCH_ITEMS = 100;
-const MAX_UPSERT_RECORDS = 250;
+/**
+ * Two tag calls' worth: a chunk of 500 costs 5 batch posts, 5 status reads and 2 tag calls, 6
+ * brand requests per 250 contacts, so the tags limit (60/min) binds, not the brand limit (400/min,
+ * which tag calls count against too). At 250 a chunk would cost 7 and the brand limit would bind.
+ */
+const MAX_UPSERT_RECORDS = 500;
 const MAX_TAG_EMAILS = 250;
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** A batch that Omnisend stopped is posted again this many times before its records are rejected. */
@@ -90,6 +95,8 @@ const stateSchema = z.discriminatedUnion('phase', [
     /** Rejected records as [record index, index into reasons]: reasons repeat, so they are stored once. */
     rejected: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])),
     reasons: z.array(z.string()),
+    /** New members already tagged (tag calls take 250 emails each). */
+    tagged: z.number().int().nonnegative().default(0),
   }),
   z.object({ phase: z.literal('remove') }),
 ]);
@@ -132,7 +139,7 @@ export class OmnisendAdapter implements ProviderAdapter {
   start(operation: ChunkOperation): DeliveryState {
     const state: OmnisendState =
       operation.kind === 'upsert'
-        ? { phase: 'upsert', batchIds: [], checked: 0, readItems: false, repost: false, reposts: 0, rejected: [], reasons: [] }
+        ? { phase: 'upsert', batchIds: [], checked: 0, readItems: false, repost: false, reposts: 0, rejected: [], reasons: [], tagged: 0 }
         : { phase: 'remove' };
     return state;
   }
@@ -234,7 +241,9 @@ export class OmnisendAdapter implements ProviderAdapter {
   private async tagNewMembers(operation: UpsertOperation, state: UpsertState, tag: string, options: StepOptions): Promise<StepResult> {
     const rejectedAt = new Map(state.rejected.map(([recordIndex, reasonIndex]) => [recordIndex, state.reasons[reasonIndex] ?? '']));
     const emails = operation.records.filter((record, i) => record.isNew && !rejectedAt.has(i)).map((record) => record.email);
-    if (emails.length > 0) await this.tagRequest('POST', tag, emails, options);
+    const batch = emails.slice(state.tagged, state.tagged + MAX_TAG_EMAILS);
+    if (batch.length > 0) await this.tagRequest('POST', tag, batch, options);
+    if (state.tagged + MAX_TAG_EMAILS < emails.length) return { kind: 'next', state: { ...state, tagged: state.tagged + MAX_TAG_EMAILS } };
     const rejects: RecordReject[] = [...rejectedAt].map(([i, reason]) => ({
       email: operation.records[i]!.email,
       code: PROVIDER_REJECTED,

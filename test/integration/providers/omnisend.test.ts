@@ -111,6 +111,17 @@ describe('upserting into Omnisend', () => {
     expect(buckets.slice(0, -1).every((bucket) => bucket === 'brand')).toBe(true);
   });
 
+  it('tags the new members of a 500-record chunk in two calls of at most 250', async () => {
+    const records = Array.from({ length: 500 }, (_, i) => ({ email: `t${i}@example.com`, fields: {}, isNew: i !== 3 }));
+    const { result, buckets } = await run(adapter(), { kind: 'upsert', target: { provider: 'omnisend', tag: TAG }, records });
+    expect(result).toEqual({ kind: 'done', rejects: [] });
+    expect(requests('POST /api/batches')).toHaveLength(5);
+    const tagged = requests('POST /api/contacts/tags').map((entry) => (entry.requestBody as { emails: string[] }).emails);
+    expect(tagged.map((emails) => emails.length)).toEqual([250, 249]);
+    expect(emulator.tagMembers(TAG).sort()).toEqual(records.filter((record) => record.isNew).map((record) => record.email).sort());
+    expect(buckets.filter((bucket) => bucket === 'tags')).toHaveLength(2);
+  });
+
   it('keeps the delivery state small: batch ids and indices, never the records', async () => {
     const omnisend = adapter();
     const operation: ChunkOperation = {

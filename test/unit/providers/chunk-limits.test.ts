@@ -138,9 +138,9 @@ describe('removal chunks', () => {
   });
 });
 
-it('upsert chunks take 1,000 records for Iterable, 70,000 for Brevo and 250 for Omnisend', () => {
+it('upsert chunks take 1,000 records for Iterable, 70,000 for Brevo and 500 for Omnisend', () => {
   expect(adapter('iterable').chunkLimits.upsert.maxRecords).toBe(1_000);
   expect(adapter('brevo').chunkLimits.upsert.maxRecords).toBe(70_000);
-  expect(adapter('omnisend').chunkLimits.upsert.maxRecords).toBe(250);
+  expect(adapter('omnisend').chunkLimits.upsert.maxRecords).toBe(500);
   expect(z.number().int().positive().safeParse(adapter('brevo').chunkLimits.upsert.maxBytes).success).toBe(true);
 });
