@@ -1,6 +1,5 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,7 +7,7 @@ import { z } from 'zod';
 import type { RunResource } from '../src/domain/run';
 import { generateProfilesCsv } from '../src/segments/generator';
 import { markdownTable, peakRssMb, RunProgress, table } from './report';
-import { startSandbox, type Sandbox } from './sandbox';
+import { freePort, startSandbox, type Sandbox } from './sandbox';
 
 /**
  * `npm run bench`: the design's performance figures.
@@ -338,17 +337,6 @@ function gitCommit(): string {
   } catch {
     return 'unknown';
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
+import { principalHeader } from '../../scripts/sandbox';
 import type { HttpDefinition } from '../../src/app/definitions';
 
 export interface Principal {
@@ -7,21 +8,7 @@ export interface Principal {
   userId?: string;
 }
 
-/** The `x-ms-client-principal` header App Service Authentication would set for this principal. */
-export function principalHeader(principal: Principal): string {
-  const claims = [
-    { typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name', val: principal.name },
-    { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: principal.userId ?? `oid-${principal.name}` },
-    ...principal.roles.map((role) => ({ typ: 'roles', val: role })),
-  ];
-  const json = JSON.stringify({
-    auth_typ: 'aad',
-    name_typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
-    role_typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
-    claims,
-  });
-  return Buffer.from(json).toString('base64');
-}
+export { principalHeader };
 
 export const ADMIN: Principal = { name: 'ada@example.com', roles: ['Admin'], userId: 'oid-ada' };
 export const CONTRIBUTOR: Principal = { name: 'carl@example.com', roles: ['Contributor'], userId: 'oid-carl' };
