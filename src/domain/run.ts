@@ -51,6 +51,8 @@ export type FailedChunk = z.infer<typeof failedChunkSchema>;
 export const runDocSchema = z.object({
   runId: z.string(),
   exportId: z.string(),
+  /** The export's connection when the run was created (a chunk does not need the export itself). */
+  connectionId: z.string().optional(),
   provider: providerNameSchema,
   trigger: runTriggerSchema,
   mode: runModeSchema,
@@ -110,6 +112,8 @@ export const chunkDocSchema = z.object({
   target: z.string(),
   kind: z.enum(['upsert', 'remove']),
   records: z.number().int().min(0),
+  /** The records' size (UTF-8 bytes of their JSON), to bound what a process holds in memory. */
+  bytes: z.number().int().min(0).optional(),
   status: chunkStatusSchema,
   /** The payload inline (small chunks) or the blob that holds it (claim check). */
   payloadBlob: z.string().optional(),

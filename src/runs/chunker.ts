@@ -119,6 +119,7 @@ export class ChunkWriter {
     }
     const records = operation.kind === 'upsert' ? operation.records.length : operation.emails.length;
     const payload = JSON.stringify(operation);
+    const bytes = Buffer.byteLength(payload);
     await this.track(
       storeChunkPayload(this.context, this.runId, chunk, payload).then(async (stored) => {
         this.rows.push({
@@ -126,6 +127,7 @@ export class ChunkWriter {
           target: target.key,
           kind: operation.kind,
           records,
+          bytes,
           status: 'pending',
           ...stored,
           steps: 0,

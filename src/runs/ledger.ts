@@ -3,10 +3,9 @@ import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import { chunkOperationSchema, type ChunkOperation } from '../providers/types';
 import { isStatus } from './repository';
-import { hashEmail } from './hash';
+import { hashEmail, hashEmailBytes, type Hash64 } from './hash';
 import { HashIndex } from './hash-index';
 import { BlobLineWriter } from './blob-lines';
-import { readLines } from './lines';
 import { listChunkDocs } from './repository';
 import { listProviderRejects } from './rejects';
 import { readChunkPayload } from './chunk-payload';
@@ -111,40 +110,71 @@ export async function loadLedger(
   const exceptions = base ? await loadExceptions(context, base.runId, targetKey, abortSignal) : new HashIndex(16);
   const index = new HashIndex(1024);
   if (base) {
-    for await (const entry of readSnapshot(context, base, exceptions, abortSignal)) {
-      index.set(hashEmail(entry.email), entry.fieldsHash, entry.stale ? FLAG_PRESENT | FLAG_STALE : FLAG_PRESENT);
-    }
+    await scanSnapshot(context, base, exceptions, (entry) => {
+      index.set(entry.key, entry.fieldsHash, entry.stale ? FLAG_PRESENT | FLAG_STALE : FLAG_PRESENT);
+    }, abortSignal);
   }
   return { base, index, exceptions };
 }
 
 export interface LedgerEntry {
-  email: string;
+  key: Hash64;
   fieldsHash: number;
   stale: boolean;
+  /** The email, decoded on demand (most entries never need it). */
+  email(): string;
 }
 
-/** The members the target holds, from the snapshot with the exceptions applied (streamed). */
-export async function* readSnapshot(
+const TAB = 9;
+const NEWLINE = 10;
+const PRESENT = 80; // 'P'
+
+/**
+ * Calls `visit` for every member the target holds: the snapshot with the exceptions applied. The
+ * snapshot is ASCII (emails are validated ASCII), so it is read as bytes: a million lines without a
+ * string each.
+ */
+export async function scanSnapshot(
   context: AppContext,
   base: SnapshotRef,
   exceptions: HashIndex,
+  visit: (entry: LedgerEntry) => void | Promise<void>,
   abortSignal?: AbortSignal,
-): AsyncGenerator<LedgerEntry> {
+): Promise<void> {
   const download = await ledgerContainer(context).getBlobClient(base.blob).download(0, undefined, { abortSignal });
   if (!download.readableStreamBody) return;
-  for await (const line of readLines(download.readableStreamBody)) {
-    if (line === '') continue;
-    const [email = '', hash = '0', state = 'P'] = line.split('\t');
-    const slot = exceptions.size > 0 ? exceptions.find(hashEmail(email)) : -1;
-    const exception = slot >= 0 ? exceptions.valueAt(slot) : 0;
-    if (state === 'P') {
-      if (exception === EXCEPTION_ABSENT) continue;
-      yield { email, fieldsHash: Number(hash), stale: exception === EXCEPTION_STALE };
-    } else if (exception === EXCEPTION_KEEP) {
-      yield { email, fieldsHash: Number(hash), stale: false };
+  let carry: Buffer | undefined;
+  for await (const piece of download.readableStreamBody as AsyncIterable<Buffer>) {
+    const bytes = carry ? Buffer.concat([carry, piece]) : piece;
+    let start = 0;
+    for (let end = bytes.indexOf(NEWLINE, start); end !== -1; end = bytes.indexOf(NEWLINE, start)) {
+      const entry = parseLine(bytes, start, end, exceptions);
+      start = end + 1;
+      if (!entry) continue;
+      const pending = visit(entry);
+      if (pending) await pending;
     }
+    carry = start < bytes.length ? bytes.subarray(start) : undefined;
   }
+  if (carry && carry.length > 0) {
+    const entry = parseLine(carry, 0, carry.length, exceptions);
+    if (entry) await visit(entry);
+  }
+}
+
+/** One `email \t fieldsHash \t P|R` line, or undefined when the target no longer holds it. */
+function parseLine(bytes: Buffer, start: number, end: number, exceptions: HashIndex): LedgerEntry | undefined {
+  const tab1 = bytes.indexOf(TAB, start);
+  if (tab1 < 0 || tab1 >= end) return undefined;
+  const tab2 = bytes.indexOf(TAB, tab1 + 1);
+  let fieldsHash = 0;
+  for (let i = tab1 + 1; i < (tab2 < 0 || tab2 > end ? end : tab2); i++) fieldsHash = fieldsHash * 10 + (bytes[i]! - 48);
+  const present = tab2 < 0 || tab2 >= end || bytes[tab2 + 1] === PRESENT;
+  const key = hashEmailBytes(bytes, start, tab1);
+  const slot = exceptions.size > 0 ? exceptions.find(key) : -1;
+  const exception = slot >= 0 ? exceptions.valueAt(slot) : 0;
+  if (present ? exception === EXCEPTION_ABSENT : exception !== EXCEPTION_KEEP) return undefined;
+  return { key, fieldsHash, stale: present && exception === EXCEPTION_STALE, email: () => bytes.toString('latin1', start, tab1) };
 }
 
 /** The records of `runId` for this target that were not delivered. */

@@ -99,6 +99,7 @@ async function createRunDoc(
   const doc: RunDoc = {
     runId,
     exportId: exp.id,
+    connectionId: exp.connectionId,
     provider,
     trigger: options.trigger,
     mode: options.mode,

@@ -1,6 +1,6 @@
 import type { Mapping } from '../domain/export';
 import { MAPPED_FIELDS, type MappedField, type MemberRecord } from '../providers/types';
-import { hash53 } from './hash';
+import { Hash53 } from './hash';
 
 /** A segment member's mapped fields: empty values are left out (never sent as blanks). */
 export function mapFields(values: Readonly<Record<string, string>>, mapping: Mapping): MemberRecord['fields'] {
@@ -16,7 +16,17 @@ export function mapFields(values: Readonly<Record<string, string>>, mapping: Map
 
 /** A hash of the mapped fields in a fixed order, to notice a change without keeping the values. */
 export function fieldsHash(fields: MemberRecord['fields']): number {
-  let text = '';
-  for (const field of MAPPED_FIELDS) text += `${fields[field] ?? ''}\u0001`;
-  return hash53(text);
+  const hash = new Hash53();
+  for (const field of MAPPED_FIELDS) hash.add(fields[field] ?? '');
+  return hash.digest();
+}
+
+/** `fieldsHash(mapFields(values, mapping))`, without building the fields. */
+export function mappedFieldsHash(values: Readonly<Record<string, string>>, mapping: Mapping): number {
+  const hash = new Hash53();
+  for (const field of MAPPED_FIELDS) {
+    const source = mapping[field];
+    hash.add(source === undefined ? '' : (values[source]?.trim() ?? ''));
+  }
+  return hash.digest();
 }

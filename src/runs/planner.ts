@@ -17,9 +17,9 @@ import { ChunkWriter, type PlannedTarget } from './chunker';
 import { normalizeEmail } from './email';
 import { hash53, hashEmail } from './hash';
 import { HashIndex } from './hash-index';
-import { commitSnapshot, FLAG_SEEN, FLAG_STALE, loadLedger, readSnapshot, SnapshotWriter } from './ledger';
+import { commitSnapshot, FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, SnapshotWriter } from './ledger';
 import { finishRun, releaseRun, settleIfComplete } from './lifecycle';
-import { fieldsHash, mapFields } from './mapping';
+import { mapFields, mappedFieldsHash } from './mapping';
 import { adapterFor, governorAccount, governorFor, newWebhookToken } from './provider-access';
 import { PlannerRejects } from './rejects';
 import { getRunDoc, listChunkDocs, updateRunDoc } from './repository';
@@ -33,6 +33,7 @@ import { getRunDoc, listChunkDocs, updateRunDoc } from './repository';
  * the same chunks again and skips the ones that exist.
  */
 const PROGRESS_INTERVAL_IN_MS = 2_000;
+const PACE_SLICE_IN_MS = 10;
 
 interface TargetPlan extends PlannedTarget {
   spec: TargetSpec;
@@ -201,6 +202,7 @@ async function planTargets(
   });
   const rejects = new PlannerRejects(context, runId);
   const progress = new ProgressReporter(context, runId, totals, writer);
+  const pace = new EventLoopPace();
 
   for (const [targetIndex, target] of targets.entries()) {
     const ledger = await loadLedger(context, exp.id, target.key, runId, abortSignal);
@@ -237,18 +239,17 @@ async function planTargets(
               continue;
             }
             seen.set(key, segmentIndex);
-            const fields = mapFields(member.values, exp.mapping);
-            const hash = fieldsHash(fields);
+            const hash = mappedFieldsHash(member.values, exp.mapping);
             const slot = ledger.index.find(key);
             if (slot < 0) {
               totals.adds++;
-              if (!run.dryRun) await writer.addUpsert(target, { email, fields, isNew: true, segmentId });
+              if (!run.dryRun) await writer.addUpsert(target, { email, fields: mapFields(member.values, exp.mapping), isNew: true, segmentId });
             } else {
               ledger.index.addFlags(slot, FLAG_SEEN);
               const stale = (ledger.index.flagsAt(slot) & FLAG_STALE) !== 0;
               if (run.mode === 'full' || stale || ledger.index.valueAt(slot) !== hash) {
                 totals.updates++;
-                if (!run.dryRun) await writer.addUpsert(target, { email, fields, isNew: false, segmentId });
+                if (!run.dryRun) await writer.addUpsert(target, { email, fields: mapFields(member.values, exp.mapping), isNew: false, segmentId });
               } else {
                 totals.unchanged++;
               }
@@ -256,18 +257,27 @@ async function planTargets(
             await snapshot?.write(email, hash, 'P');
           }
           await progress.tick();
+          await pace.yield();
         }
       }
       // Members this export put in the target that are in none of the segments feeding it now.
       if (ledger.base) {
-        for await (const entry of readSnapshot(context, ledger.base, ledger.exceptions, abortSignal)) {
-          const slot = ledger.index.find(hashEmail(entry.email));
-          if (slot >= 0 && (ledger.index.flagsAt(slot) & FLAG_SEEN) !== 0) continue;
-          totals.removes++;
-          if (!run.dryRun) await writer.addRemove(target, entry.email);
-          await snapshot?.write(entry.email, entry.fieldsHash, 'R');
-          await progress.tick();
-        }
+        await scanSnapshot(
+          context,
+          ledger.base,
+          ledger.exceptions,
+          async (entry) => {
+            const slot = ledger.index.find(entry.key);
+            if (slot >= 0 && (ledger.index.flagsAt(slot) & FLAG_SEEN) !== 0) return;
+            const email = entry.email();
+            totals.removes++;
+            if (!run.dryRun) await writer.addRemove(target, email);
+            await snapshot?.write(email, entry.fieldsHash, 'R');
+            await progress.tick();
+            await pace.yield();
+          },
+          abortSignal,
+        );
       }
       if (!run.dryRun) await writer.flushTarget(target);
       await snapshot?.close();
@@ -291,6 +301,21 @@ async function planTargets(
   });
   context.log.info('planned', { runId, exportId: exp.id, chunks: chunksTotal, ...totals });
   if (result?.changed && isTerminal(result.doc.status)) await releaseRun(context, result.doc);
+}
+
+/**
+ * The planner's loop resolves most awaits at once, so without a pause it would hold the event loop
+ * for seconds and the senders in this process would miss their rate-limit slots: it lets other
+ * work run every few milliseconds.
+ */
+class EventLoopPace {
+  private last = performance.now();
+
+  async yield(): Promise<void> {
+    if (performance.now() - this.last < PACE_SLICE_IN_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.last = performance.now();
+  }
 }
 
 /** Publishes the planner's totals every few seconds and notices a cancelled run. */

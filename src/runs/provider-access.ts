@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
-import type { ConnectionForUse } from '../connections/service';
+import { getConnectionForUse, type ConnectionForUse } from '../connections/service';
 import type { Connection } from '../domain/connection';
 import type { ChunkDoc } from '../domain/run';
 import { createProviderAdapter, createRateGovernor, type GovernorAccount, type RateGovernor } from '../providers';
@@ -21,6 +21,31 @@ export function adapterFor(context: AppContext, { providerSettings }: Connection
     timing: { ...providerSettings.timing, ...context.tuning.providerTiming },
     log: context.log,
   });
+}
+
+/**
+ * The connection and its key for the senders, kept for a few seconds: every chunk of a run needs
+ * them, and a rotated key or changed limit is seen within `CONNECTION_CACHE_IN_MS`.
+ */
+export const CONNECTION_CACHE_IN_MS = 10_000;
+const connectionCaches = new WeakMap<AppContext, Map<string, { value: Promise<ConnectionForUse>; expiresAt: number }>>();
+
+export function connectionForUse(context: AppContext, connectionId: string, abortSignal?: AbortSignal): Promise<ConnectionForUse> {
+  let cache = connectionCaches.get(context);
+  if (!cache) {
+    cache = new Map();
+    connectionCaches.set(context, cache);
+  }
+  const now = Date.now();
+  const cached = cache.get(connectionId);
+  if (cached && cached.expiresAt > now) return cached.value;
+  const value = getConnectionForUse(context, connectionId, { abortSignal });
+  const entry = { value, expiresAt: now + CONNECTION_CACHE_IN_MS };
+  cache.set(connectionId, entry);
+  value.catch(() => {
+    if (cache.get(connectionId) === entry) cache.delete(connectionId);
+  });
+  return value;
 }
 
 const governors = new WeakMap<AppContext, RateGovernor>();

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../app/context';
-import { getConnectionForUse } from '../connections/service';
 import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../domain/run';
 import { isAppError, Errors } from '../errors';
 import { readExport } from '../exports/repository';
@@ -10,7 +9,7 @@ import { chunkOperationSchema, type ChunkOperation, type DeliveryState, type Pro
 import { sendMessage } from '../storage/queue-messages';
 import { readChunkPayload } from './chunk-payload';
 import { finishRun, releaseRun, settleIfComplete } from './lifecycle';
-import { adapterFor, chunkQueueName, governorAccount, governorFor, notifyUrlFor } from './provider-access';
+import { adapterFor, chunkQueueName, connectionForUse, governorAccount, governorFor, notifyUrlFor } from './provider-access';
 import { chunkRejectKey, writeRejects, type RejectOp } from './rejects';
 import { getChunkDoc, getRunDoc, saveChunkDoc, settleChunk, updateRunDoc, type Versioned } from './repository';
 
@@ -41,31 +40,82 @@ export interface SendOptions {
 export async function sendChunk(context: AppContext, message: ChunkMessage, options: SendOptions = {}): Promise<void> {
   const { runId, chunk: chunkNumber } = message;
   const { abortSignal } = options;
-  const log = context.log.child({ runId, chunk: chunkNumber });
   const [run, chunk] = await Promise.all([getRunDoc(context, runId, abortSignal), getChunkDoc(context, runId, chunkNumber)]);
   if (!run || !chunk || chunk.value.status !== 'pending') return;
   if (isTerminal(run.value.status)) return;
 
-  const stored = await readExport(context, run.value.exportId, abortSignal);
-  if (!stored) {
+  const connectionId = run.value.connectionId ?? (await readExport(context, run.value.exportId, abortSignal))?.export.connectionId;
+  if (!connectionId) {
     await finishRun(context, runId, 'cancelled', 'The export was deleted');
     return;
   }
   let adapter: ProviderAdapter;
   let account: GovernorAccount;
   try {
-    const forUse = await getConnectionForUse(context, stored.export.connectionId, { abortSignal });
+    const forUse = await connectionForUse(context, connectionId, abortSignal);
     adapter = adapterFor(context, forUse);
     account = governorAccount(forUse.connection);
   } catch (error) {
     if (!isAppError(error, Errors.notFound)) throw error;
-    await abortRun(context, runId, `The export's connection '${stored.export.connectionId}' no longer exists`);
+    await abortRun(context, runId, `The export's connection '${connectionId}' no longer exists`);
     await failChunk(context, runId, chunkNumber, 'The connection no longer exists');
     return;
   }
+  const reservation = reservePayloadMemory(context, chunk.value.bytes ?? 0);
+  if (!reservation) {
+    // Enough large chunks are already in memory in this process: another instance, or later.
+    await sendMessage(context.storage.queue(chunkQueueName(context, run.value.provider)), message, { visibilityDelayInSeconds: 1 });
+    return;
+  }
+  try {
+    await deliverChunk(context, run.value, chunk, adapter, account, options);
+  } finally {
+    reservation.release();
+  }
+}
+
+/**
+ * Large chunks (a Brevo import holds up to 8 MB of JSON, several times that once parsed) are read
+ * only while this process holds fewer than `MAX_PAYLOAD_BYTES_IN_MEMORY` of them, which bounds the
+ * memory however many messages the host hands us at once.
+ */
+export const MAX_PAYLOAD_BYTES_IN_MEMORY = 24 * 1024 * 1024;
+const payloadBytesInMemory = new WeakMap<AppContext, { bytes: number }>();
+
+function reservePayloadMemory(context: AppContext, bytes: number): { release(): void } | undefined {
+  let usage = payloadBytesInMemory.get(context);
+  if (!usage) {
+    usage = { bytes: 0 };
+    payloadBytesInMemory.set(context, usage);
+  }
+  const held = usage;
+  if (held.bytes > 0 && held.bytes + bytes > MAX_PAYLOAD_BYTES_IN_MEMORY) return undefined;
+  held.bytes += bytes;
+  let released = false;
+  return {
+    release: () => {
+      if (released) return;
+      released = true;
+      held.bytes -= bytes;
+    },
+  };
+}
+
+async function deliverChunk(
+  context: AppContext,
+  run: RunDoc,
+  chunk: Versioned<ChunkDoc>,
+  adapter: ProviderAdapter,
+  account: GovernorAccount,
+  options: SendOptions,
+): Promise<void> {
+  const { runId } = run;
+  const chunkNumber = chunk.value.chunk;
+  const { abortSignal } = options;
+  const log = context.log.child({ runId, chunk: chunkNumber });
   const governor = governorFor(context);
   const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk.value));
-  const delivery = new Delivery(context, run.value, chunk, operation);
+  const delivery = new Delivery(context, run, chunk, operation);
   let state: DeliveryState = chunk.value.state ? (JSON.parse(chunk.value.state) as DeliveryState) : adapter.start(operation);
   const deadline = Date.now() + INVOCATION_BUDGET_IN_MS;
 

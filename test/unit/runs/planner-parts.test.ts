@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeEmail } from '../../../src/runs/email';
-import { hashEmail } from '../../../src/runs/hash';
+import { hashEmail, hashEmailBytes } from '../../../src/runs/hash';
 import { HashIndex } from '../../../src/runs/hash-index';
-import { fieldsHash, mapFields } from '../../../src/runs/mapping';
+import { fieldsHash, mapFields, mappedFieldsHash } from '../../../src/runs/mapping';
 
 describe('email normalisation', () => {
   it.each([
@@ -72,5 +72,26 @@ describe('mapping', () => {
     expect(fieldsHash(mapFields({ Email: 'a@x.com', First: 'Ann', Town: 'Bergen', Other: '1' }, mapping))).not.toBe(before);
     // A value moving between fields is a change too.
     expect(fieldsHash({ firstName: 'A', lastName: '' })).not.toBe(fieldsHash({ firstName: '', lastName: 'A' }));
+  });
+});
+
+describe('hashing without strings', () => {
+  it('hashes an ASCII email in a buffer exactly like the string', () => {
+    fc.assert(
+      fc.property(fc.emailAddress(), fc.string({ maxLength: 5 }), (email, prefix) => {
+        const bytes = Buffer.from(`${prefix.replace(/[^\x00-\x7f]/g, '')}${email}\t`, 'latin1');
+        const start = bytes.length - 1 - email.length;
+        expect(hashEmailBytes(bytes, start, bytes.length - 1)).toEqual(hashEmail(email));
+      }),
+    );
+  });
+
+  it('hashes the mapped fields of a member like the fields themselves', () => {
+    const mapping = { email: 'E', firstName: 'F', city: 'C', postalCode: 'P' };
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('E', 'F', 'C', 'P', 'X'), fc.string()), (values) => {
+        expect(mappedFieldsHash(values, mapping)).toBe(fieldsHash(mapFields(values, mapping)));
+      }),
+    );
   });
 });
