@@ -79,7 +79,7 @@ describe('hashing without strings', () => {
   it('hashes an ASCII email in a buffer exactly like the string', () => {
     fc.assert(
       fc.property(fc.emailAddress(), fc.string({ maxLength: 5 }), (email, prefix) => {
-        const bytes = Buffer.from(`${prefix.replace(/[^\x00-\x7f]/g, '')}${email}\t`, 'latin1');
+        const bytes = Buffer.from(`${[...prefix].filter((c) => c.charCodeAt(0) < 128).join('')}${email}\t`, 'latin1');
         const start = bytes.length - 1 - email.length;
         expect(hashEmailBytes(bytes, start, bytes.length - 1)).toEqual(hashEmail(email));
       }),
