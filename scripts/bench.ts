@@ -24,8 +24,8 @@ const MAPPING = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', 
 const ASYNC_DELAY_MS = 200;
 /** One status read per Omnisend batch: ask once the emulated processing is over. */
 const PROVIDER_TIMING = { omnisendBatchPollMs: ASYNC_DELAY_MS + 50, brevoPollIntervalMs: ASYNC_DELAY_MS + 50, brevoNotifyFallbackMs: 5_000 };
-/** One app instance: up to 24 messages of a queue at once (host.json's batchSize + newBatchThreshold). */
-const QUEUES = { batchSize: 16, newBatchThreshold: 8, maxPollingInterval: '00:00:01' };
+/** One app instance: up to 24 messages of a queue at once (batchSize + newBatchThreshold), idle queues polled at least every 0.5 s. */
+const QUEUES = { batchSize: 16, newBatchThreshold: 8, maxPollingInterval: '00:00:00.5' };
 
 interface Options {
   count: number;

@@ -27,6 +27,7 @@ interface Buffered {
 }
 
 const PARALLEL_WRITES = 8;
+const MAX_ROW_DELAY_IN_MS = 250;
 
 export interface ChunkWriterOptions {
   provider: ProviderName;
@@ -42,6 +43,7 @@ export class ChunkWriter {
   private next = 0;
   private readonly buffers = new Map<string, Buffered>();
   private rows: ChunkDoc[] = [];
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly queueName: string;
 
@@ -134,12 +136,14 @@ export class ChunkWriter {
           rejected: 0,
           webhookToken: operation.kind === 'upsert' ? this.options.webhookToken?.() : undefined,
         });
-        if (this.rows.length >= MAX_TRANSACTION_ACTIONS) await this.writeRows();
+        // Rows go out in transactions of 100, but never wait long: delivery starts with the first chunk.
+        if (this.rows.length >= MAX_TRANSACTION_ACTIONS || performance.now() - this.lastWriteAt >= MAX_ROW_DELAY_IN_MS) await this.writeRows();
       }),
     );
   }
 
   private async writeRows(): Promise<void> {
+    this.lastWriteAt = performance.now();
     const rows = this.rows.sort((a, b) => a.chunk - b.chunk);
     this.rows = [];
     if (rows.length === 0) return;
