@@ -33,6 +33,7 @@ interface Options {
   scales: Record<Provider, number>;
   providers: Provider[];
   unthrottled: boolean;
+  throttled: boolean;
   out: string;
 }
 
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   const options = readOptions();
   console.log(`segment-export benchmark: ${options.count.toLocaleString('en-US')} profiles; rate scale ${PROVIDERS.map((p) => `${p} x${options.scales[p]}`).join(', ')}`);
   const throttled: ThrottledResult[] = [];
-  for (const provider of options.providers) throttled.push(await throttledRun(provider, options));
+  if (options.throttled) for (const provider of options.providers) throttled.push(await throttledRun(provider, options));
   const unthrottled = options.unthrottled ? await unthrottledRuns(options) : [];
   const report = render(options, throttled, unthrottled);
   console.log(`\n${report.console}`);
@@ -77,6 +78,7 @@ function readOptions(): Options {
       'omnisend-rate-scale': { type: 'string', default: '10' },
       providers: { type: 'string', default: PROVIDERS.join(',') },
       'skip-unthrottled': { type: 'boolean', default: false },
+      'skip-throttled': { type: 'boolean', default: false },
       out: { type: 'string', default: join('docs', 'benchmarks.md') },
     },
   });
@@ -95,6 +97,7 @@ function readOptions(): Options {
     scales: { iterable: scale, brevo: scale, omnisend: parsed['omnisend-rate-scale'] },
     providers: parsed.providers,
     unthrottled: !values['skip-unthrottled'],
+    throttled: !values['skip-throttled'],
     out: values.out,
   };
 }

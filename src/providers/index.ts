@@ -91,6 +91,13 @@ export function createProviderAdapter(settings: ProviderAdapterSettings): Provid
   }
 }
 
+/**
+ * The first wait after a 429 that names none (the governor doubles it while 429s repeat). Iterable
+ * says nothing; its limit is 5 requests per second, so a slot frees within a fifth of a second and a
+ * whole second would idle the account for nothing.
+ */
+const DEFAULT_THROTTLE_WAIT_MS_BY_PROVIDER: Record<ProviderName, number | undefined> = { iterable: 250, brevo: undefined, omnisend: undefined };
+
 /** How long "Connect" waits for the provider before saying it is unavailable. */
 const VERIFY_TIMEOUT_MS = 10_000;
 
@@ -130,7 +137,7 @@ function httpClient(
     dispatcher: settings.http?.dispatcher,
     timeoutInMs: settings.http?.timeoutInMs,
     retry: settings.http?.retry,
-    defaultThrottleWaitMs: settings.http?.defaultThrottleWaitMs,
+    defaultThrottleWaitMs: settings.http?.defaultThrottleWaitMs ?? DEFAULT_THROTTLE_WAIT_MS_BY_PROVIDER[settings.provider],
     random: settings.http?.random,
     log: settings.log,
   });
