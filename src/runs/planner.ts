@@ -33,7 +33,7 @@ import { getRunDoc, listChunkDocs, updateRunDoc } from './repository';
  * the same chunks again and skips the ones that exist.
  */
 const PROGRESS_INTERVAL_IN_MS = 2_000;
-const PACE_SLICE_IN_MS = 10;
+const PACE_SLICE_IN_MS = 5;
 
 interface TargetPlan extends PlannedTarget {
   spec: TargetSpec;
@@ -306,7 +306,7 @@ async function planTargets(
 /**
  * The planner's loop resolves most awaits at once, so without a pause it would hold the event loop
  * for seconds and the senders in this process would miss their rate-limit slots: it lets other
- * work run every few milliseconds.
+ * work run every 5 ms.
  */
 class EventLoopPace {
   private last = performance.now();

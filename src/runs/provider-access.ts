@@ -49,6 +49,7 @@ export function connectionForUse(context: AppContext, connectionId: string, abor
 }
 
 const governors = new WeakMap<AppContext, RateGovernor>();
+export const GOVERNOR_SAFETY_MARGIN_IN_MS = 8;
 
 export function governorFor(context: AppContext): RateGovernor {
   let governor = governors.get(context);
@@ -56,6 +57,9 @@ export function governorFor(context: AppContext): RateGovernor {
     governor = createRateGovernor({
       table: context.storage.table(context.storage.names.tables.governor),
       rateScale: context.tuning.rateScale,
+      // The senders send right after the grant (the body is the only work in between) and the
+      // governor adds the event loop's recent lag on top, so a small fixed margin suffices.
+      safetyMarginMs: GOVERNOR_SAFETY_MARGIN_IN_MS,
       log: context.log,
     });
     governors.set(context, governor);
