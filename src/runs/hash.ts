@@ -20,6 +20,10 @@ export function hashEmail(text: string): Hash64 {
     h3 = Math.imul(h3 ^ c, 2246822507);
     h4 = Math.imul(h4 ^ c, 3266489909);
   }
+  return finish64(h1, h2, h3, h4);
+}
+
+function finish64(h1: number, h2: number, h3: number, h4: number): Hash64 {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   h3 = Math.imul(h3 ^ (h3 >>> 16), 2654435761) ^ Math.imul(h4 ^ (h4 >>> 13), 1597334677);
@@ -40,11 +44,7 @@ export function hashEmailBytes(bytes: Uint8Array, start: number, end: number): H
     h3 = Math.imul(h3 ^ c, 2246822507);
     h4 = Math.imul(h4 ^ c, 3266489909);
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  h3 = Math.imul(h3 ^ (h3 >>> 16), 2654435761) ^ Math.imul(h4 ^ (h4 >>> 13), 1597334677);
-  h4 = Math.imul(h4 ^ (h4 >>> 16), 2654435761) ^ Math.imul(h3 ^ (h3 >>> 13), 1597334677);
-  return { hi: (h1 ^ h3) >>> 0, lo: (h2 ^ h4) >>> 0 };
+  return finish64(h1, h2, h3, h4);
 }
 
 /** A running cyrb53 over several strings, each followed by a separator: no concatenation. */
@@ -72,10 +72,7 @@ export class Hash53 {
   }
 
   digest(): number {
-    let { h1, h2 } = this;
-    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-    return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+    return finish53(this.h1, this.h2);
   }
 }
 
@@ -88,6 +85,10 @@ export function hash53(text: string, seed = 0): number {
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
   }
+  return finish53(h1, h2);
+}
+
+function finish53(h1: number, h2: number): number {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
