@@ -30,6 +30,8 @@ const MAX_FAILED_CHUNKS_LISTED = 20;
  * provider 429, goes back to the queue with a visibility delay.
  */
 export const MAX_PACING_WAIT_IN_MS = 1_000;
+/** How stale the run's status may be before a request: a cancelled run stops within this (and a paced wait). */
+const RUN_CHECK_INTERVAL_IN_MS = 250;
 
 export interface SendOptions {
   abortSignal?: AbortSignal;
@@ -119,13 +121,18 @@ async function deliverChunk(
   let state: DeliveryState = chunk.value.state ? (JSON.parse(chunk.value.state) as DeliveryState) : adapter.start(operation);
   const deadline = Date.now() + INVOCATION_BUDGET_IN_MS;
 
+  // The run was read just before this; it is read again before a request once it is this old.
+  let runCheckedAt = performance.now();
   for (;;) {
     // Everything that is not the request happens before the token, so the governor's grant is
     // used at once: the run may have been cancelled (or its export deleted) meanwhile.
-    const stop = await reasonToStop(context, runId, abortSignal);
-    if (stop) {
-      if (stop.abortReason) await failChunk(context, runId, chunkNumber, stop.abortReason);
-      return;
+    if (performance.now() - runCheckedAt > RUN_CHECK_INTERVAL_IN_MS) {
+      const stop = await reasonToStop(context, runId, abortSignal);
+      if (stop) {
+        if (stop.abortReason) await failChunk(context, runId, chunkNumber, stop.abortReason);
+        return;
+      }
+      runCheckedAt = performance.now();
     }
     const notifyUrl = await notifyUrlFor(context, runId, chunk.value);
     const bucket = adapter.nextBucket(operation, state);
