@@ -8,7 +8,7 @@ import { app } from './app';
 
 const queueName = poisonQueueName(QUEUE_NAMES.plan);
 
-export const planPoison = defineQueue('planPoison', { queueName }, async (message) => {
+export const planPoison = defineQueue('plan-poison', { queueName }, async (message) => {
   await planPoisoned(getAppContext(), parseMessage(planMessageSchema, message, queueName).runId);
 });
 

@@ -3,7 +3,7 @@ import { defineTimer } from '../src/app/definitions';
 import { occurrenceOf, runScheduledRefresh } from '../src/runs/refresh';
 import { app } from './app';
 
-export const refreshTimer = defineTimer('refreshTimer', { schedule: '%REFRESH_SCHEDULE%' }, async () => {
+export const refreshTimer = defineTimer('refresh-timer', { schedule: '%REFRESH_SCHEDULE%' }, async () => {
   const context = getAppContext();
   await runScheduledRefresh(context, occurrenceOf(context.config.refreshSchedule, context.now()), 'schedule');
 });

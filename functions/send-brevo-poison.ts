@@ -8,7 +8,7 @@ import { app } from './app';
 
 const queueName = poisonQueueName(QUEUE_NAMES.chunksBrevo);
 
-export const sendBrevoPoison = defineQueue('sendBrevoPoison', { queueName }, async (message) => {
+export const sendBrevoPoison = defineQueue('send-brevo-poison', { queueName }, async (message) => {
   await chunkPoisoned(getAppContext(), parseMessage(chunkMessageSchema, message, queueName));
 });
 

@@ -6,7 +6,7 @@ import { parseMessage } from '../src/storage/queue-messages';
 import { QUEUE_NAMES } from '../src/storage/names';
 import { app } from './app';
 
-export const sendBrevo = defineQueue('sendBrevo', { queueName: QUEUE_NAMES.chunksBrevo }, async (message) => {
+export const sendBrevo = defineQueue('send-brevo', { queueName: QUEUE_NAMES.chunksBrevo }, async (message) => {
   await sendChunk(getAppContext(), parseMessage(chunkMessageSchema, message, QUEUE_NAMES.chunksBrevo));
 });
 

@@ -8,7 +8,7 @@ import { app } from './app';
 
 const queueName = poisonQueueName(QUEUE_NAMES.chunksIterable);
 
-export const sendIterablePoison = defineQueue('sendIterablePoison', { queueName }, async (message) => {
+export const sendIterablePoison = defineQueue('send-iterable-poison', { queueName }, async (message) => {
   await chunkPoisoned(getAppContext(), parseMessage(chunkMessageSchema, message, queueName));
 });
 

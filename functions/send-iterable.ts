@@ -6,7 +6,7 @@ import { parseMessage } from '../src/storage/queue-messages';
 import { QUEUE_NAMES } from '../src/storage/names';
 import { app } from './app';
 
-export const sendIterable = defineQueue('sendIterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
+export const sendIterable = defineQueue('send-iterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
   await sendChunk(getAppContext(), parseMessage(chunkMessageSchema, message, QUEUE_NAMES.chunksIterable));
 });
 

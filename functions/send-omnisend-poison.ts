@@ -8,7 +8,7 @@ import { app } from './app';
 
 const queueName = poisonQueueName(QUEUE_NAMES.chunksOmnisend);
 
-export const sendOmnisendPoison = defineQueue('sendOmnisendPoison', { queueName }, async (message) => {
+export const sendOmnisendPoison = defineQueue('send-omnisend-poison', { queueName }, async (message) => {
   await chunkPoisoned(getAppContext(), parseMessage(chunkMessageSchema, message, queueName));
 });
 

@@ -6,7 +6,7 @@ import { parseMessage } from '../src/storage/queue-messages';
 import { QUEUE_NAMES } from '../src/storage/names';
 import { app } from './app';
 
-export const sendOmnisend = defineQueue('sendOmnisend', { queueName: QUEUE_NAMES.chunksOmnisend }, async (message) => {
+export const sendOmnisend = defineQueue('send-omnisend', { queueName: QUEUE_NAMES.chunksOmnisend }, async (message) => {
   await sendChunk(getAppContext(), parseMessage(chunkMessageSchema, message, QUEUE_NAMES.chunksOmnisend));
 });
 

@@ -43,7 +43,7 @@ describe('one active run per export', () => {
     const tick = () =>
       refreshTimer.options.handler(
         { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } },
-        new InvocationContext({ functionName: 'refreshTimer' }),
+        new InvocationContext({ functionName: 'refresh-timer' }),
       );
     await Promise.all([tick(), tick()]);
     await tick();

@@ -26,7 +26,7 @@ async function iterableExport(options: StartTestAppOptions, count: number) {
 describe('faults', () => {
   it('a sender that crashes after the provider accepted a chunk neither loses nor double-counts it', async () => {
     const crashed = new Set<string>();
-    const crashing = defineQueue('sendIterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
+    const crashing = defineQueue('send-iterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
       await sendChunk(getAppContext(), parseMessage(chunkMessageSchema, message, 'chunks'), {
         afterStep: ({ runId, chunk }) => {
           const key = `${runId}/${chunk}`;
@@ -36,7 +36,7 @@ describe('faults', () => {
         },
       });
     });
-    const { exportId, emails } = await iterableExport({ emulators: { rateScale: 20 }, replace: { sendIterable: crashing } }, 2500);
+    const { exportId, emails } = await iterableExport({ emulators: { rateScale: 20 }, replace: { 'send-iterable': crashing } }, 2500);
     const run = await app!.waitForRun(await app!.startRun(exportId));
     expect(crashed.size).toBe(3);
     expect(run.status).toBe('succeeded');
@@ -82,12 +82,12 @@ describe('faults', () => {
   });
 
   it('a chunk that exhausts its retries lands in the poison queue and the run ends partially_succeeded naming it', async () => {
-    const poisoned = defineQueue('sendIterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
+    const poisoned = defineQueue('send-iterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
       const parsed = parseMessage(chunkMessageSchema, message, 'chunks');
       if (parsed.chunk === 1) throw new Error('this chunk always breaks the sender');
       await sendChunk(getAppContext(), parsed);
     });
-    const { exportId } = await iterableExport({ emulators: { rateScale: 20 }, replace: { sendIterable: poisoned }, maxDequeueCount: 2 }, 2500);
+    const { exportId } = await iterableExport({ emulators: { rateScale: 20 }, replace: { 'send-iterable': poisoned }, maxDequeueCount: 2 }, 2500);
     const run = await app!.waitForRun(await app!.startRun(exportId));
     expect(run.status).toBe('partially_succeeded');
     expect(run.totals).toMatchObject({ sent: 1500, failed: 1000 });
