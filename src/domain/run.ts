@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { providerNameSchema, recordRejectSchema } from '../providers/types';
+import { providerNameSchema } from '../providers/types';
 
 /** A run of an export: the public resource and the internal records behind it. */
 export const RUN_STATUSES = [
@@ -129,8 +129,7 @@ export const chunkDocSchema = z.object({
 });
 export type ChunkDoc = z.infer<typeof chunkDocSchema>;
 
-/** Reject reasons a run records, per record. */
-export const REJECT_CODES = ['missing_email', 'invalid_email', 'duplicate', 'provider_rejected', 'delivery_failed'] as const;
+/** A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate` or `provider_rejected`. */
 export const rejectRowSchema = z.object({
   email: z.string(),
   segmentId: z.string(),
@@ -144,4 +143,3 @@ export type ChunkMessage = z.infer<typeof chunkMessageSchema>;
 export const planMessageSchema = z.object({ runId: z.string().min(1) });
 export type PlanMessage = z.infer<typeof planMessageSchema>;
 
-export { recordRejectSchema };

@@ -8,7 +8,7 @@ import { HashIndex } from './hash-index';
 import { BlobLineWriter } from './blob-lines';
 import { listChunkDocs } from './repository';
 import { listProviderRejects } from './rejects';
-import { readChunkPayload } from './chunk-payload';
+import { deleteChunkPayloads, readChunkPayload } from './chunk-payload';
 
 /**
  * The ledger: what a destination target (an Iterable list, an Omnisend tag, the Brevo list)
@@ -81,9 +81,12 @@ export async function commitSnapshot(context: AppContext, exportId: string, targ
     'Replace',
   );
   if (manifest.previous) {
+    // Two runs back: its snapshot and its chunks' records (which only the run after it needed,
+    // to learn what it failed to deliver) are no longer read by anyone.
     await ledgerContainer(context).deleteBlob(manifest.previous.blob, { deleteSnapshots: 'include' }).catch((error: unknown) => {
       if (!isStatus(error, 404)) throw error;
     });
+    await deleteChunkPayloads(context, manifest.previous.runId);
   }
 }
 

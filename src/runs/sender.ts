@@ -267,10 +267,6 @@ class Delivery {
     const next = { ...this.chunk.value, lastError: error instanceof Error ? error.message : String(error) };
     await saveChunkDoc(this.context, this.run.runId, { value: next, etag: this.chunk.etag }).catch(() => undefined);
   }
-
-  get records(): number {
-    return this.operation.kind === 'upsert' ? this.operation.records.length : this.operation.emails.length;
-  }
 }
 
 /** The chunk was delivered: record its rejects, then confirm and count it in one transaction. */

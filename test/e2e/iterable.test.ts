@@ -57,6 +57,16 @@ describe('Iterable export end to end', () => {
     expect(app.emulators.iterable.state.users.get('person100@example.com')).toMatchObject({ firstName: 'Renamed0' });
     expect(app.emulators.iterable.state.globalUnsubscribes.size).toBe(0);
 
+    // Two runs later nothing reads the first run's chunks any more: their records are gone.
+    const chunks = app.context.storage.container(app.context.storage.names.containers.chunks);
+    const left = async (runId: string) => {
+      let count = 0;
+      for await (const _blob of chunks.listBlobsFlat({ prefix: `${runId}/` })) count++;
+      return count;
+    };
+    expect(await left(first.runId)).toBe(0);
+    expect(await left(third.runId)).toBeGreaterThan(0);
+
     const rejects = await app.api<{ items: { email: string; code: string }[] }>('GET', `runs/${first.runId}/rejects`);
     expect(rejects.body.items.map((item) => item.code).sort()).toEqual(['duplicate', 'invalid_email']);
   });
