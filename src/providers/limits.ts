@@ -15,6 +15,12 @@ export interface RateLimit {
 export interface ProviderRateProfile {
   counters: Record<string, RateLimit>;
   buckets: Record<string, readonly string[]>;
+  /**
+   * Counters that keep part of another for one kind of request: `batches` is the brand limit minus
+   * the tags limit, so batch posts and status reads can never take the brand budget that the tag
+   * calls (the binding limit) need. Computed after overrides.
+   */
+  shares?: Record<string, { of: string; leaving: string }>;
 }
 
 /** The bucket names adapters hand to the governor (`nextBucket`). */
@@ -44,7 +50,8 @@ export const PROVIDER_RATE_PROFILES: Record<ProviderName, ProviderRateProfile> =
   },
   omnisend: {
     counters: { brand: { limit: 400, windowMs: 60_000 }, tags: { limit: 60, windowMs: 60_000 } },
-    buckets: { [BUCKETS.omnisend.brand]: ['brand'], [BUCKETS.omnisend.tags]: ['tags', 'brand'] },
+    buckets: { [BUCKETS.omnisend.brand]: ['brand', 'batches'], [BUCKETS.omnisend.tags]: ['tags', 'brand'] },
+    shares: { batches: { of: 'brand', leaving: 'tags' } },
   },
 };
 
@@ -68,8 +75,18 @@ export function countersFor(
   const profile = PROVIDER_RATE_PROFILES[provider];
   const names = profile.buckets[bucket];
   if (names === undefined) throw new Error(`Unknown rate bucket '${bucket}' for ${provider}`);
+  const limitOf = (name: string): RateLimit | undefined => {
+    const share = profile.shares?.[name];
+    if (share) {
+      const of = limitOf(share.of);
+      const leaving = limitOf(share.leaving);
+      if (!of || !leaving) return undefined;
+      return { limit: Math.max(1, of.limit - (leaving.limit * of.windowMs) / leaving.windowMs), windowMs: of.windowMs };
+    }
+    return overrides?.[name] ?? profile.counters[name];
+  };
   return names.map((name) => {
-    const base = overrides?.[name] ?? profile.counters[name];
+    const base = limitOf(name);
     if (base === undefined) throw new Error(`Unknown rate counter '${name}' for ${provider}`);
     return { name, limit: Math.max(1, Math.floor(base.limit * rateScale)), windowMs: base.windowMs };
   });

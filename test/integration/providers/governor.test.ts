@@ -204,17 +204,19 @@ describe('the governor on its own', () => {
     expect(await governor.take(brevo, 'other')).toEqual({ granted: true });
   });
 
-  it('draws an Omnisend tag call from both the tags and the brand budget', async () => {
+  it('draws an Omnisend tag call from both the tags and the brand budget, and keeps brand room for tags', async () => {
     const governor = createRateGovernor({ table: governorTable(), safetyMarginMs: 2_000 });
     const omnisend: GovernorAccount = {
       connectionId: `c-${randomUUID()}`,
       provider: 'omnisend',
-      rateLimits: { brand: { limit: 3, windowMs: 60_000 } },
+      rateLimits: { brand: { limit: 4, windowMs: 60_000 }, tags: { limit: 2, windowMs: 60_000 } },
     };
     expect(await governor.take(omnisend, 'tags')).toEqual({ granted: true });
     expect(await governor.take(omnisend, 'brand')).toEqual({ granted: true });
     expect(await governor.take(omnisend, 'brand')).toEqual({ granted: true });
+    // Batches and status reads may use the brand limit minus the tags limit: the rest is the tags'.
     expect((await governor.take(omnisend, 'brand')).granted).toBe(false);
+    expect(await governor.take(omnisend, 'tags')).toEqual({ granted: true });
     expect((await governor.take(omnisend, 'tags')).granted).toBe(false);
   });
 
