@@ -305,16 +305,20 @@ export class RateGovernor {
       }
       const writtenAtMs = this.now();
       this.writeLeadMs = Math.min(200, Math.max(5, 0.95 * this.writeLeadMs, 1.5 * (writtenAtMs - readAtMs)));
-      return decisions.map((decision) => {
+      const late: { pending: Pending; atMs: number; tokens: number }[] = [];
+      const final = decisions.map((decision, i): Decision => {
         if (decision.kind === 'denied' || writtenAtMs <= decision.atMs + this.marginMs / 2) return decision;
         // The write finished after the slot: a request sent now could reach the provider inside a
-        // window the choice of slot considered closed. The tokens stay counted, unused.
+        // window the choice of slot considered closed. It is not sent, and its tokens are given back.
         this.log?.debug('Rate grant discarded: the table write finished after its slot', {
           provider: account.provider,
           lateMs: writtenAtMs - decision.atMs,
         });
+        late.push({ pending: batch[i]!, atMs: decision.atMs, tokens: decision.tokens });
         return { kind: 'denied', waitMs: 0 };
       });
+      if (late.length > 0) await this.refund(account, late);
+      return final;
     }
     // Heavy contention: let the callers come back a moment later rather than spin here.
     return batch.map(() => ({ kind: 'denied', waitMs: 5 + Math.ceil(Math.random() * 20) }));
@@ -357,6 +361,28 @@ export class RateGovernor {
     const waitMs = atMs - this.now();
     if (waitMs > 0) await sleep(waitMs, undefined, { signal: abortSignal });
     this.lag?.sample(this.now() - atMs);
+  }
+
+  /**
+   * Gives back the tokens of grants that were never used (their write came too late): on a slow
+   * counter, say 60 a minute, every lost token would otherwise be missing for a whole window. Best
+   * effort: after a few conflicts the tokens stay counted, which only costs capacity.
+   */
+  private async refund(account: GovernorAccount, grants: { pending: Pending; atMs: number; tokens: number }[]): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const row = await this.read(account.connectionId, undefined);
+      const counters: Record<string, Entry[]> = { ...row.state.counters };
+      for (const grant of grants) {
+        for (const counter of grant.pending.counters) {
+          const slice = Math.floor(grant.atMs / counter.sliceMs) * counter.sliceMs;
+          counters[counter.name] = (counters[counter.name] ?? [])
+            .map((entry): Entry => (entry[0] === slice ? [entry[0], entry[1] - grant.tokens] : entry))
+            .filter(([, count]) => count > 0);
+        }
+      }
+      if (await this.write(account.connectionId, { ...row.state, counters }, row.etag, undefined)) return;
+      await sleep(Math.random() * 5);
+    }
   }
 
   private async read(connectionId: string, abortSignal: AbortSignal | undefined): Promise<{ state: GovernorState; etag: string | undefined }> {
