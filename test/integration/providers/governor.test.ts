@@ -204,6 +204,22 @@ describe('the governor on its own', () => {
     expect(await governor.take(brevo, 'other')).toEqual({ granted: true });
   });
 
+  it('gives back the tokens of a grant it discards because its table write came too late', async () => {
+    let clock = Date.now();
+    // Every reading of the clock jumps 100 ms, so the first write ends well after its slot.
+    const table = governorTable();
+    const governor = createRateGovernor({ table, now: () => (clock += 100), safetyMarginMs: 8 });
+    const iterable: GovernorAccount = { connectionId: `c-${randomUUID()}`, provider: 'iterable' };
+    expect(await governor.take(iterable, 'api')).toEqual({ granted: false, waitMs: 0 });
+    const rows: unknown[] = [];
+    for await (const entity of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${iterable.connectionId}'` } })) rows.push(entity);
+    expect(rows).toHaveLength(1);
+    const states = rows.map((row) => JSON.parse((row as { state: string }).state) as { counters: Record<string, [number, number][]> });
+    const counted = states.flatMap((state) => Object.values(state.counters).flat()).reduce((sum, [, n]) => sum + n, 0);
+    // The grant was never used: nothing of it stays counted against the window.
+    expect(counted).toBe(0);
+  });
+
   it('draws an Omnisend tag call from both the tags and the brand budget, and keeps brand room for tags', async () => {
     const governor = createRateGovernor({ table: governorTable(), safetyMarginMs: 2_000 });
     const omnisend: GovernorAccount = {
