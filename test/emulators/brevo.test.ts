@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBrevoEmulator, type BrevoEmulator, type BrevoEmulatorOptions } from './brevo';
+import { startBrevoEmulator, type BrevoEmulator, type BrevoEmulatorOptions } from '../../dev/emulators/brevo';
 import { call, field } from './test-http';
 
 const KEY = 'brevo-test-key';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulators, startIterableEmulator, type Emulators, type IterableEmulator, type IterableEmulatorOptions } from './index';
+import { startEmulators, startIterableEmulator, type Emulators, type IterableEmulator, type IterableEmulatorOptions } from '../../dev/emulators/index';
 import { call, field } from './test-http';
 
 const KEY = 'shared-test-key';

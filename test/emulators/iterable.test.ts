@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startIterableEmulator, type IterableEmulator, type IterableEmulatorOptions } from './iterable';
+import { startIterableEmulator, type IterableEmulator, type IterableEmulatorOptions } from '../../dev/emulators/iterable';
 import { call, field } from './test-http';
 
 const KEY = 'iterable-test-key';

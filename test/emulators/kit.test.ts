@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseCliArgs } from './cli-args';
-import { isInvalidEmail } from './kit/email';
-import { FaultInjector } from './kit/faults';
-import { RateLimiter, SlidingWindow } from './kit/rate-limits';
-import { RequestLog, type RecordedRequest } from './kit/request-log';
+import { parseCliArgs } from '../../dev/emulators/cli-args';
+import { isInvalidEmail } from '../../dev/emulators/kit/email';
+import { FaultInjector } from '../../dev/emulators/kit/faults';
+import { RateLimiter, SlidingWindow } from '../../dev/emulators/kit/rate-limits';
+import { RequestLog, type RecordedRequest } from '../../dev/emulators/kit/request-log';
 
 describe('SlidingWindow', () => {
   it('lets `limit` requests through per window and says when the next slot frees', () => {

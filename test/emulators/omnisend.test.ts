@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startOmnisendEmulator, type OmnisendEmulator, type OmnisendEmulatorOptions } from './omnisend';
+import { startOmnisendEmulator, type OmnisendEmulator, type OmnisendEmulatorOptions } from '../../dev/emulators/omnisend';
 import { call, field } from './test-http';
 
 const KEY = 'omnisend-test-key';

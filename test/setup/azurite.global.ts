@@ -1,6 +1,6 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { startAzurite } from '../../src/local/azurite';
+import { startAzurite } from '../../dev/local/azurite';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,8 +1,8 @@
 import { inject } from 'vitest';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../scripts/sandbox';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../dev/sandbox';
 
 /**
- * The whole app for end-to-end tests (see scripts/sandbox.ts) on the tests' shared Azurite, in a
+ * The whole app for end-to-end tests (see dev/sandbox.ts) on the tests' shared Azurite, in a
  * namespace of its own. `TEST_LOG=1` prints the app's log.
  */
 export type TestApp = Sandbox;

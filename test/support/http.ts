@@ -1,5 +1,5 @@
 import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
-import { principalHeader } from '../../scripts/sandbox';
+import { principalHeader } from '../../dev/sandbox';
 import type { HttpDefinition } from '../../src/app/definitions';
 
 export interface Principal {

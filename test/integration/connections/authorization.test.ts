@@ -6,7 +6,7 @@ import { connectionsList } from '../../../functions/connections-list';
 import { connectionsUpdate } from '../../../functions/connections-update';
 import type { HttpDefinition } from '../../../src/app/definitions';
 import type { Connection } from '../../../src/domain/connection';
-import { startEmulators, type Emulators } from '../../emulators';
+import { startEmulators, type Emulators } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, CONTRIBUTOR, invokeHttp, principalHeader, type InvokeOptions, type Principal } from '../../support/http';
 import { seedConnection } from './seed';

@@ -3,7 +3,7 @@ import { connectionsCreate } from '../../../functions/connections-create';
 import { connectionsUpdate } from '../../../functions/connections-update';
 import { CONNECTIONS_PARTITION, readConnection, replaceConnection } from '../../../src/connections/repository';
 import { KeyVaultSecretStore } from '../../../src/secrets/key-vault';
-import { startEmulators, type Emulators } from '../../emulators';
+import { startEmulators, type Emulators } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { fakeCredential, fakeVaultClientOptions, startFakeKeyVault, type FakeKeyVault } from '../../support/fake-key-vault';
 import { ADMIN, invokeHttp } from '../../support/http';

@@ -9,7 +9,7 @@ import type { HttpDefinition } from '../../../src/app/definitions';
 import { getConnectionForUse } from '../../../src/connections/service';
 import type { PublicConnection } from '../../../src/domain/connection';
 import { KeyVaultSecretStore } from '../../../src/secrets/key-vault';
-import { startEmulators, type Emulators } from '../../emulators';
+import { startEmulators, type Emulators } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { fakeCredential, fakeVaultClientOptions, startFakeKeyVault, type FakeKeyVault } from '../../support/fake-key-vault';
 import { ADMIN, CONTRIBUTOR, invokeHttp, type InvokeOptions, type InvokeResult } from '../../support/http';

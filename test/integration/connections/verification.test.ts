@@ -4,7 +4,7 @@ import { connectionsCreate } from '../../../functions/connections-create';
 import { connectionsUpdate } from '../../../functions/connections-update';
 import { getConnectionForUse } from '../../../src/connections/service';
 import type { PublicConnection } from '../../../src/domain/connection';
-import { startEmulators, type Emulators } from '../../emulators';
+import { startEmulators, type Emulators } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, invokeHttp } from '../../support/http';
 import { allTableEntities } from './seed';

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineHttp, defineQueue, defineTimer, json, type FunctionDefinition } from '../../../src/app/definitions';
 import { createLogger } from '../../../src/log';
-import { parseHostJson } from '../../../src/local/host-json';
-import { startLocalHost, type RunningHost } from '../../../src/local/host';
+import { parseHostJson } from '../../../dev/local/host-json';
+import { startLocalHost, type RunningHost } from '../../../dev/local/host';
 import { poisonQueueName } from '../../../src/storage/names';
 import { encodeMessage } from '../../../src/storage/queue-messages';
 import { createTestContext, type TestContext } from '../../support/context';

@@ -14,7 +14,7 @@ import {
   type RateSignal,
   type StepResult,
 } from '../../../src/providers';
-import { startBrevoEmulator, type BrevoEmulator } from '../../emulators';
+import { startBrevoEmulator, type BrevoEmulator } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { deliver } from './driver';
 

@@ -11,7 +11,7 @@ import {
   type ProviderAdapter,
   type TargetRegistry,
 } from '../../../src/providers';
-import { startIterableEmulator, type IterableEmulator } from '../../emulators';
+import { startIterableEmulator, type IterableEmulator } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { deliver } from './driver';
 

@@ -10,7 +10,7 @@ import {
   type GovernorAccount,
   type RateGovernor,
 } from '../../../src/providers';
-import { startIterableEmulator, type IterableEmulator } from '../../emulators';
+import { startIterableEmulator, type IterableEmulator } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { deliver } from './driver';
 

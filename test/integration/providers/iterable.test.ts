@@ -9,7 +9,7 @@ import {
   type ProviderAdapter,
   type Target,
 } from '../../../src/providers';
-import { startIterableEmulator, type IterableEmulator } from '../../emulators';
+import { startIterableEmulator, type IterableEmulator } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { deliver } from './driver';
 

@@ -10,7 +10,7 @@ import {
   type ProviderAdapter,
   type StepResult,
 } from '../../../src/providers';
-import { startOmnisendEmulator, type OmnisendEmulator } from '../../emulators';
+import { startOmnisendEmulator, type OmnisendEmulator } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
 import { deliver } from './driver';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError, Errors } from '../../../src/errors';
 import { createProviderAdapter, verifyProviderKey, isProviderErrorKind, PROVIDER_NAMES, type ProviderName } from '../../../src/providers';
-import { startEmulators, type Emulators } from '../../emulators';
+import { startEmulators, type Emulators } from '../../../dev/emulators';
 
 let emulators: Emulators;
 

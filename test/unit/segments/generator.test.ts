@@ -6,7 +6,7 @@ import {
   generateProfilesCsv,
   PROFILE_FIELDS,
   type GeneratedProfile,
-} from '../../../src/segments/generator';
+} from '../../../dev/generator';
 import { createUploadDecoder } from '../../../src/segments/upload-decoder';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;

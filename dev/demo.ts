@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RunResource } from '../src/domain/run';
-import { generateProfilesCsv } from '../src/segments/generator';
+import { generateProfilesCsv } from './generator';
 import { RunProgress, seconds, table } from './report';
 import { startSandbox, type Sandbox } from './sandbox';
 

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { HttpDefinition } from '../app/definitions';
-import type { Logger } from '../log';
+import type { HttpDefinition } from '../../src/app/definitions';
+import type { Logger } from '../../src/log';
 import { compileRoute, type CompiledRoute } from './routes';
 
 interface Route {

@@ -1,8 +1,8 @@
 import { InvocationContext, type Timer } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
-import type { TimerDefinition } from '../app/definitions';
-import type { Logger } from '../log';
-import { parseNcrontab } from '../schedule/ncrontab';
+import type { TimerDefinition } from '../../src/app/definitions';
+import type { Logger } from '../../src/log';
+import { parseNcrontab } from '../../src/schedule/ncrontab';
 
 export interface TimerRunnerOptions {
   definitions: readonly TimerDefinition[];

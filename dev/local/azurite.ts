@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { developmentConnectionString, type AzuritePorts } from '../storage/development';
+import { developmentConnectionString, type AzuritePorts } from '../../src/storage/development';
 
 export type { AzuritePorts };
 

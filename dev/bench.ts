@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { RunResource } from '../src/domain/run';
-import { generateProfilesCsv } from '../src/segments/generator';
+import { generateProfilesCsv } from './generator';
 import { markdownTable, peakRssMb, RunProgress, table } from './report';
 import { freePort, startSandbox, type Sandbox } from './sandbox';
 
@@ -105,7 +105,7 @@ function readOptions(): Options {
 /** Emulators in a process of their own, so that their memory and CPU are not the app's. */
 async function startEmulatorProcess(args: string[]): Promise<{ env: Record<string, string>; origins: Record<Provider, string>; stop(): Promise<void> }> {
   const ports = { iterable: await freePort(), brevo: await freePort(), omnisend: await freePort() };
-  const cli = join(__dirname, '..', 'test', 'emulators', 'cli.js');
+  const cli = join(__dirname, 'emulators', 'cli.js');
   const child = spawn(
     process.execPath,
     [cli, '--port-iterable', String(ports.iterable), '--port-brevo', String(ports.brevo), '--port-omnisend', String(ports.omnisend), '--async-delay-ms', String(ASYNC_DELAY_MS), ...args],

@@ -8,13 +8,13 @@ import type { FunctionDefinition } from '../src/app/definitions';
 import { loadConfig } from '../src/config';
 import type { RunResource } from '../src/domain/run';
 import { createLogger, type LogSink } from '../src/log';
-import { startAzurite, type RunningAzurite } from '../src/local/azurite';
-import { parseHostJson } from '../src/local/host-json';
-import { startLocalHost, type RunningHost } from '../src/local/host';
-import { loadDefinitions } from '../src/local/load-definitions';
+import { startAzurite, type RunningAzurite } from './local/azurite';
+import { parseHostJson } from './local/host-json';
+import { startLocalHost, type RunningHost } from './local/host';
+import { loadDefinitions } from './local/load-definitions';
 import { LocalSecretStore } from '../src/secrets/local-store';
 import { ensureStorage } from '../src/storage/clients';
-import { startEmulators, type Emulators, type StartEmulatorsOptions } from '../test/emulators';
+import { startEmulators, type Emulators, type StartEmulatorsOptions } from './emulators';
 
 /**
  * The whole app on one machine, for the demo, the benchmark and the end-to-end tests: Azurite (in

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FunctionDefinition } from '../app/definitions';
-import type { Logger } from '../log';
-import type { StorageClients } from '../storage/clients';
+import type { FunctionDefinition } from '../../src/app/definitions';
+import type { Logger } from '../../src/log';
+import type { StorageClients } from '../../src/storage/clients';
 import type { HostSettings } from './host-json';
 import { createHttpServer } from './http-server';
 import { startQueuePollers } from './queues';

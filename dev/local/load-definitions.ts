@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FunctionDefinition } from '../app/definitions';
+import type { FunctionDefinition } from '../../src/app/definitions';
 
 /**
  * Loads every function file of a folder (as the Functions host does with `main`) and collects the

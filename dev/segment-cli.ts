@@ -5,7 +5,7 @@ import { loadConfig } from '../src/config';
 import type { SegmentUploadResult } from '../src/domain/segment';
 import { AppError } from '../src/errors';
 import { createLogger } from '../src/log';
-import { applyLocalSettings, readLocalSettings } from '../src/local/settings';
+import { applyLocalSettings, readLocalSettings } from './local/settings';
 import { readSegmentBatches } from '../src/segments/reader';
 import { ensureStorage } from '../src/storage/clients';
 

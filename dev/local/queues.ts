@@ -2,9 +2,9 @@ import { InvocationContext } from '@azure/functions';
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { QueueDefinition } from '../app/definitions';
-import type { Logger } from '../log';
-import { poisonQueueName } from '../storage/names';
+import type { QueueDefinition } from '../../src/app/definitions';
+import type { Logger } from '../../src/log';
+import { poisonQueueName } from '../../src/storage/names';
 import type { HostSettings } from './host-json';
 import type { Runner } from './timers';
 

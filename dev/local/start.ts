@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createAppContext, setAppContext } from '../app/context';
-import { DEFAULT_REFRESH_SCHEDULE, loadConfig } from '../config';
-import { AppError } from '../errors';
-import { createLogger } from '../log';
-import { ensureStorage } from '../storage/clients';
-import { DEV_PORTS } from '../storage/development';
+import { createAppContext, setAppContext } from '../../src/app/context';
+import { DEFAULT_REFRESH_SCHEDULE, loadConfig } from '../../src/config';
+import { AppError } from '../../src/errors';
+import { createLogger } from '../../src/log';
+import { ensureStorage } from '../../src/storage/clients';
+import { DEV_PORTS } from '../../src/storage/development';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { readHostJson } from './host-json';
 import { startLocalHost } from './host';

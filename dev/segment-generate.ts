@@ -8,7 +8,7 @@ import {
   generatedProfileCount,
   generateProfilesCsv,
   type GenerateProfilesOptions,
-} from '../src/segments/generator';
+} from './generator';
 import { ingestSegment } from '../src/segments/ingest';
 import { createCliContext, formatCount, peakRssMb, printSummary, ProgressBar, readBack, runCli, throughput, UsageError } from './segment-cli';
 
