@@ -1,20 +1,11 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
+import { ACTION_DESCRIPTIONS, can, ROLES, type Action, type Principal, type Role } from '../domain/policy';
 import { Errors } from '../errors';
 
-/**
- * Who is calling, from the `x-ms-client-principal` header that App Service Authentication sets
- * (clients cannot forge it while authentication is on), and the one place that decides what each
- * role may do.
- */
-export const ROLES = ['Admin', 'Contributor'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface Principal {
-  userId: string;
-  name: string;
-  roles: ReadonlySet<Role>;
-}
+// Who is calling, from the `x-ms-client-principal` header that App Service Authentication sets
+// (clients cannot forge it while authentication is on). What each role may do is the pure policy
+// of `src/domain/policy.ts`.
 
 const clientPrincipalSchema = z.object({
   auth_typ: z.string().optional(),
@@ -52,58 +43,9 @@ export function readPrincipal(request: HttpRequest): Principal {
   return { userId, name, roles };
 }
 
-/** What a request wants to do; resource-level rules (which connections) are in `canUseConnection`. */
-export type Action =
-  | 'connection:manage'
-  | 'connection:read'
-  | 'segment:read'
-  | 'segment:write'
-  | 'export:read'
-  | 'export:write'
-  | 'run:read'
-  | 'run:start'
-  | 'refresh:run';
-
-const ALLOWED: Record<Action, readonly Role[]> = {
-  'connection:manage': ['Admin'],
-  'connection:read': ['Admin', 'Contributor'],
-  'segment:read': ['Admin', 'Contributor'],
-  'segment:write': ['Admin', 'Contributor'],
-  'export:read': ['Admin', 'Contributor'],
-  'export:write': ['Admin', 'Contributor'],
-  'run:read': ['Admin', 'Contributor'],
-  'run:start': ['Admin', 'Contributor'],
-  'refresh:run': ['Admin'],
-};
-
-const DESCRIPTIONS: Record<Action, string> = {
-  'connection:manage': 'create, change or delete connections',
-  'connection:read': 'read connections',
-  'segment:read': 'read segments',
-  'segment:write': 'upload or delete segments',
-  'export:read': 'read exports',
-  'export:write': 'create, change or delete exports',
-  'run:read': 'read runs',
-  'run:start': 'start or cancel runs',
-  'refresh:run': 'run the scheduled refresh',
-};
-
-export function isAdmin(principal: Principal): boolean {
-  return principal.roles.has('Admin');
-}
-
-export function can(principal: Principal, action: Action): boolean {
-  return ALLOWED[action].some((role) => principal.roles.has(role));
-}
-
 /** Reads the principal and checks the action: 401 without a principal, 403 without the role. */
 export function authorize(request: HttpRequest, action: Action): Principal {
   const principal = readPrincipal(request);
-  if (!can(principal, action)) throw Errors.forbidden(DESCRIPTIONS[action]);
+  if (!can(principal, action)) throw Errors.forbidden(ACTION_DESCRIPTIONS[action]);
   return principal;
-}
-
-/** A Contributor may only see and use connections that allow contributors. */
-export function canUseConnection(principal: Principal, connection: { allowContributors: boolean }): boolean {
-  return isAdmin(principal) || (principal.roles.has('Contributor') && connection.allowContributors);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { validationError } from '../api/validation';
-import { can, canUseConnection, type Principal } from '../api/auth';
+import { can, canUseConnection, type Principal } from '../domain/policy';
 import type { AppContext } from '../app/context';
 import {
   checkOptions,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { PROVIDER_RATE_PROFILES, rateLimitOverridesSchema } from '../providers/limits';
-import { PROVIDER_NAMES, providerNameSchema, type ProviderName } from '../providers/types';
+import { PROVIDER_NAMES, providerNameSchema, RATE_COUNTER_NAMES, rateLimitOverridesSchema, type ProviderName } from './provider';
 
 /**
  * A connection: one provider account the app exports to. Its API key lives only in the secret
@@ -134,7 +133,7 @@ export function checkOptions(provider: ProviderName, options: ConnectionOptions 
   if (provider !== 'iterable' && options?.region !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['options', 'region'], message: 'applies to Iterable connections only' });
   }
-  const counters = Object.keys(PROVIDER_RATE_PROFILES[provider].counters);
+  const counters: readonly string[] = RATE_COUNTER_NAMES[provider];
   for (const name of Object.keys(options?.rateLimits ?? {})) {
     if (!counters.includes(name)) {
       ctx.addIssue({ code: 'custom', path: ['options', 'rateLimits', name], message: `is not a rate limit of ${provider} (${counters.join(', ')})` });

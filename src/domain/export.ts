@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAPPED_FIELDS, type MappedField } from '../providers/types';
+import { MAPPED_FIELDS, type MappedField } from './provider';
 import { connectionIdSchema } from './connection';
 import { segmentIdSchema } from './segment';
 

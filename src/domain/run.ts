@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { providerNameSchema } from '../providers/types';
+import { providerNameSchema } from './provider';
 
 /** A run of an export: the public resource and the internal records behind it. */
 export const RUN_STATUSES = [

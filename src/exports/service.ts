@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { canUseConnection, isAdmin, type Principal } from '../api/auth';
+import { canUseConnection, isAdmin, type Principal } from '../domain/policy';
 import type { AppContext } from '../app/context';
 import { readConnection } from '../connections/repository';
 import { getConnectionForUse } from '../connections/service';

@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { Logger } from '../log';
-import { countersFor, type RateLimit, type RateLimitOverrides } from './limits';
+import type { RateLimitOverrides } from '../domain/provider';
+import { countersFor, type RateLimit } from './limits';
 import type { ProviderName, RateSignal } from './types';
 
 /**

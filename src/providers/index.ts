@@ -147,7 +147,7 @@ export { chunkItemBytes } from './records';
 export { closeSharedDispatcher } from './http';
 export * from './errors';
 export * from './types';
-export { BUCKETS, PROVIDER_RATE_PROFILES, rateLimitOverridesSchema, type RateLimitOverrides } from './limits';
+export { BUCKETS, PROVIDER_RATE_PROFILES } from './limits';
 export { createRateGovernor, RateGovernor, type GovernorAccount, type TakeResult } from './governor';
 export { createTableTargetRegistry, createMemoryTargetRegistry, type TargetRegistry } from './target-registry';
 export type { BrevoAttributeNames } from './brevo/adapter';

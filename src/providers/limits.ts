@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import type { ProviderName } from './types';
+import type { ProviderName, RateCounterName, RateLimitOverrides } from '../domain/provider';
 
 /**
  * Each provider's documented rate limits, as named counters (a sliding window of `limit` requests
@@ -30,7 +29,10 @@ export const BUCKETS = {
   omnisend: { brand: 'brand', tags: 'tags' },
 } as const;
 
-export const PROVIDER_RATE_PROFILES: Record<ProviderName, ProviderRateProfile> = {
+/** Each provider's counters are exactly the names a connection may override (`RATE_COUNTER_NAMES`). */
+type RateProfiles = { [P in ProviderName]: ProviderRateProfile & { counters: Record<RateCounterName<P>, RateLimit> } };
+
+export const PROVIDER_RATE_PROFILES: RateProfiles = {
   iterable: {
     // List endpoints' limit is unconfirmed: the documented bulk-user limit, per project.
     counters: { api: { limit: 5, windowMs: 1_000 } },
@@ -54,16 +56,6 @@ export const PROVIDER_RATE_PROFILES: Record<ProviderName, ProviderRateProfile> =
     shares: { batches: { of: 'brand', leaving: 'tags' } },
   },
 };
-
-/**
- * A connection's own limits (a higher Brevo plan: `{ contactsPerSecond: { limit: 20, windowMs: 1000 } }`),
- * by counter name; they replace the defaults of the counters they name.
- */
-export const rateLimitOverridesSchema = z.record(
-  z.string().min(1),
-  z.object({ limit: z.number().int().positive(), windowMs: z.number().int().positive() }).strict(),
-);
-export type RateLimitOverrides = z.infer<typeof rateLimitOverridesSchema>;
 
 /** The counters a request in `bucket` draws from, with overrides applied and limits multiplied by `rateScale`. */
 export function countersFor(

@@ -1,58 +1,9 @@
-import { z } from 'zod';
+// What the export pipeline asks of a provider: one adapter per provider, driven one request at a
+// time. The provider vocabulary (names, targets, chunk operations) is provider-neutral and lives
+// in `src/domain/provider.ts`; it is re-exported here for the adapters.
+import type { ChunkOperation, ProviderName, RecordReject, Target, TargetSpec } from '../domain/provider';
 
-/**
- * The one interface the export pipeline speaks to every provider. Delivery of a chunk is a small
- * state machine of single requests, so that the sender can ask the rate governor for exactly one
- * token before each request, persist progress between requests, and re-enqueue (never sleep) when
- * it has to wait — for tokens, or for a provider's asynchronous processing.
- */
-export const PROVIDER_NAMES = ['iterable', 'brevo', 'omnisend'] as const;
-export const providerNameSchema = z.enum(PROVIDER_NAMES);
-export type ProviderName = z.infer<typeof providerNameSchema>;
-
-/** The optional fields of a mapping; `email` is always present and is the member's identity. */
-export const MAPPED_FIELDS = ['firstName', 'lastName', 'phone', 'address', 'city', 'countryRegion', 'postalCode'] as const;
-export type MappedField = (typeof MAPPED_FIELDS)[number];
-
-export const memberRecordSchema = z.object({
-  email: z.string(),
-  fields: z.partialRecord(z.enum(MAPPED_FIELDS), z.string()),
-});
-export type MemberRecord = z.infer<typeof memberRecordSchema>;
-
-/** Where members go: the Iterable list or Omnisend tag named after a segment, or the export's Brevo list. */
-export const targetSpecSchema = z.discriminatedUnion('provider', [
-  z.object({ provider: z.literal('iterable'), listName: z.string().min(1) }),
-  z.object({ provider: z.literal('brevo'), listId: z.number().int().positive() }),
-  z.object({ provider: z.literal('omnisend'), tag: z.string().min(1) }),
-]);
-export type TargetSpec = z.infer<typeof targetSpecSchema>;
-
-export const targetSchema = z.discriminatedUnion('provider', [
-  z.object({ provider: z.literal('iterable'), listId: z.number().int().positive(), listName: z.string() }),
-  z.object({ provider: z.literal('brevo'), listId: z.number().int().positive() }),
-  z.object({ provider: z.literal('omnisend'), tag: z.string().min(1) }),
-]);
-export type Target = z.infer<typeof targetSchema>;
-
-/**
- * A chunk's work. `upsert` adds members and updates their fields; `isNew` marks the records whose
- * membership (Omnisend tag) must still be set; `segmentId` names where the member came from (for
- * rejects). `remove` takes members out of the list/tag only.
- */
-export const chunkOperationSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('upsert'),
-    target: targetSchema,
-    records: z.array(memberRecordSchema.extend({ isNew: z.boolean(), segmentId: z.string().optional() })),
-  }),
-  z.object({ kind: z.literal('remove'), target: targetSchema, emails: z.array(z.string()) }),
-]);
-export type ChunkOperation = z.infer<typeof chunkOperationSchema>;
-
-/** A record the provider refused; every other record of a finished chunk counts as sent. */
-export const recordRejectSchema = z.object({ email: z.string(), code: z.string(), reason: z.string() });
-export type RecordReject = z.infer<typeof recordRejectSchema>;
+export * from '../domain/provider';
 
 /** Adapter-specific progress (batch ids, process id, offsets), JSON, small: never the records. */
 export type DeliveryState = Record<string, unknown>;
@@ -98,6 +49,12 @@ export interface StepOptions extends ProviderCallOptions {
   notifyUrl?: string;
 }
 
+/**
+ * The one interface the export pipeline speaks to every provider. Delivery of a chunk is a small
+ * state machine of single requests, so that the sender can ask the rate governor for exactly one
+ * token before each request, persist progress between requests, and re-enqueue (never sleep) when
+ * it has to wait — for tokens, or for a provider's asynchronous processing.
+ */
 export interface ProviderAdapter {
   readonly provider: ProviderName;
   readonly chunkLimits: { upsert: ChunkLimits; remove: ChunkLimits };

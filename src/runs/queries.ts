@@ -1,9 +1,9 @@
-import type { Principal } from '../api/auth';
+import type { Principal } from '../domain/policy';
 import type { AppContext } from '../app/context';
 import type { RunResource } from '../domain/run';
 import { Errors } from '../errors';
 import { getVisibleExport } from '../exports/service';
-import { isAdmin } from '../api/auth';
+import { isAdmin } from '../domain/policy';
 import { readExport } from '../exports/repository';
 import { toRunResource } from './resource';
 import { getRunDoc, listRunIdsPage } from './repository';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ROLES } from '../../src/api/auth';
+import { ROLES } from '../../src/domain/policy';
 import { at, Expr, INFRA_DIR, Templates } from './bicep';
 
 /**

@@ -1,6 +1,7 @@
 import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { authorize, can, canUseConnection, readPrincipal, type Principal } from '../../../src/api/auth';
+import { authorize, readPrincipal } from '../../../src/api/auth';
+import { can, canUseConnection, type Principal } from '../../../src/domain/policy';
 import { isAppError } from '../../../src/errors';
 
 const ROLE_TYPE = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
