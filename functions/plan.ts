@@ -1,7 +1,7 @@
 import { getAppContext } from '../src/app/context';
 import { defineQueue } from '../src/app/definitions';
 import { planMessageSchema } from '../src/domain/run';
-import { planRun } from '../src/runs/planner';
+import { planRun } from '../src/pipeline/plan/planner';
 import { parseMessage } from '../src/storage/queue-messages';
 import { QUEUE_NAMES } from '../src/storage/names';
 import { app } from './app';

@@ -1,6 +1,6 @@
 import { getAppContext } from '../src/app/context';
 import { defineTimer } from '../src/app/definitions';
-import { occurrenceOf, runScheduledRefresh } from '../src/runs/refresh';
+import { occurrenceOf, runScheduledRefresh } from '../src/pipeline/refresh';
 import { app } from './app';
 
 export const refreshTimer = defineTimer('refresh-timer', { schedule: '%REFRESH_SCHEDULE%' }, async () => {

@@ -1,7 +1,7 @@
 import { getAppContext } from '../src/app/context';
 import { defineQueue } from '../src/app/definitions';
 import { chunkMessageSchema } from '../src/domain/run';
-import { sendChunk } from '../src/runs/sender';
+import { sendChunk } from '../src/pipeline/send/sender';
 import { parseMessage } from '../src/storage/queue-messages';
 import { QUEUE_NAMES } from '../src/storage/names';
 import { app } from './app';

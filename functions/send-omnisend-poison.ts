@@ -1,7 +1,7 @@
 import { getAppContext } from '../src/app/context';
 import { defineQueue } from '../src/app/definitions';
 import { chunkMessageSchema } from '../src/domain/run';
-import { chunkPoisoned } from '../src/runs/poison';
+import { chunkPoisoned } from '../src/pipeline/poison';
 import { parseMessage } from '../src/storage/queue-messages';
 import { poisonQueueName, QUEUE_NAMES } from '../src/storage/names';
 import { app } from './app';

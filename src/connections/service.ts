@@ -14,7 +14,7 @@ import {
   type UpdateConnectionBody,
 } from '../domain/connection';
 import { AppError, Errors, withDetails } from '../errors';
-import { deleteExportsOfConnection, exportsUsingConnection } from '../exports/usage';
+import { deleteExportsOfConnection, exportsUsingConnection } from '../pipeline/cleanup';
 import type { ProviderAdapterSettings } from '../providers';
 import { SecretStoreError, toSecretName } from '../secrets';
 import {

@@ -1,7 +1,7 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app/context';
 import { exportSchema, type Export } from '../domain/export';
-import { isStatus } from '../runs/repository';
+import { isStatus } from '../pipeline/store/runs-table';
 import { EXPORTS_PARTITION, exportRowSchema } from './table';
 
 export interface StoredExport {

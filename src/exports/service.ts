@@ -16,10 +16,10 @@ import { AppError, Errors, isAppError } from '../errors';
 import { isProviderError } from '../providers/errors';
 import { providerDisplayName } from '../providers/errors';
 import { findSegment } from '../segments/repository';
-import { deleteLedger } from '../runs/ledger';
-import { finishRun } from '../runs/lifecycle';
-import { adapterFor } from '../runs/provider-access';
-import { deleteRunIndex } from '../runs/repository';
+import { deleteLedger } from '../pipeline/plan/ledger';
+import { finishRun } from '../pipeline/run-state';
+import { adapterFor } from '../pipeline/accounts';
+import { deleteRunIndex } from '../pipeline/store/runs-table';
 import { deleteExportRow, insertExport, listExports, readExport, replaceExport, type StoredExport } from './repository';
 
 /**

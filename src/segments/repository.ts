@@ -1,7 +1,7 @@
 import type { AppContext } from '../app/context';
 import type { Segment } from '../domain/segment';
 import { Errors, withDetails } from '../errors';
-import { exportsUsingSegment } from '../exports/usage';
+import { exportsUsingSegment } from '../pipeline/cleanup';
 import { versionCutoff } from './layout';
 import { getEntityOrUndefined, isStatus, META_PARTITION, metaRowSchema, segmentsTable, toSegment } from './table';
 import { cleanupSegment } from './versions';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getAppContext } from '../../src/app/context';
 import { defineQueue } from '../../src/app/definitions';
 import { chunkMessageSchema } from '../../src/domain/run';
-import { sendChunk } from '../../src/runs/sender';
+import { sendChunk } from '../../src/pipeline/send/sender';
 import { QUEUE_NAMES } from '../../src/storage/names';
 import { parseMessage } from '../../src/storage/queue-messages';
 import { segmentCsv, startTestApp, type StartTestAppOptions, type TestApp } from '../support/app';

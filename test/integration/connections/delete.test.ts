@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { connectionsDelete } from '../../../functions/connections-delete';
 import { readConnection } from '../../../src/connections/repository';
 import { getConnectionForUse } from '../../../src/connections/service';
-import { exportsUsingConnection } from '../../../src/exports/usage';
+import { exportsUsingConnection } from '../../../src/pipeline/cleanup';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, invokeHttp } from '../../support/http';
 import { seedConnection, seedExport } from './seed';

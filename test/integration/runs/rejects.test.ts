@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RejectRow } from '../../../src/domain/run';
-import { chunkRejectKey, listRejectsPage, PlannerRejects, writeRejects } from '../../../src/runs/rejects';
+import { chunkRejectKey, listRejectsPage, PlannerRejects, writeRejects } from '../../../src/pipeline/store/rejects';
 import { createTestContext } from '../../support/context';
 
 describe('run rejects', () => {

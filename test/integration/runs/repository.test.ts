@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChunkDoc } from '../../../src/domain/run';
-import { MAX_INLINE_PAYLOAD_CHARS } from '../../../src/runs/chunk-payload';
-import { getChunkDoc, insertChunkDocs, listChunkDocs } from '../../../src/runs/repository';
+import { MAX_INLINE_PAYLOAD_CHARS } from '../../../src/pipeline/store/chunk-payload';
+import { getChunkDoc, insertChunkDocs, listChunkDocs } from '../../../src/pipeline/store/runs-table';
 import { createTestContext } from '../../support/context';
 
 describe('chunk rows', () => {

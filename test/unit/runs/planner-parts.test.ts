@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeEmail } from '../../../src/runs/email';
-import { hashEmail, hashEmailBytes } from '../../../src/runs/hash';
-import { HashIndex } from '../../../src/runs/hash-index';
-import { fieldsHash, mapFields, mappedFieldsHash } from '../../../src/runs/mapping';
+import { normalizeEmail } from '../../../src/pipeline/plan/email';
+import { hashEmail, hashEmailBytes } from '../../../src/pipeline/plan/hash';
+import { HashIndex } from '../../../src/pipeline/plan/hash-index';
+import { fieldsHash, mapFields, mappedFieldsHash } from '../../../src/pipeline/plan/mapping';
 
 describe('email normalisation', () => {
   it.each([

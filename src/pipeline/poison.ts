@@ -1,8 +1,8 @@
 import type { AppContext } from '../app/context';
 import type { ChunkMessage } from '../domain/run';
-import { finishRun } from './lifecycle';
-import { getChunkDoc } from './repository';
-import { failChunk } from './sender';
+import { finishRun } from './run-state';
+import { getChunkDoc } from './store/runs-table';
+import { failChunk } from './send/sender';
 
 /**
  * Messages the host gave up on (`maxDequeueCount` failures) land in `<queue>-poison`; these

@@ -1,6 +1,6 @@
 import type { AppContext } from '../app/context';
-import { listExports } from './repository';
-import { removeExport } from './service';
+import { listExports } from '../exports/repository';
+import { removeExport } from '../exports/service';
 
 /**
  * Which exports use a connection or a segment: connections and segments may not be deleted while

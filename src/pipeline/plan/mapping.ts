@@ -1,5 +1,5 @@
-import type { Mapping } from '../domain/export';
-import { MAPPED_FIELDS, type MappedField, type MemberRecord } from '../providers/types';
+import type { Mapping } from '../../domain/export';
+import { MAPPED_FIELDS, type MappedField, type MemberRecord } from '../../providers/types';
 import { Hash53 } from './hash';
 
 /** A segment member's mapped fields: empty values are left out (never sent as blanks). */

@@ -1,8 +1,8 @@
 import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import type { AppContext } from '../app/context';
-import { chunkDocSchema, runDocSchema, type ChunkDoc, type RunDoc } from '../domain/run';
+import type { AppContext } from '../../app/context';
+import { chunkDocSchema, runDocSchema, type ChunkDoc, type RunDoc } from '../../domain/run';
 
 /**
  * The runs table keeps everything of one run in the run's own partition — the run document

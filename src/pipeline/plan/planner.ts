@@ -1,28 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppContext } from '../app/context';
-import { getConnectionForUse } from '../connections/service';
-import type { Export } from '../domain/export';
-import { isTerminal, type ChunkStatus, type RunDoc, type Totals } from '../domain/run';
-import type { Segment } from '../domain/segment';
-import { isAppError, Errors } from '../errors';
-import { readExport } from '../exports/repository';
-import { isProviderErrorKind } from '../providers/errors';
-import type { GovernorAccount, RateGovernor } from '../providers/governor';
-import { BUCKETS } from '../providers/limits';
-import type { ProviderAdapter, TargetSpec } from '../providers/types';
-import { readSegmentBatches } from '../segments/reader';
-import { getSegment } from '../segments/repository';
-import { acquireCurrentSegmentVersion, acquireSegmentVersion } from '../segments/versions';
+import type { AppContext } from '../../app/context';
+import { getConnectionForUse } from '../../connections/service';
+import type { Export } from '../../domain/export';
+import { isTerminal, type ChunkStatus, type RunDoc, type Totals } from '../../domain/run';
+import type { Segment } from '../../domain/segment';
+import { isAppError, Errors } from '../../errors';
+import { readExport } from '../../exports/repository';
+import { isProviderErrorKind } from '../../providers/errors';
+import type { GovernorAccount, RateGovernor } from '../../providers/governor';
+import { BUCKETS } from '../../providers/limits';
+import type { ProviderAdapter, TargetSpec } from '../../providers/types';
+import { readSegmentBatches } from '../../segments/reader';
+import { getSegment } from '../../segments/repository';
+import { acquireCurrentSegmentVersion, acquireSegmentVersion } from '../../segments/versions';
 import { ChunkWriter, type PlannedTarget } from './chunker';
 import { normalizeEmail } from './email';
 import { hash53, hashEmail } from './hash';
 import { HashIndex } from './hash-index';
 import { commitSnapshot, FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, SnapshotWriter } from './ledger';
-import { finishRun, releaseRun, settleIfComplete } from './lifecycle';
+import { finishRun, releaseRun, settleIfComplete } from '../run-state';
 import { mapFields, mappedFieldsHash } from './mapping';
-import { adapterFor, governorAccount, governorFor, newWebhookToken } from './provider-access';
-import { PlannerRejects } from './rejects';
-import { getRunDoc, listChunkDocs, updateRunDoc } from './repository';
+import { adapterFor, governorAccount, governorFor, newWebhookToken } from '../accounts';
+import { PlannerRejects } from '../store/rejects';
+import { getRunDoc, listChunkDocs, updateRunDoc } from '../store/runs-table';
 
 /**
  * The planner (queue-triggered): streams the pinned version of each segment, normalises and

@@ -1,17 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppContext } from '../app/context';
-import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../domain/run';
-import { isAppError, Errors } from '../errors';
-import { readExport } from '../exports/repository';
-import { isProviderErrorKind } from '../providers/errors';
-import type { GovernorAccount, RateGovernor, TakeResult } from '../providers/governor';
-import { chunkOperationSchema, type ChunkOperation, type DeliveryState, type ProviderAdapter, type RecordReject } from '../providers/types';
-import { sendMessage } from '../storage/queue-messages';
-import { readChunkPayload } from './chunk-payload';
-import { finishRun, releaseRun, settleIfComplete } from './lifecycle';
-import { adapterFor, chunkQueueName, connectionForUse, governorAccount, governorFor, notifyUrlFor } from './provider-access';
-import { chunkRejectKey, writeRejects, type RejectOp } from './rejects';
-import { getChunkDoc, getRunDoc, saveChunkDoc, settleChunk, updateRunDoc, type Versioned } from './repository';
+import type { AppContext } from '../../app/context';
+import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../../domain/run';
+import { isAppError, Errors } from '../../errors';
+import { readExport } from '../../exports/repository';
+import { isProviderErrorKind } from '../../providers/errors';
+import type { GovernorAccount, RateGovernor, TakeResult } from '../../providers/governor';
+import { chunkOperationSchema, type ChunkOperation, type DeliveryState, type ProviderAdapter, type RecordReject } from '../../providers/types';
+import { sendMessage } from '../../storage/queue-messages';
+import { readChunkPayload } from '../store/chunk-payload';
+import { finishRun, releaseRun, settleIfComplete } from '../run-state';
+import { adapterFor, chunkQueueName, connectionForUse, governorAccount, governorFor, notifyUrlFor } from '../accounts';
+import { chunkRejectKey, writeRejects, type RejectOp } from '../store/rejects';
+import { getChunkDoc, getRunDoc, saveChunkDoc, settleChunk, updateRunDoc, type Versioned } from '../store/runs-table';
 
 /**
  * The sender (one queue function per provider): delivers one chunk, one provider request at a

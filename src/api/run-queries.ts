@@ -5,9 +5,9 @@ import { Errors } from '../errors';
 import { getVisibleExport } from '../exports/service';
 import { isAdmin } from '../domain/policy';
 import { readExport } from '../exports/repository';
-import { toRunResource } from './resource';
-import { getRunDoc, listRunIdsPage } from './repository';
-import { listRejectsPage } from './rejects';
+import { toRunResource } from '../pipeline/resource';
+import { getRunDoc, listRunIdsPage } from '../pipeline/store/runs-table';
+import { listRejectsPage } from '../pipeline/store/rejects';
 import type { RejectRow } from '../domain/run';
 
 /** Reading runs: a caller sees the runs of the exports they may see. */

@@ -1,10 +1,10 @@
-import type { AppContext } from '../app/context';
-import type { ChunkDoc, ChunkStatus } from '../domain/run';
-import { chunkItemBytes } from '../providers/records';
-import type { ChunkLimits, ChunkOperation, MemberRecord, ProviderName, Target } from '../providers/types';
-import { sendMessage } from '../storage/queue-messages';
-import { storeChunkPayload } from './chunk-payload';
-import { insertChunkDocs, MAX_TRANSACTION_ACTIONS } from './repository';
+import type { AppContext } from '../../app/context';
+import type { ChunkDoc, ChunkStatus } from '../../domain/run';
+import { chunkItemBytes } from '../../providers/records';
+import type { ChunkLimits, ChunkOperation, MemberRecord, ProviderName, Target } from '../../providers/types';
+import { sendMessage } from '../../storage/queue-messages';
+import { storeChunkPayload } from '../store/chunk-payload';
+import { insertChunkDocs, MAX_TRANSACTION_ACTIONS } from '../store/runs-table';
 
 /**
  * Cuts a target's adds/updates and removes into provider-sized chunks (records and bytes, from the

@@ -1,14 +1,14 @@
 import { odata } from '@azure/data-tables';
 import { z } from 'zod';
-import type { AppContext } from '../app/context';
-import { chunkOperationSchema, type ChunkOperation } from '../providers/types';
-import { isStatus } from './repository';
+import type { AppContext } from '../../app/context';
+import { chunkOperationSchema, type ChunkOperation } from '../../providers/types';
+import { isStatus } from '../store/runs-table';
 import { hashEmail, hashEmailBytes, type Hash64 } from './hash';
 import { HashIndex } from './hash-index';
-import { BlobLineWriter } from './blob-lines';
-import { listChunkDocs } from './repository';
-import { listProviderRejects } from './rejects';
-import { deleteChunkPayloads, readChunkPayload } from './chunk-payload';
+import { BlobLineWriter } from '../store/blob-lines';
+import { listChunkDocs } from '../store/runs-table';
+import { listProviderRejects } from '../store/rejects';
+import { deleteChunkPayloads, readChunkPayload } from '../store/chunk-payload';
 
 /**
  * The ledger: what a destination target (an Iterable list, an Omnisend tag, the Brevo list)

@@ -1,11 +1,11 @@
 import { odata, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
-import type { AppContext } from '../app/context';
-import { rejectRowSchema, type RejectRow } from '../domain/run';
-import { AppError } from '../errors';
+import type { AppContext } from '../../app/context';
+import { rejectRowSchema, type RejectRow } from '../../domain/run';
+import { AppError } from '../../errors';
 import { BlobLineWriter } from './blob-lines';
 import { readLines } from './lines';
-import { MAX_TRANSACTION_ACTIONS } from './repository';
+import { MAX_TRANSACTION_ACTIONS } from './runs-table';
 
 /**
  * Per-record rejects of a run. What the planner rejects (invalid, missing and duplicate emails:

@@ -8,7 +8,7 @@ import { readExport, setActiveRun, type StoredExport } from '../exports/reposito
 import type { ProviderName } from '../providers/types';
 import { releaseSegmentVersion } from '../segments/versions';
 import { sendMessage } from '../storage/queue-messages';
-import { getRunDoc, insertRunDoc, insertRunIndex, updateRunDoc } from './repository';
+import { getRunDoc, insertRunDoc, insertRunIndex, updateRunDoc } from './store/runs-table';
 
 /**
  * Run creation, cancellation and the end of a run. The export row holds the one active run of an

@@ -1,5 +1,5 @@
-import type { AppContext } from '../app/context';
-import type { ChunkDoc } from '../domain/run';
+import type { AppContext } from '../../app/context';
+import type { ChunkDoc } from '../../domain/run';
 
 /**
  * A chunk's records live in a property of its row (small chunks: a table property holds 32K

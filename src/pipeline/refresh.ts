@@ -2,7 +2,7 @@ import type { AppContext } from '../app/context';
 import type { RunDoc } from '../domain/run';
 import { listExports } from '../exports/repository';
 import { parseNcrontab } from '../schedule/ncrontab';
-import { scheduledRunId, startRun } from './lifecycle';
+import { scheduledRunId, startRun } from './run-state';
 
 /**
  * The scheduled refresh: one run of every export for a schedule occurrence. Run ids derive from
