@@ -1,8 +1,7 @@
 import { authorize } from '../src/api/auth';
-import { connectionIdFrom, deleteOptionsFrom } from '../src/api/connections';
+import { connectionIdFrom, deleteConnectionAndExports, deleteOptionsFrom } from '../src/api/connections';
 import { getAppContext } from '../src/app/context';
 import { defineHttp } from '../src/app/definitions';
-import { deleteConnection } from '../src/connections/service';
 import { app } from './app';
 
 export const connectionsDelete = defineHttp(
@@ -11,7 +10,7 @@ export const connectionsDelete = defineHttp(
   async (request) => {
     const principal = authorize(request, 'connection:manage');
     const connectionId = connectionIdFrom(request);
-    await deleteConnection(getAppContext(), principal, connectionId, deleteOptionsFrom(request));
+    await deleteConnectionAndExports(getAppContext(), principal, connectionId, deleteOptionsFrom(request));
     return { status: 204 };
   },
 );

@@ -1,13 +1,12 @@
 import { authorize } from '../src/api/auth';
-import { readSegmentId } from '../src/api/segments';
+import { deleteUnusedSegment, readSegmentId } from '../src/api/segments';
 import { getAppContext } from '../src/app/context';
 import { defineHttp } from '../src/app/definitions';
-import { deleteSegment } from '../src/segments/repository';
 import { app } from './app';
 
 export const segmentsDelete = defineHttp('segments-delete', { route: 'segments/{segmentId}', methods: ['DELETE'] }, async (request) => {
   authorize(request, 'segment:write');
-  await deleteSegment(getAppContext(), readSegmentId(request));
+  await deleteUnusedSegment(getAppContext(), readSegmentId(request));
   return { status: 204 };
 });
 

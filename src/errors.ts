@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * The one catalog of errors. Each error has a stable `code` (part of the public API), an HTTP
  * status, a message and optional `details`; an error that wraps another keeps it as `cause`.
@@ -116,6 +118,27 @@ export const Errors = {
     (problems: readonly string[]) => `The app settings are not valid:\n  - ${problems.join('\n  - ')}`,
   ),
 } as const;
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** zod issues as `{ path, message }`, the `details` of a 400. */
+export function describeIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }));
+}
+
+/** A 400 `code` error whose details list every problem the schema found. */
+export function validationError(what: string, error: z.ZodError, code = 'validation_failed'): AppError {
+  const issues = describeIssues(error);
+  const first = issues[0];
+  const message = `The ${what} is not valid${first ? `: ${first.path} ${first.message}` : ''}`;
+  return new AppError(code, 400, message, { details: issues });
+}
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };

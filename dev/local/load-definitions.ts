@@ -21,7 +21,10 @@ export async function loadDefinitions(directory: string): Promise<FunctionDefini
       const loaded = (await import(pathToFileURL(join(directory, file)).href)) as Record<string, unknown>;
       const exported: Record<string, unknown> =
         loaded.default && typeof loaded.default === 'object' ? { ...loaded, ...(loaded.default as Record<string, unknown>) } : loaded;
-      for (const value of Object.values(exported)) if (isDefinition(value) && !definitions.includes(value)) definitions.push(value);
+      // A file may export one definition or an array of them (one per provider).
+      for (const value of Object.values(exported).flatMap((item) => (Array.isArray(item) ? (item as unknown[]) : [item]))) {
+        if (isDefinition(value) && !definitions.includes(value)) definitions.push(value);
+      }
     }
   } finally {
     console.warn = warn;

@@ -1,6 +1,11 @@
 import type { HttpRequest } from '@azure/functions';
 import { connectionIdSchema, deleteConnectionQuerySchema } from '../domain/connection';
-import { Errors } from '../errors';
+import type { AppContext } from '../app/context';
+import { deleteConnection, getVisibleConnection } from '../connections/service';
+import type { Principal } from '../domain/policy';
+import { Errors, withDetails } from '../errors';
+import { exportsUsingConnection } from '../exports/repository';
+import { removeExportsOfConnection } from '../pipeline/cleanup';
 import { parseQuery } from './validation';
 
 /** The `{connectionId}` of the route; an id that cannot exist is a 404 like any unknown id. */
@@ -18,4 +23,22 @@ export function deleteOptionsFrom(request: HttpRequest): { force: boolean } {
 /** Where a created connection can be read. */
 export function connectionLocation(connectionId: string): string {
   return `/api/connections/${encodeURIComponent(connectionId)}`;
+}
+
+/**
+ * `DELETE /api/connections/{connectionId}`: while exports use the connection the answer is 409
+ * naming them, unless `force`, which removes those exports first (their active runs cancelled).
+ */
+export async function deleteConnectionAndExports(context: AppContext, principal: Principal, connectionId: string, options: { force: boolean }): Promise<void> {
+  // 404 before 409: a connection the caller may not see is not in use as far as they know.
+  await getVisibleConnection(context, principal, connectionId);
+  const exportIds = await exportsUsingConnection(context, connectionId);
+  if (exportIds.length > 0 && !options.force) {
+    throw withDetails(
+      Errors.conflict(`Connection '${connectionId}' is used by export(s) ${exportIds.join(', ')}; delete them first or repeat with ?force=true`),
+      { exportIds },
+    );
+  }
+  if (exportIds.length > 0) await removeExportsOfConnection(context, connectionId);
+  await deleteConnection(context, principal, connectionId, { deletedExports: exportIds.length });
 }

@@ -1,14 +1,31 @@
+// The export API: handlers of `/api/exports`, and the decisions that need more than the exports
+// table — the caller may use the connection, the segments exist and hold every mapped field,
+// Brevo's list exists — composed here from the resources and the pipeline. Saving never runs
+// an export; deleting one cancels its active run.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
+import type { AppContext } from '../app/context';
 import { getAppContext } from '../app/context';
 import { json } from '../app/definitions';
-import { createExportBodySchema, exportIdSchema, updateExportBodySchema } from '../domain/export';
-import { createExport, deleteExport, getExportResource, listVisibleExports, updateExport } from '../exports/service';
+import { getConnection } from '../connections/repository';
+import type { Connection } from '../domain/connection';
+import { createExportBodySchema, exportIdSchema, updateExportBodySchema, type CreateExportBody, type Export, type ExportResource, type UpdateExportBody } from '../domain/export';
+import { canUseExport, type Principal } from '../domain/policy';
+import { AppError, Errors } from '../errors';
+import { createExportRow, listExports, replaceExportRow } from '../exports/repository';
+import { exportProblems, invalidExport, newExportId } from '../exports/validation';
+import { getProviderAccount } from '../pipeline/accounts';
+import { removeExport } from '../pipeline/cleanup';
+import { isProviderError } from '../providers/errors';
+import { findSegment } from '../segments/repository';
+import type { OperationOptions } from '../storage/tables';
 import { authorize } from './auth';
 import { parseWith, readJsonBody } from './validation';
+import { getVisibleExport } from './visibility';
 
-/** HTTP handlers of `/api/exports`. */
 const exportParams = z.object({ exportId: exportIdSchema });
+const MAX_UPDATE_ATTEMPTS = 5;
+const LIST_CHECK_TIMEOUT_IN_MS = 10_000;
 
 export async function handleCreateExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:write');
@@ -25,7 +42,8 @@ export async function handleListExports(request: HttpRequest): Promise<HttpRespo
 export async function handleGetExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  return json(200, await getExportResource(getAppContext(), principal, exportId));
+  const { stored, connection } = await getVisibleExport(getAppContext(), principal, exportId);
+  return json(200, present(stored.export, connection, stored.activeRunId));
 }
 
 export async function handleUpdateExport(request: HttpRequest): Promise<HttpResponseInit> {
@@ -38,6 +56,101 @@ export async function handleUpdateExport(request: HttpRequest): Promise<HttpResp
 export async function handleDeleteExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:write');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  await deleteExport(getAppContext(), principal, exportId);
+  const context = getAppContext();
+  await getVisibleExport(context, principal, exportId);
+  await removeExport(context, exportId, `deleted by ${principal.name}`);
+  context.log.info('export deleted', { exportId, userId: principal.userId });
   return { status: 204 };
+}
+
+export async function createExport(context: AppContext, principal: Principal, body: CreateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
+  const connection = await usableConnection(context, principal, body.connectionId, options);
+  const now = context.now().toISOString();
+  const value: Export = {
+    id: newExportId(),
+    name: body.name,
+    connectionId: body.connectionId,
+    segmentIds: body.segmentIds,
+    mapping: body.mapping,
+    options: body.options,
+    createdAt: now,
+    createdBy: principal.userId,
+    updatedAt: now,
+    updatedBy: principal.userId,
+  };
+  await validateExport(context, connection, value, options);
+  await createExportRow(context, value, options);
+  context.log.info('export created', { exportId: value.id, connectionId: value.connectionId, userId: principal.userId });
+  return present(value, connection, undefined);
+}
+
+async function listVisibleExports(context: AppContext, principal: Principal): Promise<ExportResource[]> {
+  const connections = new Map<string, Connection | undefined>();
+  const items: ExportResource[] = [];
+  for await (const stored of listExports(context)) {
+    const { connectionId } = stored.export;
+    if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId))?.connection);
+    const connection = connections.get(connectionId);
+    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId));
+  }
+  return items.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+}
+
+async function updateExport(context: AppContext, principal: Principal, exportId: string, body: UpdateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
+  for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+    const { stored } = await getVisibleExport(context, principal, exportId, options);
+    const connection = await usableConnection(context, principal, stored.export.connectionId, options);
+    const next: Export = {
+      ...stored.export,
+      name: body.name ?? stored.export.name,
+      segmentIds: body.segmentIds ?? stored.export.segmentIds,
+      mapping: body.mapping ?? stored.export.mapping,
+      options: body.options ?? stored.export.options,
+      updatedAt: context.now().toISOString(),
+      updatedBy: principal.userId,
+    };
+    await validateExport(context, connection, next, options);
+    if (await replaceExportRow(context, stored, next, options)) {
+      context.log.info('export updated', { exportId, userId: principal.userId });
+      return present(next, connection, stored.activeRunId);
+    }
+  }
+  throw Errors.conflict('The export changed while it was being updated; try again');
+}
+
+async function usableConnection(context: AppContext, principal: Principal, connectionId: string, options: OperationOptions): Promise<Connection> {
+  const connection = (await getConnection(context, connectionId, options))?.connection;
+  if (!connection || !canUseExport(principal, connection)) {
+    throw invalidExport([{ path: 'connectionId', message: `no connection '${connectionId}' that you may use` }]);
+  }
+  return connection;
+}
+
+async function validateExport(context: AppContext, connection: Connection, value: Export, options: OperationOptions): Promise<void> {
+  const segments = await Promise.all(value.segmentIds.map((segmentId) => findSegment(context, segmentId, options)));
+  const problems = exportProblems(value, connection.provider, segments);
+  if (problems.length > 0) throw invalidExport(problems);
+  if (connection.provider === 'brevo' && value.options.listId !== undefined) await checkBrevoList(context, connection, value.options.listId, options);
+}
+
+/** Brevo imports into a list that must exist: 422 `list_not_found` when the account has no such list. */
+async function checkBrevoList(context: AppContext, connection: Connection, listId: number, options: OperationOptions): Promise<void> {
+  try {
+    const { adapter } = await getProviderAccount(context, connection.id, { ...options, fresh: true });
+    await adapter.prepareTarget({ provider: 'brevo', listId }, { abortSignal: options.abortSignal, timeoutInMs: LIST_CHECK_TIMEOUT_IN_MS });
+  } catch (error) {
+    if (!isProviderError(error)) throw error;
+    if (error.kind === 'permanent') {
+      throw new AppError('list_not_found', 422, `Brevo has no list ${listId} for this connection`, {
+        details: [{ path: 'options.listId', message: error.providerMessage ?? 'the list does not exist' }],
+        cause: error,
+      });
+    }
+    if (error.kind === 'auth') throw Errors.providerAuthFailed('Brevo');
+    throw new AppError(Errors.providerUnavailable.code, 502, Errors.providerUnavailable('Brevo').message, { cause: error });
+  }
+}
+
+function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined): ExportResource {
+  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}) };
 }

@@ -1,16 +1,13 @@
-import type { Principal } from '../domain/policy';
+// Reading runs: a caller sees the runs of the exports they may see (404 otherwise).
 import type { AppContext } from '../app/context';
-import type { RunResource } from '../domain/run';
+import { isAdmin, type Principal } from '../domain/policy';
+import type { RejectRow, RunResource } from '../domain/run';
 import { Errors } from '../errors';
-import { getVisibleExport } from '../exports/service';
-import { isAdmin } from '../domain/policy';
-import { readExport } from '../exports/repository';
 import { toRunResource } from '../pipeline/resource';
-import { getRunDoc, listRunIdsPage } from '../pipeline/store/runs-table';
 import { listRejectsPage } from '../pipeline/store/rejects';
-import type { RejectRow } from '../domain/run';
+import { getRunDoc, listRunIdsPage } from '../pipeline/store/runs-table';
+import { getVisibleExport } from './visibility';
 
-/** Reading runs: a caller sees the runs of the exports they may see. */
 export const RUNS_PAGE_SIZE = 50;
 export const REJECTS_PAGE_SIZE = 500;
 
@@ -18,7 +15,6 @@ export async function getVisibleRun(context: AppContext, principal: Principal, r
   const run = await getRunDoc(context, runId);
   if (!run) throw Errors.notFound('Run', runId);
   if (!isAdmin(principal)) {
-    if (!(await readExport(context, run.value.exportId))) throw Errors.notFound('Run', runId);
     await getVisibleExport(context, principal, run.value.exportId).catch(() => {
       throw Errors.notFound('Run', runId);
     });

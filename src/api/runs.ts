@@ -1,22 +1,20 @@
+// HTTP handlers of runs: start, read, rejects, cancel, the refresh and the Brevo webhook.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { getAppContext } from '../app/context';
 import { json } from '../app/definitions';
 import { exportIdSchema } from '../domain/export';
 import { Errors } from '../errors';
-import { getVisibleExport } from '../exports/service';
-import { cancelRun, startRun } from '../pipeline/run-state';
-import { getVisibleRun, listExportRuns, listVisibleRejects } from './run-queries';
 import { runScheduledRefresh } from '../pipeline/refresh';
 import { toRunResource } from '../pipeline/resource';
-import { chunkForWebhook } from '../pipeline/accounts';
-import { getRunDoc } from '../pipeline/store/runs-table';
-import { sendMessage } from '../storage/queue-messages';
-import { chunkQueueName } from '../pipeline/accounts';
+import { cancelRun } from '../pipeline/run-state';
+import { startRun } from '../pipeline/runs';
+import { wakeChunkForWebhook } from '../pipeline/webhooks';
 import { authorize } from './auth';
+import { getVisibleRun, listExportRuns, listVisibleRejects } from './run-queries';
 import { parseQuery, parseWith } from './validation';
+import { getVisibleExport } from './visibility';
 
-/** HTTP handlers of runs: start, read, rejects, cancel, the refresh and the Brevo webhook. */
 const exportParams = z.object({ exportId: exportIdSchema });
 const runParams = z.object({ runId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'not a run id') });
 const startQuery = z
@@ -37,7 +35,7 @@ export async function handleStartRun(request: HttpRequest): Promise<HttpResponse
     trigger: 'on-demand',
     mode: query.mode,
     dryRun: query.dryRun === 'true',
-    requestedBy: principal.name,
+    requestedBy: principal.userId,
   });
   const statusUrl = `/api/runs/${run.runId}`;
   return json(202, { runId: run.runId, status: run.status, statusUrl }, { location: statusUrl });
@@ -69,6 +67,7 @@ export async function handleCancelRun(request: HttpRequest): Promise<HttpRespons
   const context = getAppContext();
   await getVisibleRun(context, principal, runId);
   const run = await cancelRun(context, runId, principal.name);
+  if (!run) throw Errors.notFound('Run', runId);
   return json(202, toRunResource(run, context.now()));
 }
 
@@ -76,7 +75,7 @@ export async function handleRefresh(request: HttpRequest): Promise<HttpResponseI
   const principal = authorize(request, 'refresh:run');
   const context = getAppContext();
   const occurrence = new Date(Math.floor(context.now().getTime() / 1000) * 1000);
-  const runs = await runScheduledRefresh(context, occurrence, principal.name);
+  const runs = await runScheduledRefresh(context, occurrence, principal.userId);
   return json(202, { runs: runs.map((run) => toRunResource(run, context.now())) });
 }
 
@@ -86,10 +85,6 @@ export async function handleRefresh(request: HttpRequest): Promise<HttpResponseI
  */
 export async function handleBrevoWebhook(request: HttpRequest): Promise<HttpResponseInit> {
   const token = typeof request.params.token === 'string' ? request.params.token : '';
-  const context = getAppContext();
-  const target = await chunkForWebhook(context, token);
-  if (!target) throw Errors.notFound('Webhook', 'this token');
-  const run = await getRunDoc(context, target.runId);
-  if (run) await sendMessage(context.storage.queue(chunkQueueName(context, run.value.provider)), target);
+  if (!(await wakeChunkForWebhook(getAppContext(), token))) throw Errors.notFound('Webhook', 'this token');
   return { status: 204 };
 }

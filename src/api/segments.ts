@@ -1,3 +1,5 @@
+// Request parsing for the segment routes, and the decisions that involve exports; the handlers
+// are in `functions/segments-*.ts`.
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import {
@@ -8,10 +10,12 @@ import {
   segmentNameSchema,
   type SegmentFormat,
 } from '../domain/segment';
+import type { AppContext } from '../app/context';
 import { Errors, withDetails } from '../errors';
+import { exportsUsingSegment } from '../exports/repository';
+import { deleteSegment } from '../segments/repository';
 import { parseWith } from './validation';
 
-/** Request parsing for the segment routes; the handlers are in `functions/segments-*.ts`. */
 export function readSegmentId(request: HttpRequest): string {
   return parseWith(segmentIdSchema, request.params.segmentId, 'segment id');
 }
@@ -51,4 +55,11 @@ export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
     throw withDetails(Errors.segmentTooLarge(maxBodyBytes, 1), { line: 1, limit: 'maxBodyBytes', max: maxBodyBytes });
   }
   return { segmentId, name: query.name, keyField: query.keyField, format };
+}
+
+/** `DELETE /api/segments/{segmentId}`: refused (409 `segment_in_use`) while an export uses the segment. */
+export async function deleteUnusedSegment(context: AppContext, segmentId: string): Promise<void> {
+  const exportIds = (await exportsUsingSegment(context, segmentId)).map((stored) => stored.export.id);
+  if (exportIds.length > 0) throw withDetails(Errors.segmentInUse(exportIds), { exportIds });
+  await deleteSegment(context, segmentId);
 }

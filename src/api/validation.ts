@@ -1,29 +1,8 @@
 import type { HttpRequest } from '@azure/functions';
 import type { z } from 'zod';
-import { AppError, Errors } from '../errors';
+import { AppError, Errors, validationError } from '../errors';
 
 export const MAX_JSON_BODY_BYTES = 256 * 1024;
-
-export interface ValidationIssue {
-  path: string;
-  message: string;
-}
-
-/** zod issues as `{ path, message }`, the `details` of a 400. */
-export function describeIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(body)',
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
-  }));
-}
-
-/** A 400 `code` error whose details list every problem the schema found. */
-export function validationError(what: string, error: z.ZodError, code = 'validation_failed'): AppError {
-  const issues = describeIssues(error);
-  const first = issues[0];
-  const message = `The ${what} is not valid${first ? `: ${first.path} ${first.message}` : ''}`;
-  return new AppError(code, 400, message, { details: issues });
-}
 
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(value);

@@ -89,6 +89,16 @@ export function defineQueue(
   return { kind: 'queue', name, options: { queueName: trigger.queueName, connection: 'AzureWebJobsStorage', handler } };
 }
 
+export type QueueHandlerFn = (message: unknown, context: InvocationContext) => Promise<void>;
+
+/** The same queue function with its handler wrapped (fault tests: fail or crash around the real handler). */
+export function wrapQueue(definition: QueueDefinition, wrap: (handler: QueueHandlerFn) => QueueHandlerFn): QueueDefinition {
+  const handler: QueueHandlerFn = async (message, context) => {
+    await definition.options.handler(message, context);
+  };
+  return { ...definition, options: { ...definition.options, handler: wrap(handler) } };
+}
+
 /** A JSON response. */
 export function json(status: number, body: unknown, headers?: Record<string, string>): HttpResponseInit {
   return { status, jsonBody: body, headers };

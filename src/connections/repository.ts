@@ -92,7 +92,7 @@ export async function insertConnection(context: AppContext, connection: Connecti
   }
 }
 
-export async function readConnection(
+export async function getConnection(
   context: AppContext,
   connectionId: string,
   options: RepositoryOptions = {},

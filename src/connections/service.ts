@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { validationError } from '../api/validation';
 import { can, canUseConnection, type Principal } from '../domain/policy';
 import type { AppContext } from '../app/context';
 import {
@@ -13,19 +12,17 @@ import {
   type PublicConnection,
   type UpdateConnectionBody,
 } from '../domain/connection';
-import { AppError, Errors, withDetails } from '../errors';
-import { deleteExportsOfConnection, exportsUsingConnection } from '../pipeline/cleanup';
-import type { ProviderAdapterSettings } from '../providers';
+import { Errors, validationError, withDetails } from '../errors';
 import { SecretStoreError, toSecretName } from '../secrets';
 import {
   deleteConnectionRow,
   insertConnection,
   listConnections,
-  readConnection,
+  getConnection,
   replaceConnection,
   type StoredConnection,
 } from './repository';
-import { providerSettingsFor, verifyConnectionKey } from './verify';
+import { verifyConnectionKey } from './verify';
 
 /**
  * What the connection API does. Every function takes the caller's principal (already authorized
@@ -39,8 +36,6 @@ export interface ConnectionCallOptions {
 export interface ConnectionForUse {
   connection: Connection;
   apiKey: string;
-  /** What `createProviderAdapter` takes to reach this connection's account. */
-  providerSettings: ProviderAdapterSettings;
 }
 
 export async function createConnection(
@@ -150,14 +145,14 @@ export async function updateConnection(
 }
 
 export interface DeleteConnectionOptions extends ConnectionCallOptions {
-  /** Also delete the exports that use the connection. */
-  force?: boolean;
+  /** How many exports went with it (for the log). */
+  deletedExports?: number;
 }
 
 /**
- * Deletes the connection and its key. While exports use it the answer is 409 (naming them)
- * unless `force`, which deletes those exports first. The key goes before the row so that a
- * failure half-way leaves a visible connection to delete again, never an orphaned key.
+ * Deletes the connection and its key (whether exports still use it is the API's decision). The key
+ * goes before the row so that a failure half-way leaves a visible connection to delete again,
+ * never an orphaned key.
  */
 export async function deleteConnection(
   context: AppContext,
@@ -166,30 +161,19 @@ export async function deleteConnection(
   options: DeleteConnectionOptions = {},
 ): Promise<void> {
   const { connection } = await readVisible(context, principal, connectionId, options);
-  const exportIds = await exportsUsingConnection(context, connectionId);
-  if (exportIds.length > 0) {
-    if (!options.force) {
-      const error = Errors.conflict(
-        `Connection '${connectionId}' is used by export(s) ${exportIds.join(', ')}; delete them first or repeat with ?force=true`,
-      );
-      throw new AppError(error.code, error.status, error.message, { details: { exportIds } });
-    }
-    await deleteExportsOfConnection(context, connectionId);
-  }
   await secretStore(() => context.secrets.deleteSecret(connection.secretName, options));
   await deleteConnectionRow(context, connectionId, options);
   context.log.info('connection deleted', {
     connectionId,
     provider: connection.provider,
     userId: principal.userId,
-    deletedExports: exportIds.length,
+    deletedExports: options.deletedExports ?? 0,
   });
 }
 
 /**
- * The connection, its API key and the settings of its provider adapter, for the export pipeline
- * (no principal: the run was authorized when it was started): `createProviderAdapter(
- * use.providerSettings)`. The key is read by the version the connection names, so a rotation on
+ * The connection and its API key, for the export pipeline (no principal: the run was authorized
+ * when it was started). The key is read by the version the connection names, so a rotation on
  * another instance is seen at once.
  */
 export async function getConnectionForUse(
@@ -197,12 +181,10 @@ export async function getConnectionForUse(
   connectionId: string,
   options: ConnectionCallOptions = {},
 ): Promise<ConnectionForUse> {
-  const stored = await readConnection(context, connectionId, options);
+  const stored = await getConnection(context, connectionId, options);
   if (!stored) throw Errors.notFound('Connection', connectionId);
   const { connection } = stored;
-  const apiKey = await readApiKey(context, connection, options);
-  const providerSettings = providerSettingsFor(context, { provider: connection.provider, apiKey, options: connection.options, connectionId });
-  return { connection, apiKey, providerSettings };
+  return { connection, apiKey: await readApiKey(context, connection, options) };
 }
 
 /** Secret names come from the connection id, which is a UUID: always valid for Key Vault. */
@@ -216,7 +198,7 @@ async function readVisible(
   connectionId: string,
   options: ConnectionCallOptions,
 ): Promise<StoredConnection> {
-  const stored = await readConnection(context, connectionId, options);
+  const stored = await getConnection(context, connectionId, options);
   // A connection a Contributor may not use does not exist for them: 404, not 403.
   if (!stored || !canUseConnection(principal, stored.connection)) throw Errors.notFound('Connection', connectionId);
   return stored;

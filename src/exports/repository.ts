@@ -1,7 +1,10 @@
+// The exports table: one row per export, with the per-export run slot (`activeRunId`) beside the
+// document so that claiming the slot is one conditional write. Also answers which exports use a
+// connection or a segment.
 import { odata, type TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app/context';
 import { exportSchema, type Export } from '../domain/export';
-import { isStatus } from '../pipeline/store/runs-table';
+import { deleteEntity, getEntity, isPreconditionFailed, replaceEntityIfUnchanged, type OperationOptions } from '../storage/tables';
 import { EXPORTS_PARTITION, exportRowSchema } from './table';
 
 export interface StoredExport {
@@ -38,54 +41,54 @@ function toEntity(value: Export, activeRunId: string | undefined, activeRunSince
   };
 }
 
-export async function readExport(context: AppContext, exportId: string, abortSignal?: AbortSignal): Promise<StoredExport | undefined> {
-  try {
-    return fromEntity(await exportsTable(context).getEntity(EXPORTS_PARTITION, exportId, { abortSignal }));
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
+export async function getExport(context: AppContext, exportId: string, options: OperationOptions = {}): Promise<StoredExport | undefined> {
+  const entity = await getEntity(exportsTable(context), EXPORTS_PARTITION, exportId, exportRowSchema, options);
+  return entity && fromEntity(entity);
 }
 
-export async function insertExport(context: AppContext, value: Export): Promise<void> {
-  await exportsTable(context).createEntity(toEntity(value, undefined, undefined));
+export async function createExportRow(context: AppContext, value: Export, options: OperationOptions = {}): Promise<void> {
+  await exportsTable(context).createEntity(toEntity(value, undefined, undefined), { abortSignal: options.abortSignal });
 }
 
 /** Replaces the export document under its ETag; false when it changed meanwhile. */
-export async function replaceExport(context: AppContext, stored: StoredExport, value: Export): Promise<boolean> {
+export async function replaceExportRow(context: AppContext, stored: StoredExport, value: Export, options: OperationOptions = {}): Promise<boolean> {
   try {
-    await exportsTable(context).updateEntity(toEntity(value, stored.activeRunId, stored.activeRunSince), 'Replace', { etag: stored.etag });
+    await exportsTable(context).updateEntity(toEntity(value, stored.activeRunId, stored.activeRunSince), 'Replace', {
+      etag: stored.etag,
+      abortSignal: options.abortSignal,
+    });
     return true;
   } catch (error) {
-    if (isStatus(error, 412)) return false;
+    if (isPreconditionFailed(error)) return false;
     throw error;
   }
 }
 
-/** Sets or clears the export's active run under its ETag; false when the row changed meanwhile. */
+/** Sets or clears the export's active run under its ETag; false when the row changed (or went) meanwhile. */
 export async function setActiveRun(context: AppContext, stored: StoredExport, runId: string | undefined, since: Date): Promise<boolean> {
-  try {
-    await exportsTable(context).updateEntity(
-      { partitionKey: EXPORTS_PARTITION, rowKey: stored.export.id, activeRunId: runId ?? '', activeRunSince: runId ? since.toISOString() : '' },
-      'Merge',
-      { etag: stored.etag },
-    );
-    return true;
-  } catch (error) {
-    if (isStatus(error, 412, 404)) return false;
-    throw error;
-  }
+  const entity = { partitionKey: EXPORTS_PARTITION, rowKey: stored.export.id, activeRunId: runId ?? '', activeRunSince: runId ? since.toISOString() : '' };
+  return (await replaceEntityIfUnchanged(exportsTable(context), entity, stored.etag, { mode: 'Merge' })) !== undefined;
 }
 
-export async function deleteExportRow(context: AppContext, exportId: string): Promise<void> {
-  try {
-    await exportsTable(context).deleteEntity(EXPORTS_PARTITION, exportId);
-  } catch (error) {
-    if (!isStatus(error, 404)) throw error;
-  }
+export async function deleteExportRow(context: AppContext, exportId: string, options: OperationOptions = {}): Promise<void> {
+  await deleteEntity(exportsTable(context), EXPORTS_PARTITION, exportId, options);
 }
 
-export async function* listExports(context: AppContext, abortSignal?: AbortSignal): AsyncGenerator<StoredExport> {
-  const entities = exportsTable(context).listEntities({ queryOptions: { filter: odata`PartitionKey eq ${EXPORTS_PARTITION}` }, abortSignal });
+export async function* listExports(context: AppContext, options: OperationOptions = {}): AsyncGenerator<StoredExport> {
+  const entities = exportsTable(context).listEntities({ queryOptions: { filter: odata`PartitionKey eq ${EXPORTS_PARTITION}` }, abortSignal: options.abortSignal });
   for await (const entity of entities) yield fromEntity(entity);
+}
+
+/** The ids of the exports that use a connection. */
+export async function exportsUsingConnection(context: AppContext, connectionId: string, options: OperationOptions = {}): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const stored of listExports(context, options)) if (stored.export.connectionId === connectionId) ids.push(stored.export.id);
+  return ids;
+}
+
+/** The exports that use a segment. */
+export async function exportsUsingSegment(context: AppContext, segmentId: string, options: OperationOptions = {}): Promise<StoredExport[]> {
+  const found: StoredExport[] = [];
+  for await (const stored of listExports(context, options)) if (stored.export.segmentIds.includes(segmentId)) found.push(stored);
+  return found;
 }

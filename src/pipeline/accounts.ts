@@ -1,46 +1,46 @@
-import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+// How the pipeline reaches a provider account: a connection becomes { connection, adapter,
+// governor account }, built here and only here. The adapter does not retry behind the pipeline's
+// back (the pipeline retries through the governor); the one rate governor of this process keeps
+// its state in Table storage, shared by every instance.
 import type { AppContext } from '../app/context';
-import { getConnectionForUse, type ConnectionForUse } from '../connections/service';
+import { getConnectionForUse } from '../connections/service';
+import { providerSettingsFor } from '../connections/verify';
 import type { Connection } from '../domain/connection';
-import type { ChunkDoc } from '../domain/run';
 import { createProviderAdapter, createRateGovernor, type GovernorAccount, type RateGovernor } from '../providers';
-import type { ProviderAdapter, ProviderName } from '../providers/types';
+import type { ProviderAdapter } from '../providers/types';
+import type { OperationOptions } from '../storage/tables';
 
-/**
- * How the export pipeline reaches a provider: the adapter for a connection (the pipeline does
- * its own retrying, through the governor, so the client does not retry behind its back), the one
- * rate governor of this process (its state is shared through Table storage), and the Brevo
- * webhook that wakes a chunk up when its import has ended.
- */
-export function adapterFor(context: AppContext, { providerSettings }: ConnectionForUse): ProviderAdapter {
-  return createProviderAdapter({
-    ...providerSettings,
-    storage: context.storage,
-    http: { ...providerSettings.http, retry: { maxRetries: 0 } },
-    timing: { ...providerSettings.timing, ...context.tuning.providerTiming },
-    log: context.log,
-  });
+export interface ProviderAccount {
+  connection: Connection;
+  adapter: ProviderAdapter;
+  /** The connection's share of the governor, with its own limits where it has them. */
+  governorAccount: GovernorAccount;
+}
+
+export interface GetAccountOptions extends OperationOptions {
+  /** Read the connection and its key now rather than from the last few seconds' cache. */
+  fresh?: boolean;
 }
 
 /**
- * The connection and its key for the senders, kept for a few seconds: every chunk of a run needs
- * them, and a rotated key or changed limit is seen within `CONNECTION_CACHE_IN_MS`.
+ * The account of a connection, kept for a few seconds: every chunk of a run needs it, and a
+ * rotated key or changed limit is seen within `ACCOUNT_CACHE_IN_MS`. Throws `not_found` when the
+ * connection is gone.
  */
-export const CONNECTION_CACHE_IN_MS = 10_000;
-const connectionCaches = new WeakMap<AppContext, Map<string, { value: Promise<ConnectionForUse>; expiresAt: number }>>();
+export const ACCOUNT_CACHE_IN_MS = 10_000;
+const accountCaches = new WeakMap<AppContext, Map<string, { value: Promise<ProviderAccount>; expiresAt: number }>>();
 
-export function connectionForUse(context: AppContext, connectionId: string, abortSignal?: AbortSignal): Promise<ConnectionForUse> {
-  let cache = connectionCaches.get(context);
+export function getProviderAccount(context: AppContext, connectionId: string, options: GetAccountOptions = {}): Promise<ProviderAccount> {
+  let cache = accountCaches.get(context);
   if (!cache) {
     cache = new Map();
-    connectionCaches.set(context, cache);
+    accountCaches.set(context, cache);
   }
   const now = Date.now();
   const cached = cache.get(connectionId);
-  if (cached && cached.expiresAt > now) return cached.value;
-  const value = getConnectionForUse(context, connectionId, { abortSignal });
-  const entry = { value, expiresAt: now + CONNECTION_CACHE_IN_MS };
+  if (!options.fresh && cached && cached.expiresAt > now) return cached.value;
+  const value = buildAccount(context, connectionId, options);
+  const entry = { value, expiresAt: now + ACCOUNT_CACHE_IN_MS };
   cache.set(connectionId, entry);
   value.catch(() => {
     if (cache.get(connectionId) === entry) cache.delete(connectionId);
@@ -48,10 +48,21 @@ export function connectionForUse(context: AppContext, connectionId: string, abor
   return value;
 }
 
+async function buildAccount(context: AppContext, connectionId: string, options: OperationOptions): Promise<ProviderAccount> {
+  const { connection, apiKey } = await getConnectionForUse(context, connectionId, options);
+  const settings = providerSettingsFor(context, { provider: connection.provider, apiKey, options: connection.options, connectionId }, { retry: { maxRetries: 0 } });
+  return {
+    connection,
+    adapter: createProviderAdapter(settings),
+    governorAccount: { connectionId: connection.id, provider: connection.provider, rateLimits: connection.options.rateLimits },
+  };
+}
+
 const governors = new WeakMap<AppContext, RateGovernor>();
 export const GOVERNOR_SAFETY_MARGIN_IN_MS = 8;
 
-export function governorFor(context: AppContext): RateGovernor {
+/** The rate governor of this process (one per app context). */
+export function getGovernor(context: AppContext): RateGovernor {
   let governor = governors.get(context);
   if (!governor) {
     governor = createRateGovernor({
@@ -65,45 +76,4 @@ export function governorFor(context: AppContext): RateGovernor {
     governors.set(context, governor);
   }
   return governor;
-}
-
-/** A connection's share of the governor, with its own limits where it has them. */
-export function governorAccount(connection: Connection): GovernorAccount {
-  return { connectionId: connection.id, provider: connection.provider, rateLimits: connection.options.rateLimits };
-}
-
-export function chunkQueueName(context: AppContext, provider: ProviderName): string {
-  const { queues } = context.storage.names;
-  return { iterable: queues.chunksIterable, brevo: queues.chunksBrevo, omnisend: queues.chunksOmnisend }[provider];
-}
-
-/** An unguessable token for one Brevo import's webhook. */
-export function newWebhookToken(): string {
-  return randomBytes(24).toString('base64url');
-}
-
-export const WEBHOOK_PARTITION = 'brevo';
-const webhookRowSchema = z.object({ runId: z.string(), chunk: z.number().int() });
-
-function webhooksTable(context: AppContext) {
-  return context.storage.table(context.storage.names.tables.webhooks);
-}
-
-/** Where Brevo should call when this chunk's import ends (only with `PUBLIC_BASE_URL`). */
-export async function notifyUrlFor(context: AppContext, runId: string, chunk: ChunkDoc): Promise<string | undefined> {
-  const base = context.config.publicBaseUrl;
-  if (!base || !chunk.webhookToken || chunk.kind !== 'upsert') return undefined;
-  await webhooksTable(context).upsertEntity({ partitionKey: WEBHOOK_PARTITION, rowKey: chunk.webhookToken, runId, chunk: chunk.chunk }, 'Replace');
-  return `${base}/api/webhooks/brevo/${chunk.webhookToken}`;
-}
-
-/** The chunk a webhook token wakes up, or undefined for an unknown token. */
-export async function chunkForWebhook(context: AppContext, token: string): Promise<{ runId: string; chunk: number } | undefined> {
-  if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) return undefined;
-  try {
-    return webhookRowSchema.parse(await webhooksTable(context).getEntity(WEBHOOK_PARTITION, token));
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-    throw error;
-  }
 }

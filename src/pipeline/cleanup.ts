@@ -1,25 +1,24 @@
+// Removing an export: its active run is cancelled first (no further chunk is sent), then its
+// ledger, its run history and finally its row go. A connection deleted with `force` takes its
+// exports with it the same way.
 import type { AppContext } from '../app/context';
-import { listExports } from '../exports/repository';
-import { removeExport } from '../exports/service';
+import { deleteExportRow, exportsUsingConnection, getExport } from '../exports/repository';
+import { deleteLedger } from './plan/ledger';
+import { finishRun } from './run-state';
+import { deleteRunIndex } from './store/runs-table';
 
-/**
- * Which exports use a connection or a segment: connections and segments may not be deleted while
- * an export uses them (unless forced).
- */
-export async function exportsUsingConnection(context: AppContext, connectionId: string): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const stored of listExports(context)) if (stored.export.connectionId === connectionId) ids.push(stored.export.id);
-  return ids;
+/** Cancels the export's active run, then forgets the export (its ledger and history included). Safe to repeat. */
+export async function removeExport(context: AppContext, exportId: string, why: string): Promise<void> {
+  const stored = await getExport(context, exportId);
+  if (!stored) return;
+  if (stored.activeRunId) await finishRun(context, stored.activeRunId, 'cancelled', `The export was ${why}`);
+  await deleteExportRow(context, exportId);
+  await deleteLedger(context, exportId);
+  await deleteRunIndex(context, exportId);
 }
 
-export async function exportsUsingSegment(context: AppContext, segmentId: string): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const stored of listExports(context)) if (stored.export.segmentIds.includes(segmentId)) ids.push(stored.export.id);
-  return ids;
-}
-
-/** A forced connection delete takes its exports with it (their active runs are cancelled). */
-export async function deleteExportsOfConnection(context: AppContext, connectionId: string): Promise<void> {
+/** Removes every export of a connection (a forced connection delete). */
+export async function removeExportsOfConnection(context: AppContext, connectionId: string): Promise<void> {
   for (const exportId of await exportsUsingConnection(context, connectionId)) {
     await removeExport(context, exportId, 'its connection was deleted');
   }

@@ -1,13 +1,10 @@
+// Messages the host gave up on (`maxDequeueCount` failures) land in `<queue>-poison`; these
+// handlers record them on the run instead of leaving a run that never ends.
 import type { AppContext } from '../app/context';
 import type { ChunkMessage } from '../domain/run';
-import { finishRun } from './run-state';
+import { failChunk, finishRun } from './run-state';
 import { getChunkDoc } from './store/runs-table';
-import { failChunk } from './send/sender';
 
-/**
- * Messages the host gave up on (`maxDequeueCount` failures) land in `<queue>-poison`; these
- * handlers record them on the run instead of leaving a run that never ends.
- */
 export async function planPoisoned(context: AppContext, runId: string): Promise<void> {
   await finishRun(context, runId, 'failed', 'Planning failed repeatedly; see the logs of the planner for this run');
 }

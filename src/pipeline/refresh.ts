@@ -1,14 +1,12 @@
+// The scheduled refresh: one run of every export for a schedule occurrence. Run ids derive from
+// the occurrence, so a tick delivered twice (two instances, a retry) creates each run once; an
+// export that is still running records a `skipped` run.
 import type { AppContext } from '../app/context';
 import type { RunDoc } from '../domain/run';
 import { listExports } from '../exports/repository';
 import { parseNcrontab } from '../schedule/ncrontab';
-import { scheduledRunId, startRun } from './run-state';
+import { scheduledRunId, startRun } from './runs';
 
-/**
- * The scheduled refresh: one run of every export for a schedule occurrence. Run ids derive from
- * the occurrence, so a tick delivered twice (two instances, a retry) creates each run once; an
- * export that is still running records a `skipped` run.
- */
 export async function runScheduledRefresh(context: AppContext, occurrence: Date, requestedBy: string): Promise<RunDoc[]> {
   const runs: RunDoc[] = [];
   for await (const stored of listExports(context)) {

@@ -1,111 +1,62 @@
-import { randomBytes } from 'node:crypto';
+// The one writer of a run's state: its status, reason, counters and chunk bookkeeping, and each
+// chunk's status and delivery progress. Every transition is a function here; each one updates the
+// run (or the chunk and the run in one transaction), settles the run when that was the last
+// piece of work, and releases what a finished run holds (the export's run slot, its segment
+// versions). Nothing else writes a run document or a chunk row: see docs/architecture.md for the
+// table of status x event -> function.
 import type { AppContext } from '../app/context';
-import { readConnection } from '../connections/repository';
 import type { Export } from '../domain/export';
-import { emptyTotals, isTerminal, type RunDoc, type RunMode, type RunStatus, type RunTrigger } from '../domain/run';
-import { AppError, Errors } from '../errors';
-import { readExport, setActiveRun, type StoredExport } from '../exports/repository';
-import type { ProviderName } from '../providers/types';
+import type { ProviderName } from '../domain/provider';
+import { emptyTotals, isTerminal, type ChunkDoc, type RunDoc, type RunMode, type RunStatus, type RunTrigger, type Totals } from '../domain/run';
+import { getExport, setActiveRun } from '../exports/repository';
 import { releaseSegmentVersion } from '../segments/versions';
-import { sendMessage } from '../storage/queue-messages';
-import { getRunDoc, insertRunDoc, insertRunIndex, updateRunDoc } from './store/runs-table';
+import { enqueuePlan } from './queues';
+import {
+  getRunDoc,
+  insertChunkDocs,
+  insertRunDoc,
+  insertRunIndex,
+  saveChunkDoc,
+  settleChunk,
+  updateRunDoc,
+  type Versioned,
+} from './store/runs-table';
 
-/**
- * Run creation, cancellation and the end of a run. The export row holds the one active run of an
- * export (`activeRunId`, changed under its ETag), so two requests at once create one run; a
- * scheduled tick has a deterministic run id, so a tick that fires twice creates one run.
- */
-export const STALE_QUEUED_RUN_IN_MS = 30 * 60 * 1000;
-const MISSING_RUN_GRACE_IN_MS = 60 * 1000;
+/** How many failed chunks a run names (the rest are counted). */
+export const MAX_FAILED_CHUNKS_LISTED = 20;
 
-export interface StartRunOptions {
+export interface CreateRunOptions {
   trigger: RunTrigger;
   mode: RunMode;
   dryRun: boolean;
   requestedBy: string;
-  /** Scheduled runs pass the id derived from the schedule occurrence. */
-  runId?: string;
-}
-
-export function newRunId(now: Date): string {
-  return `run-${now.getTime().toString(36)}-${randomBytes(5).toString('hex')}`;
-}
-
-/** The run id of export `exportId` for the schedule occurrence at `occurrence`. */
-export function scheduledRunId(exportId: string, occurrence: Date): string {
-  return `sched-${occurrence.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${exportId}`;
-}
-
-export class RunInProgressError extends AppError {
-  constructor(readonly activeRunId: string) {
-    const base = Errors.runInProgress(activeRunId);
-    super(base.code, base.status, base.message, { details: { runId: activeRunId } });
-  }
+  provider: ProviderName;
+  /** `skipped` runs say why. */
+  reason?: string;
 }
 
 /**
- * Starts a run of an export: on demand, a busy export answers `run_in_progress`; on schedule it
- * records a `skipped` run with the reason.
+ * Creates the run document (`queued`, with its plan message, or `skipped`) and its history row.
+ * A run id that exists already answers the existing run: creating is idempotent.
  */
-export async function startRun(context: AppContext, exportId: string, options: StartRunOptions): Promise<RunDoc> {
-  const now = context.now();
-  const runId = options.runId ?? newRunId(now);
-  if (options.runId) {
-    const existing = await getRunDoc(context, runId);
-    if (existing) return existing.value;
-  }
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const stored = await readExport(context, exportId);
-    if (!stored) throw Errors.notFound('Export', exportId);
-    const busyWith = await activeRunOf(context, stored);
-    if (busyWith === runId) return await createRunDoc(context, stored.export, runId, 'queued', options);
-    if (busyWith) {
-      if (options.trigger === 'on-demand') throw new RunInProgressError(busyWith);
-      return await createRunDoc(context, stored.export, runId, 'skipped', options, `Another run of this export (${busyWith}) was still active`);
-    }
-    if (await setActiveRun(context, stored, runId, now)) {
-      return await createRunDoc(context, stored.export, runId, 'queued', options);
-    }
-  }
-  throw Errors.conflict('The export changed repeatedly while starting a run; try again');
-}
-
-/** The export's active run, or undefined when the slot is free (or held by a finished or lost run). */
-async function activeRunOf(context: AppContext, stored: StoredExport): Promise<string | undefined> {
-  const runId = stored.activeRunId;
-  if (!runId) return undefined;
-  const run = await getRunDoc(context, runId);
-  const since = stored.activeRunSince ? Date.parse(stored.activeRunSince) : 0;
-  const now = context.now().getTime();
-  if (!run) return now - since > MISSING_RUN_GRACE_IN_MS ? undefined : runId;
-  if (isTerminal(run.value.status)) return undefined;
-  if (run.value.status === 'queued' && now - Date.parse(run.value.createdAt) > STALE_QUEUED_RUN_IN_MS) {
-    await finishRun(context, runId, 'failed', 'The run was never picked up by the planner');
-    return undefined;
-  }
-  return runId;
-}
-
-async function createRunDoc(
+export async function createRun(
   context: AppContext,
   exp: Export,
   runId: string,
   status: Extract<RunStatus, 'queued' | 'skipped'>,
-  options: StartRunOptions,
-  reason?: string,
+  options: CreateRunOptions,
 ): Promise<RunDoc> {
   const now = context.now();
-  const provider = await providerOf(context, exp);
   const doc: RunDoc = {
     runId,
     exportId: exp.id,
     connectionId: exp.connectionId,
-    provider,
+    provider: options.provider,
     trigger: options.trigger,
     mode: options.mode,
     dryRun: options.dryRun,
     status,
-    reason,
+    reason: options.reason,
     requestedBy: options.requestedBy,
     createdAt: now.toISOString(),
     finishedAt: status === 'skipped' ? now.toISOString() : undefined,
@@ -117,27 +68,129 @@ async function createRunDoc(
     failedChunks: [],
     segmentVersions: {},
   };
-  const created = await insertRunDoc(context, doc);
-  if (!created) return (await getRunDoc(context, runId))?.value ?? doc;
+  if (!(await insertRunDoc(context, doc))) return (await getRunDoc(context, runId))?.value ?? doc;
   await insertRunIndex(context, exp.id, now, runId);
-  if (status === 'queued') {
-    await sendMessage(context.storage.queue(context.storage.names.queues.plan), { runId });
-  }
+  if (status === 'queued') await enqueuePlan(context, { runId });
   context.log.info('run created', { runId, exportId: exp.id, trigger: options.trigger, status, mode: options.mode, dryRun: options.dryRun });
   return doc;
 }
 
-async function providerOf(context: AppContext, exp: Export): Promise<ProviderName> {
-  const stored = await readConnection(context, exp.connectionId);
-  if (!stored) throw Errors.conflict(`The export's connection '${exp.connectionId}' no longer exists`);
-  return stored.connection.provider;
+/** The planner took the run: `queued` -> `planning`, with the segment versions it pinned. Undefined when the run has ended. */
+export async function beginPlanning(context: AppContext, runId: string, segmentVersions: Record<string, string>): Promise<RunDoc | undefined> {
+  const result = await updateRunDoc(context, runId, (doc) => {
+    if (isTerminal(doc.status)) return undefined;
+    doc.status = doc.status === 'queued' ? 'planning' : doc.status;
+    doc.startedAt ??= context.now().toISOString();
+    doc.segmentVersions = segmentVersions;
+    return doc;
+  });
+  return result && !isTerminal(result.doc.status) ? result.doc : undefined;
 }
 
-/** Cancels a run that has not finished; answers the run as it is afterwards. */
-export async function cancelRun(context: AppContext, runId: string, by: string): Promise<RunDoc> {
-  const doc = await finishRun(context, runId, 'cancelled', `Cancelled by ${by}`);
-  if (!doc) throw Errors.notFound('Run', runId);
-  return doc;
+export type PlannerTotals = Pick<Totals, 'profiles' | 'invalid' | 'duplicates' | 'adds' | 'updates' | 'removes' | 'unchanged'>;
+
+/** Publishes the planner's totals so far; false when the run has ended meanwhile (stop planning). */
+export async function reportPlanningProgress(context: AppContext, runId: string, totals: PlannerTotals, chunksWritten: number): Promise<boolean> {
+  const result = await updateRunDoc(context, runId, (doc) => {
+    if (isTerminal(doc.status)) return undefined;
+    doc.totals = { ...doc.totals, ...totals };
+    doc.chunksTotal = Math.max(doc.chunksTotal, chunksWritten);
+    return doc;
+  });
+  return result !== undefined && !isTerminal(result.doc.status);
+}
+
+/** Planning is complete: the run knows all its chunks and is `running` (or settled at once). */
+export async function completePlanning(context: AppContext, runId: string, totals: PlannerTotals, chunksTotal: number): Promise<void> {
+  const result = await updateRunDoc(context, runId, (doc) => {
+    if (isTerminal(doc.status)) return undefined;
+    doc.totals = { ...doc.totals, ...totals };
+    doc.chunksTotal = chunksTotal;
+    doc.planned = true;
+    doc.status = 'running';
+    return settleIfComplete(doc, context.now());
+  });
+  if (result?.changed && isTerminal(result.doc.status)) await releaseRun(context, result.doc);
+}
+
+/** The planner wrote these chunks (all `pending`); rows of an earlier attempt are replaced as they were. */
+export async function addPlannedChunks(context: AppContext, runId: string, chunks: readonly ChunkDoc[]): Promise<void> {
+  await insertChunkDocs(context, runId, chunks);
+}
+
+export interface ConfirmChunkCounts {
+  /** Records the chunk carried. */
+  records: number;
+  /** Of those, the ones the provider refused. */
+  rejected: number;
+}
+
+/**
+ * The chunk was delivered: confirm it and count it on the run in one transaction, which only a
+ * pending chunk passes, so a redelivered confirmation counts nothing.
+ */
+export async function confirmChunk(context: AppContext, runId: string, chunkNumber: number, counts: ConfirmChunkCounts): Promise<void> {
+  const rejected = Math.min(counts.rejected, counts.records);
+  const run = await settleChunk(
+    context,
+    runId,
+    chunkNumber,
+    (chunk) => ({ ...chunk, status: 'confirmed', rejected, state: undefined }),
+    (doc) => {
+      doc.chunksConfirmed += 1;
+      doc.totals.sent += counts.records - rejected;
+      doc.totals.rejected += rejected;
+      return settleIfComplete(doc, context.now());
+    },
+  );
+  if (run && isTerminal(run.status)) await releaseRun(context, run);
+}
+
+/** The chunk could not be delivered: count its records as failed and name it on the run. Nothing happens to a chunk already settled. */
+export async function failChunk(context: AppContext, runId: string, chunkNumber: number, error: string): Promise<void> {
+  const run = await settleChunk(
+    context,
+    runId,
+    chunkNumber,
+    (chunk) => ({ ...chunk, status: 'failed', lastError: error }),
+    (doc, chunk) => {
+      doc.chunksFailed += 1;
+      doc.totals.failed += chunk.records;
+      if (doc.failedChunks.length < MAX_FAILED_CHUNKS_LISTED) {
+        doc.failedChunks.push({ chunk: chunk.chunk, target: chunk.target, records: chunk.records, error: error.slice(0, 300) });
+      }
+      return settleIfComplete(doc, context.now());
+    },
+  );
+  if (run) context.log.warn('chunk failed', { runId, chunk: chunkNumber, error });
+  if (run && isTerminal(run.status)) await releaseRun(context, run);
+}
+
+/**
+ * A chunk's delivery is not over: keep its progress (the adapter's state, steps, the transient
+ * failures in a row, the last error). Answers the saved chunk, or undefined when someone else moved
+ * it on meanwhile (a duplicate message): that delivery then continues alone.
+ */
+export async function saveChunkProgress(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>, progress: ChunkProgress): Promise<Versioned<ChunkDoc> | undefined> {
+  const next: ChunkDoc = { ...chunk.value, ...progress };
+  const etag = await saveChunkDoc(context, runId, { value: next, etag: chunk.etag });
+  return etag === undefined ? undefined : { value: next, etag };
+}
+
+export type ChunkProgress = Partial<Pick<ChunkDoc, 'state' | 'steps' | 'transientAttempts' | 'lastError'>>;
+
+/** Stops every remaining chunk of a run from calling the provider (the key was refused). */
+export async function abortRun(context: AppContext, runId: string, reason: string): Promise<void> {
+  await updateRunDoc(context, runId, (doc) => {
+    if (doc.abortReason || isTerminal(doc.status)) return undefined;
+    doc.abortReason = reason;
+    return doc;
+  });
+}
+
+/** Cancels a run that has not finished; answers the run as it is afterwards (undefined: no such run). */
+export async function cancelRun(context: AppContext, runId: string, by: string): Promise<RunDoc | undefined> {
+  return await finishRun(context, runId, 'cancelled', `Cancelled by ${by}`);
 }
 
 /**
@@ -187,9 +240,9 @@ export function settleIfComplete(doc: RunDoc, now: Date): RunDoc {
 }
 
 /** Frees the export's slot and the run's segment versions (idempotent). */
-export async function releaseRun(context: AppContext, doc: RunDoc): Promise<void> {
+async function releaseRun(context: AppContext, doc: RunDoc): Promise<void> {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const stored = await readExport(context, doc.exportId);
+    const stored = await getExport(context, doc.exportId);
     if (!stored || stored.activeRunId !== doc.runId) break;
     if (await setActiveRun(context, stored, undefined, context.now())) break;
   }

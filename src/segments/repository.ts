@@ -1,7 +1,6 @@
 import type { AppContext } from '../app/context';
 import type { Segment } from '../domain/segment';
-import { Errors, withDetails } from '../errors';
-import { exportsUsingSegment } from '../pipeline/cleanup';
+import { Errors } from '../errors';
 import { versionCutoff } from './layout';
 import { getEntityOrUndefined, isStatus, META_PARTITION, metaRowSchema, segmentsTable, toSegment } from './table';
 import { cleanupSegment } from './versions';
@@ -37,14 +36,12 @@ export async function* listSegments(context: AppContext, options: SegmentRequest
 }
 
 /**
- * Deletes a segment: refused (409 `segment_in_use`) while an export uses it. The metadata becomes
+ * Deletes a segment (whether exports still use it is the API's decision). The metadata becomes
  * a tombstone that marks every version started before now as deletable; versions that a run still
  * reads stay until it releases them. Deleting a segment that does not exist succeeds.
  */
 export async function deleteSegment(context: AppContext, segmentId: string, options: SegmentRequestOptions = {}): Promise<void> {
   const { abortSignal } = options;
-  const exportIds = await exportsUsingSegment(context, segmentId);
-  if (exportIds.length > 0) throw withDetails(Errors.segmentInUse(exportIds), { exportIds });
   const table = segmentsTable(context);
   const row = await getEntityOrUndefined(table, META_PARTITION, segmentId, metaRowSchema, abortSignal);
   if (!row || row.deleted) return;

@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getAppContext } from '../../src/app/context';
-import { defineQueue } from '../../src/app/definitions';
+import { sendFunction } from '../../functions/send';
+import { wrapQueue } from '../../src/app/definitions';
 import { chunkMessageSchema } from '../../src/domain/run';
-import { sendChunk } from '../../src/pipeline/send/sender';
-import { QUEUE_NAMES } from '../../src/storage/names';
 import { parseMessage } from '../../src/storage/queue-messages';
 import { segmentCsv, startTestApp, type StartTestAppOptions, type TestApp } from '../support/app';
 
@@ -26,15 +24,13 @@ async function iterableExport(options: StartTestAppOptions, count: number) {
 describe('faults', () => {
   it('a sender that crashes after the provider accepted a chunk neither loses nor double-counts it', async () => {
     const crashed = new Set<string>();
-    const crashing = defineQueue('send-iterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
-      await sendChunk(getAppContext(), parseMessage(chunkMessageSchema, message, 'chunks'), {
-        afterStep: ({ runId, chunk }) => {
-          const key = `${runId}/${chunk}`;
-          if (crashed.has(key)) return;
-          crashed.add(key);
-          throw new Error('simulated crash after the provider accepted the chunk');
-        },
-      });
+    const crashing = sendFunction('iterable', {
+      afterStep: ({ runId, chunk }) => {
+        const key = `${runId}/${chunk}`;
+        if (crashed.has(key)) return;
+        crashed.add(key);
+        throw new Error('simulated crash after the provider accepted the chunk');
+      },
     });
     const { exportId, emails } = await iterableExport({ emulators: { rateScale: 20 }, replace: { 'send-iterable': crashing } }, 2500);
     const run = await app!.waitForRun(await app!.startRun(exportId));
@@ -82,10 +78,10 @@ describe('faults', () => {
   });
 
   it('a chunk that exhausts its retries lands in the poison queue and the run ends partially_succeeded naming it', async () => {
-    const poisoned = defineQueue('send-iterable', { queueName: QUEUE_NAMES.chunksIterable }, async (message) => {
-      const parsed = parseMessage(chunkMessageSchema, message, 'chunks');
-      if (parsed.chunk === 1) throw new Error('this chunk always breaks the sender');
-      await sendChunk(getAppContext(), parsed);
+    const sender = sendFunction('iterable');
+    const poisoned = wrapQueue(sender, (handler) => async (message, context) => {
+      if (parseMessage(chunkMessageSchema, message, sender.options.queueName).chunk === 1) throw new Error('this chunk always breaks the sender');
+      await handler(message, context);
     });
     const { exportId } = await iterableExport({ emulators: { rateScale: 20 }, replace: { 'send-iterable': poisoned }, maxDequeueCount: 2 }, 2500);
     const run = await app!.waitForRun(await app!.startRun(exportId));

@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDefinitions } from '../../dev/local/load-definitions';
 import type { FunctionDefinition } from '../../src/app/definitions';
 import { DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
 import { allQueueNames, CONTAINER_NAMES, TABLE_NAMES } from '../../src/storage/names';
@@ -20,18 +20,9 @@ beforeAll(async () => {
   definitions = await functionDefinitions();
 });
 
-/** Every function the app registers: each file in functions/ exports its definition. */
+/** Every function the app registers, found the way the local host finds them. */
 async function functionDefinitions(): Promise<FunctionDefinition[]> {
-  const directory = path.join(INFRA_DIR, '..', 'functions');
-  const found: FunctionDefinition[] = [];
-  for (const file of readdirSync(directory).filter((name) => name.endsWith('.ts')).sort()) {
-    const module = (await import(pathToFileURL(path.join(directory, file)).href)) as Record<string, unknown>;
-    for (const value of Object.values(module)) {
-      const kind = (value as { kind?: unknown } | null)?.kind;
-      if (typeof value === 'object' && (kind === 'http' || kind === 'timer' || kind === 'queue')) found.push(value as FunctionDefinition);
-    }
-  }
-  return found;
+  return await loadDefinitions(path.join(INFRA_DIR, '..', 'functions'));
 }
 
 /** Settings the template leaves unset on purpose; each must be optional in the schema. */

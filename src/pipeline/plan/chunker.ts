@@ -1,10 +1,12 @@
 import type { AppContext } from '../../app/context';
 import type { ChunkDoc, ChunkStatus } from '../../domain/run';
 import { chunkItemBytes } from '../../providers/records';
-import type { ChunkLimits, ChunkOperation, MemberRecord, ProviderName, Target } from '../../providers/types';
-import { sendMessage } from '../../storage/queue-messages';
+import type { ChunkOperation, ProviderName, Target, UpsertRecord } from '../../domain/provider';
+import type { ChunkLimits } from '../../providers/types';
+import { enqueueChunks } from '../queues';
 import { storeChunkPayload } from '../store/chunk-payload';
-import { insertChunkDocs, MAX_TRANSACTION_ACTIONS } from '../store/runs-table';
+import { addPlannedChunks } from '../run-state';
+import { MAX_TRANSACTION_ACTIONS } from '../store/runs-table';
 
 /**
  * Cuts a target's adds/updates and removes into provider-sized chunks (records and bytes, from the
@@ -16,8 +18,6 @@ export interface PlannedTarget {
   key: string;
   target: Target;
 }
-
-export type UpsertRecord = MemberRecord & { isNew: boolean; segmentId?: string };
 
 interface Buffered {
   upserts: UpsertRecord[];
@@ -45,16 +45,12 @@ export class ChunkWriter {
   private rows: ChunkDoc[] = [];
   private lastWriteAt = Number.NEGATIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly queueName: string;
 
   constructor(
     private readonly context: AppContext,
     private readonly runId: string,
     private readonly options: ChunkWriterOptions,
-  ) {
-    const { queues } = context.storage.names;
-    this.queueName = { iterable: queues.chunksIterable, brevo: queues.chunksBrevo, omnisend: queues.chunksOmnisend }[options.provider];
-  }
+  ) {}
 
   get chunksWritten(): number {
     return this.next;
@@ -147,15 +143,12 @@ export class ChunkWriter {
     const rows = this.rows.sort((a, b) => a.chunk - b.chunk);
     this.rows = [];
     if (rows.length === 0) return;
-    await insertChunkDocs(this.context, this.runId, rows);
+    await addPlannedChunks(this.context, this.runId, rows);
     await this.enqueue(rows.map((row) => row.chunk));
   }
 
   private async enqueue(chunks: readonly number[]): Promise<void> {
-    const queue = this.context.storage.queue(this.queueName);
-    for (let start = 0; start < chunks.length; start += 16) {
-      await Promise.all(chunks.slice(start, start + 16).map((chunk) => sendMessage(queue, { runId: this.runId, chunk })));
-    }
+    await enqueueChunks(this.context, this.options.provider, this.runId, chunks);
   }
 
   private async track(work: Promise<void>): Promise<void> {

@@ -1,35 +1,29 @@
+// The sender (one queue function per provider): delivers one chunk, one provider request at a
+// time, each after a token from the shared rate governor, and carries out what the delivery
+// policy (`policy.ts`) decides for each answer. When it must wait — for tokens, for a throttled
+// account, for the provider's asynchronous processing, after a transient failure — it saves the
+// delivery state on the chunk and re-enqueues it with that delay instead of sleeping. A chunk is
+// counted on its run exactly once: run-state confirms it in a transaction only a pending chunk passes.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../../app/context';
+import { chunkOperationSchema, type ChunkOperation } from '../../domain/provider';
 import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../../domain/run';
-import { isAppError, Errors } from '../../errors';
-import { readExport } from '../../exports/repository';
-import { isProviderErrorKind } from '../../providers/errors';
-import type { GovernorAccount, RateGovernor, TakeResult } from '../../providers/governor';
-import { chunkOperationSchema, type ChunkOperation, type DeliveryState, type ProviderAdapter, type RecordReject } from '../../providers/types';
-import { sendMessage } from '../../storage/queue-messages';
+import { Errors, isAppError } from '../../errors';
+import { getExport } from '../../exports/repository';
+import type { DeliveryState, StepResult } from '../../providers/types';
+import { getGovernor, getProviderAccount, type ProviderAccount } from '../accounts';
+import { takePaced } from '../pacing';
+import { requeueChunk } from '../queues';
+import { abortRun, failChunk, finishRun } from '../run-state';
 import { readChunkPayload } from '../store/chunk-payload';
-import { finishRun, releaseRun, settleIfComplete } from '../run-state';
-import { adapterFor, chunkQueueName, connectionForUse, governorAccount, governorFor, notifyUrlFor } from '../accounts';
-import { chunkRejectKey, writeRejects, type RejectOp } from '../store/rejects';
-import { getChunkDoc, getRunDoc, saveChunkDoc, settleChunk, updateRunDoc, type Versioned } from '../store/runs-table';
+import { getChunkDoc, getRunDoc, type Versioned } from '../store/runs-table';
+import { notifyUrlFor } from '../webhooks';
+import { confirmDelivered } from './confirm';
+import { Delivery } from './delivery';
+import { reservePayloadMemory } from './memory';
+import { decideDelivery, MAX_PACING_WAIT_IN_MS, type DeliveryAction, type DeliveryOutcome } from './policy';
 
-/**
- * The sender (one queue function per provider): delivers one chunk, one provider request at a
- * time, each after a token from the shared rate governor. When it must wait — for tokens, for a
- * throttled account, for the provider's asynchronous processing, after a transient failure — it
- * saves the delivery state on the chunk and re-enqueues the chunk with that delay instead of
- * sleeping. A chunk is counted on its run exactly once: confirming it and adding its numbers to
- * the run is one transaction that only a pending chunk can pass.
- */
-export const MAX_TRANSIENT_ATTEMPTS = 8;
 const INVOCATION_BUDGET_IN_MS = 20_000;
-const MAX_FAILED_CHUNKS_LISTED = 20;
-/**
- * Queue delays are whole seconds, so a wait shorter than this is paced in place (the governor's
- * next token is usually a few hundred milliseconds away at 5 requests/s); anything longer, and every
- * provider 429, goes back to the queue with a visibility delay.
- */
-export const MAX_PACING_WAIT_IN_MS = 1_000;
 /** How stale the run's status may be before a request: a cancelled run stops within this (and a paced wait). */
 const RUN_CHECK_INTERVAL_IN_MS = 250;
 
@@ -43,170 +37,136 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
   const { runId, chunk: chunkNumber } = message;
   const { abortSignal } = options;
   const [run, chunk] = await Promise.all([getRunDoc(context, runId, abortSignal), getChunkDoc(context, runId, chunkNumber)]);
-  if (!run || !chunk || chunk.value.status !== 'pending') return;
-  if (isTerminal(run.value.status)) return;
-
-  const connectionId = run.value.connectionId ?? (await readExport(context, run.value.exportId, abortSignal))?.export.connectionId;
-  if (!connectionId) {
-    await finishRun(context, runId, 'cancelled', 'The export was deleted');
-    return;
-  }
-  let adapter: ProviderAdapter;
-  let account: GovernorAccount;
-  try {
-    const forUse = await connectionForUse(context, connectionId, abortSignal);
-    adapter = adapterFor(context, forUse);
-    account = governorAccount(forUse.connection);
-  } catch (error) {
-    if (!isAppError(error, Errors.notFound)) throw error;
-    await abortRun(context, runId, `The export's connection '${connectionId}' no longer exists`);
-    await failChunk(context, runId, chunkNumber, 'The connection no longer exists');
-    return;
-  }
+  if (!run || !chunk || chunk.value.status !== 'pending' || isTerminal(run.value.status)) return;
+  const account = await accountOfRun(context, run.value, chunkNumber, abortSignal);
+  if (!account) return;
   const reservation = reservePayloadMemory(context, chunk.value.bytes ?? 0);
   if (!reservation) {
     // Enough large chunks are already in memory in this process: another instance, or later.
-    await sendMessage(context.storage.queue(chunkQueueName(context, run.value.provider)), message, { visibilityDelayInSeconds: 1 });
+    await requeueChunk(context, run.value.provider, message, 1_000);
     return;
   }
   try {
-    await deliverChunk(context, run.value, chunk, adapter, account, options);
+    await new ChunkDelivery(context, run.value, chunk, account, options).deliver();
   } finally {
     reservation.release();
   }
 }
 
-/**
- * Large chunks (a Brevo import holds up to 8 MB of JSON, several times that once parsed) are read
- * only while this process holds fewer than `MAX_PAYLOAD_BYTES_IN_MEMORY` of them, which bounds the
- * memory however many messages the host hands us at once.
- */
-export const MAX_PAYLOAD_BYTES_IN_MEMORY = 24 * 1024 * 1024;
-const payloadBytesInMemory = new WeakMap<AppContext, { bytes: number }>();
-
-function reservePayloadMemory(context: AppContext, bytes: number): { release(): void } | undefined {
-  let usage = payloadBytesInMemory.get(context);
-  if (!usage) {
-    usage = { bytes: 0 };
-    payloadBytesInMemory.set(context, usage);
+/** The run's provider account; undefined (and the run ended or aborted) when it is gone. */
+async function accountOfRun(context: AppContext, run: RunDoc, chunkNumber: number, abortSignal?: AbortSignal): Promise<ProviderAccount | undefined> {
+  const connectionId = run.connectionId ?? (await getExport(context, run.exportId, { abortSignal }))?.export.connectionId;
+  if (!connectionId) {
+    await finishRun(context, run.runId, 'cancelled', 'The export was deleted');
+    return undefined;
   }
-  const held = usage;
-  if (held.bytes > 0 && held.bytes + bytes > MAX_PAYLOAD_BYTES_IN_MEMORY) return undefined;
-  held.bytes += bytes;
-  let released = false;
-  return {
-    release: () => {
-      if (released) return;
-      released = true;
-      held.bytes -= bytes;
-    },
-  };
+  try {
+    return await getProviderAccount(context, connectionId, { abortSignal });
+  } catch (error) {
+    if (!isAppError(error, Errors.notFound)) throw error;
+    await abortRun(context, run.runId, `The export's connection '${connectionId}' no longer exists`);
+    await failChunk(context, run.runId, chunkNumber, 'The connection no longer exists');
+    return undefined;
+  }
 }
 
-async function deliverChunk(
-  context: AppContext,
-  run: RunDoc,
-  chunk: Versioned<ChunkDoc>,
-  adapter: ProviderAdapter,
-  account: GovernorAccount,
-  options: SendOptions,
-): Promise<void> {
-  const { runId } = run;
-  const chunkNumber = chunk.value.chunk;
-  const { abortSignal } = options;
-  const log = context.log.child({ runId, chunk: chunkNumber });
-  const governor = governorFor(context);
-  const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk.value));
-  const delivery = new Delivery(context, run, chunk, operation);
-  let state: DeliveryState = chunk.value.state ? (JSON.parse(chunk.value.state) as DeliveryState) : adapter.start(operation);
-  const deadline = Date.now() + INVOCATION_BUDGET_IN_MS;
+/** One invocation's delivery of a chunk: requests until the chunk is done or must wait. */
+class ChunkDelivery {
+  private readonly delivery: Delivery;
+  private readonly deadline = Date.now() + INVOCATION_BUDGET_IN_MS;
+  /** The run was read just before this; it is read again before a request once it is this old. */
+  private runCheckedAt = performance.now();
 
-  // The run was read just before this; it is read again before a request once it is this old.
-  let runCheckedAt = performance.now();
-  for (;;) {
-    // Everything that is not the request happens before the token, so the governor's grant is
-    // used at once: the run may have been cancelled (or its export deleted) meanwhile.
-    if (performance.now() - runCheckedAt > RUN_CHECK_INTERVAL_IN_MS) {
-      const stop = await reasonToStop(context, runId, abortSignal);
-      if (stop) {
-        if (stop.abortReason) await failChunk(context, runId, chunkNumber, stop.abortReason);
-        return;
-      }
-      runCheckedAt = performance.now();
+  constructor(
+    private readonly context: AppContext,
+    private readonly run: RunDoc,
+    private readonly chunk: Versioned<ChunkDoc>,
+    private readonly account: ProviderAccount,
+    private readonly options: SendOptions,
+  ) {
+    this.delivery = new Delivery(context, run, chunk);
+  }
+
+  async deliver(): Promise<void> {
+    const operation = chunkOperationSchema.parse(await readChunkPayload(this.context, this.run.runId, this.chunk.value));
+    let state: DeliveryState = this.chunk.value.state ? (JSON.parse(this.chunk.value.state) as DeliveryState) : this.account.adapter.start(operation);
+    for (;;) {
+      const outcome = await this.attempt(operation, state);
+      if (outcome === 'stopped') return;
+      const action = decideDelivery(outcome.outcome, { random: Math.random });
+      if (outcome.result?.kind === 'next') state = outcome.result.state;
+      if (action.kind !== 'continue') return await this.act(action, operation, state, outcome);
+      if (action.waitMs > 0) await sleep(action.waitMs);
     }
-    const notifyUrl = await notifyUrlFor(context, runId, chunk.value);
-    const bucket = adapter.nextBucket(operation, state);
-    const grant = await takeWithPacing(governor, account, bucket, deadline, abortSignal, async () => !(await reasonToStop(context, runId, abortSignal)));
-    if (grant === 'stop') return;
+  }
+
+  /** Everything before the request happens before the token, so the governor's grant is used at once. */
+  private async attempt(operation: ChunkOperation, state: DeliveryState): Promise<{ outcome: DeliveryOutcome; result?: StepResult; error?: unknown } | 'stopped'> {
+    const { context, run, account, options } = this;
+    if (!(await this.stillWanted())) return 'stopped';
+    const notifyUrl = await notifyUrlFor(context, run.runId, this.chunk.value);
+    const governor = getGovernor(context);
+    const bucket = account.adapter.nextBucket(operation, state);
+    const grant = await takePaced(governor, account.governorAccount, bucket, {
+      maxPacedWaitMs: MAX_PACING_WAIT_IN_MS,
+      deadlineMs: this.deadline,
+      stillWanted: async () => !(await reasonToStop(context, run.runId, options.abortSignal)),
+      abortSignal: options.abortSignal,
+    });
+    if (grant === 'stop') return 'stopped';
     if (!grant.granted) {
-      await delivery.later(state, grant.waitMs);
-      return;
+      await this.delivery.later(state, grant.waitMs);
+      return 'stopped';
     }
-    let result: Awaited<ReturnType<ProviderAdapter['step']>>;
     try {
-      result = await adapter.step(operation, state, {
-        abortSignal,
+      const result = await account.adapter.step(operation, state, {
+        abortSignal: options.abortSignal,
         notifyUrl,
-        onRateSignal: (signal) => void governor.observe(account, signal).catch(() => undefined),
+        onRateSignal: (signal) => void governor.observe(account.governorAccount, signal).catch(() => undefined),
       });
+      this.delivery.stepped();
+      options.afterStep?.({ runId: run.runId, chunk: this.chunk.value.chunk });
+      const pastDeadline = Date.now() > this.deadline;
+      return { outcome: result.kind === 'done' ? { kind: 'done' } : { kind: 'next', notBeforeMs: result.notBeforeMs, pastDeadline }, result };
     } catch (error) {
-      if (isProviderErrorKind(error, 'throttled')) {
-        const untilMs = Date.now() + error.retryAfterMs;
-        await governor.pause(account, untilMs, { escalate: error.retryAfterSource === 'default' });
-        log.info('throttled by the provider', { provider: adapter.provider, retryAfterMs: error.retryAfterMs });
-        await delivery.later(state, error.retryAfterMs);
-        return;
-      }
-      if (isProviderErrorKind(error, 'auth')) {
-        const reason = `The provider refused the connection's API key (${error.message}); fix the connection and run again`;
-        await abortRun(context, runId, reason);
-        await failChunk(context, runId, chunkNumber, reason);
-        return;
-      }
-      if (isProviderErrorKind(error, 'permanent')) {
-        await failChunk(context, runId, chunkNumber, error.message);
-        return;
-      }
-      if (isProviderErrorKind(error, 'transient')) {
-        await delivery.retryLater(state, error.message);
-        return;
-      }
-      await delivery.recordError(error);
-      throw error;
-    }
-    delivery.stepped();
-    options.afterStep?.({ runId, chunk: chunkNumber });
-    if (result.kind === 'done') {
-      await confirmChunk(context, runId, chunk.value, operation, result.rejects);
-      return;
-    }
-    state = result.state;
-    if (result.notBeforeMs !== undefined && result.notBeforeMs > MAX_PACING_WAIT_IN_MS) {
-      await delivery.later(state, result.notBeforeMs);
-      return;
-    }
-    if (result.notBeforeMs !== undefined && result.notBeforeMs > 0) await sleep(result.notBeforeMs);
-    if (Date.now() > deadline) {
-      await delivery.later(state, 0);
-      return;
+      return { outcome: { kind: 'failed', error, transientAttempts: this.delivery.transientAttempts }, error };
     }
   }
-}
 
-/** A token, waiting in place for short waits; after each wait `stillWanted` decides whether to go on. */
-async function takeWithPacing(
-  governor: RateGovernor,
-  account: GovernorAccount,
-  bucket: string,
-  deadline: number,
-  abortSignal: AbortSignal | undefined,
-  stillWanted: () => Promise<boolean>,
-): Promise<TakeResult | 'stop'> {
-  for (;;) {
-    const grant = await governor.take(account, bucket, { abortSignal });
-    if (grant.granted || grant.waitMs > MAX_PACING_WAIT_IN_MS || Date.now() + grant.waitMs > deadline) return grant;
-    await sleep(grant.waitMs, undefined, { signal: abortSignal });
-    if (!(await stillWanted())) return 'stop';
+  /** The run may have been cancelled (or its key refused) meanwhile: checked at most every 250 ms. */
+  private async stillWanted(): Promise<boolean> {
+    if (performance.now() - this.runCheckedAt <= RUN_CHECK_INTERVAL_IN_MS) return true;
+    const stop = await reasonToStop(this.context, this.run.runId, this.options.abortSignal);
+    if (stop) {
+      if (stop.abortReason) await failChunk(this.context, this.run.runId, this.chunk.value.chunk, stop.abortReason);
+      return false;
+    }
+    this.runCheckedAt = performance.now();
+    return true;
+  }
+
+  private async act(action: Exclude<DeliveryAction, { kind: 'continue' }>, operation: ChunkOperation, state: DeliveryState, attempt: { result?: StepResult; error?: unknown }): Promise<void> {
+    const { context, run, account } = this;
+    const chunkNumber = this.chunk.value.chunk;
+    switch (action.kind) {
+      case 'confirm':
+        return await confirmDelivered(context, run.runId, this.chunk.value, operation, attempt.result?.kind === 'done' ? attempt.result.rejects : []);
+      case 'requeue':
+        if (action.lastError) context.log.info('transient provider failure, retrying later', { runId: run.runId, chunk: chunkNumber, attempts: action.transientAttempts, error: action.lastError });
+        return await this.delivery.later(state, action.delayMs, { lastError: action.lastError, transientAttempts: action.transientAttempts });
+      case 'throttled':
+        await getGovernor(context).pause(account.governorAccount, Date.now() + action.pauseMs, { escalate: action.escalate });
+        context.log.info('throttled by the provider', { provider: account.adapter.provider, retryAfterMs: action.pauseMs });
+        return await this.delivery.later(state, action.pauseMs);
+      case 'abort-run':
+        await abortRun(context, run.runId, action.reason);
+        return await failChunk(context, run.runId, chunkNumber, action.reason);
+      case 'fail-chunk':
+        return await failChunk(context, run.runId, chunkNumber, action.reason);
+      case 'rethrow':
+        await this.delivery.recordError(attempt.error);
+        throw attempt.error;
+    }
   }
 }
 
@@ -216,130 +176,4 @@ async function reasonToStop(context: AppContext, runId: string, abortSignal?: Ab
   if (!run || isTerminal(run.value.status)) return {};
   if (run.value.abortReason) return { abortReason: run.value.abortReason };
   return undefined;
-}
-
-/** Saves a chunk's progress and re-enqueues it. */
-class Delivery {
-  private steps = 0;
-
-  constructor(
-    private readonly context: AppContext,
-    private readonly run: RunDoc,
-    private chunk: Versioned<ChunkDoc>,
-    private readonly operation: ChunkOperation,
-  ) {}
-
-  stepped(): void {
-    this.steps++;
-  }
-
-  async later(state: DeliveryState, delayInMs: number, lastError?: string, transientAttempts?: number): Promise<void> {
-    const next: ChunkDoc = {
-      ...this.chunk.value,
-      state: JSON.stringify(state),
-      steps: this.chunk.value.steps + this.steps,
-      lastError: lastError ?? this.chunk.value.lastError,
-      transientAttempts: transientAttempts ?? 0,
-    };
-    const etag = await saveChunkDoc(this.context, this.run.runId, { value: next, etag: this.chunk.etag });
-    // Someone else moved the chunk on (a duplicate message): let that delivery continue alone.
-    if (etag === undefined) return;
-    this.chunk = { value: next, etag };
-    this.steps = 0;
-    const queue = this.context.storage.queue(chunkQueueName(this.context, this.run.provider));
-    await sendMessage(queue, { runId: this.run.runId, chunk: next.chunk }, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
-  }
-
-  /** A transient failure: try again later with exponential backoff, or give the chunk up. */
-  async retryLater(state: DeliveryState, error: string): Promise<void> {
-    const attempts = (this.chunk.value.transientAttempts ?? 0) + 1;
-    if (attempts > MAX_TRANSIENT_ATTEMPTS) {
-      await failChunk(this.context, this.run.runId, this.chunk.value.chunk, `Gave up after ${attempts - 1} transient failures: ${error}`);
-      return;
-    }
-    const delayInMs = Math.min(60_000, 1_000 * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
-    this.context.log.info('transient provider failure, retrying later', { runId: this.run.runId, chunk: this.chunk.value.chunk, attempts, error });
-    await this.later(state, delayInMs, error, attempts);
-  }
-
-  /** Keeps the last error on the chunk, for the poison handler to report. */
-  async recordError(error: unknown): Promise<void> {
-    const next = { ...this.chunk.value, lastError: error instanceof Error ? error.message : String(error) };
-    await saveChunkDoc(this.context, this.run.runId, { value: next, etag: this.chunk.etag }).catch(() => undefined);
-  }
-}
-
-/** The chunk was delivered: record its rejects, then confirm and count it in one transaction. */
-async function confirmChunk(
-  context: AppContext,
-  runId: string,
-  chunk: ChunkDoc,
-  operation: ChunkOperation,
-  rejects: readonly RecordReject[],
-): Promise<void> {
-  const { chunk: chunkNumber, target } = chunk;
-  const segmentOf = new Map<string, { segmentId?: string; isNew: boolean }>();
-  if (operation.kind === 'upsert') for (const record of operation.records) segmentOf.set(record.email, record);
-  const unique = new Map(rejects.map((reject) => [reject.email.trim().toLowerCase(), reject]));
-  await writeRejects(
-    context,
-    runId,
-    [...unique.values()].map((reject, index) => {
-      const record = segmentOf.get(reject.email.trim().toLowerCase());
-      const op: RejectOp = operation.kind === 'remove' ? 'remove' : record?.isNew === false ? 'update' : 'add';
-      return {
-        rowKey: chunkRejectKey(chunkNumber, index),
-        email: reject.email,
-        segmentId: record?.segmentId ?? '',
-        code: 'provider_rejected',
-        reason: `${reject.code}: ${reject.reason}`,
-        target,
-        op,
-      };
-    }),
-  );
-  const records = operation.kind === 'upsert' ? operation.records.length : operation.emails.length;
-  const rejected = Math.min(unique.size, records);
-  const run = await settleChunk(
-    context,
-    runId,
-    chunkNumber,
-    (settled) => ({ ...settled, status: 'confirmed', rejected, state: undefined }),
-    (doc) => {
-      doc.chunksConfirmed += 1;
-      doc.totals.sent += records - rejected;
-      doc.totals.rejected += rejected;
-      return settleIfComplete(doc, context.now());
-    },
-  );
-  if (run && isTerminal(run.status)) await releaseRun(context, run);
-}
-
-/** The chunk could not be delivered: count its records as failed and name it on the run. */
-export async function failChunk(context: AppContext, runId: string, chunkNumber: number, error: string): Promise<void> {
-  const run = await settleChunk(
-    context,
-    runId,
-    chunkNumber,
-    (chunk) => ({ ...chunk, status: 'failed', lastError: error }),
-    (doc, chunk) => {
-      doc.chunksFailed += 1;
-      doc.totals.failed += chunk.records;
-      if (doc.failedChunks.length < MAX_FAILED_CHUNKS_LISTED) {
-        doc.failedChunks.push({ chunk: chunk.chunk, target: chunk.target, records: chunk.records, error: error.slice(0, 300) });
-      }
-      return settleIfComplete(doc, context.now());
-    },
-  );
-  if (run) context.log.warn('chunk failed', { runId, chunk: chunkNumber, error });
-  if (run && isTerminal(run.status)) await releaseRun(context, run);
-}
-
-/** Stops every remaining chunk of a run from calling the provider (the key was refused). */
-async function abortRun(context: AppContext, runId: string, reason: string): Promise<void> {
-  await updateRunDoc(context, runId, (doc) => {
-    if (doc.abortReason || isTerminal(doc.status)) return undefined;
-    doc.abortReason = reason;
-    return doc;
-  });
 }

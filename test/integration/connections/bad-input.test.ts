@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { connectionsCreate } from '../../../functions/connections-create';
 import { connectionsDelete } from '../../../functions/connections-delete';
 import { connectionsUpdate } from '../../../functions/connections-update';
-import { readConnection } from '../../../src/connections/repository';
+import { getConnection } from '../../../src/connections/repository';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, invokeHttp } from '../../support/http';
 import { allTableEntities, seedConnection } from './seed';
@@ -76,11 +76,11 @@ describe('PATCH /api/connections/{connectionId} with bad input', () => {
     ['a region for Brevo', { options: { region: 'eu' } }, 'validation_failed'],
   ])('answers 400 for %s and changes nothing', async (_what, body, code) => {
     const seeded = await seedConnection(context, { provider: 'brevo', apiKey: 'the-seeded-key' });
-    const before = await readConnection(context, seeded.id);
+    const before = await getConnection(context, seeded.id);
     const response = await invokeHttp(connectionsUpdate, { principal: ADMIN, params: { connectionId: seeded.id }, json: body });
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ error: { code } });
-    expect(await readConnection(context, seeded.id)).toEqual(before);
+    expect(await getConnection(context, seeded.id)).toEqual(before);
     expect(await context.secrets.getSecret(seeded.secretName)).toBe('the-seeded-key');
   });
 });
@@ -91,7 +91,7 @@ describe('DELETE /api/connections/{connectionId} with bad input', () => {
     const response = await invokeHttp(connectionsDelete, { principal: ADMIN, params: { connectionId: seeded.id }, query: { force: 'yes' } });
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ error: { code: 'validation_failed' } });
-    expect(await readConnection(context, seeded.id)).toBeDefined();
+    expect(await getConnection(context, seeded.id)).toBeDefined();
   });
 
   it('answers 404 for an id that cannot exist', async () => {

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { connectionsDelete } from '../../../functions/connections-delete';
-import { readConnection } from '../../../src/connections/repository';
+import { getConnection } from '../../../src/connections/repository';
 import { getConnectionForUse } from '../../../src/connections/service';
-import { exportsUsingConnection } from '../../../src/pipeline/cleanup';
+import { exportsUsingConnection } from '../../../src/exports/repository';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, invokeHttp } from '../../support/http';
 import { seedConnection, seedExport } from './seed';
@@ -31,7 +31,7 @@ describe('DELETE /api/connections/{connectionId}', () => {
     const untouched = await seedExport(context, other.id);
     const response = await invokeHttp(connectionsDelete, { principal: ADMIN, params: { connectionId: connection.id }, query: { force: 'true' } });
     expect(response.status, response.text).toBe(204);
-    expect(await readConnection(context, connection.id)).toBeUndefined();
+    expect(await getConnection(context, connection.id)).toBeUndefined();
     expect(await context.secrets.getSecret(connection.secretName)).toBeUndefined();
     expect(await exportsUsingConnection(context, connection.id)).toEqual([]);
     expect(await exportsUsingConnection(context, other.id)).toEqual([untouched]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectionsCreate } from '../../../functions/connections-create';
 import { connectionsUpdate } from '../../../functions/connections-update';
-import { CONNECTIONS_PARTITION, readConnection, replaceConnection } from '../../../src/connections/repository';
+import { CONNECTIONS_PARTITION, getConnection, replaceConnection } from '../../../src/connections/repository';
 import { KeyVaultSecretStore } from '../../../src/secrets/key-vault';
 import { startEmulators, type Emulators } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
@@ -57,14 +57,14 @@ describe('when a dependency fails', () => {
 describe('concurrent changes', () => {
   it('refuses a change based on a version of the connection that another change replaced', async () => {
     const seeded = await seedConnection(context);
-    const stale = (await readConnection(context, seeded.id))!;
+    const stale = (await getConnection(context, seeded.id))!;
     const renamed = await invokeHttp(connectionsUpdate, { principal: ADMIN, params: { connectionId: seeded.id }, json: { displayName: 'First' } });
     expect(renamed.status).toBe(200);
     await expect(replaceConnection(context, { ...stale.connection, displayName: 'Second' }, stale.etag)).rejects.toMatchObject({
       code: 'conflict',
       status: 409,
     });
-    expect((await readConnection(context, seeded.id))?.connection.displayName).toBe('First');
+    expect((await getConnection(context, seeded.id))?.connection.displayName).toBe('First');
   });
 
   it('refuses to read a row that does not have the expected shape', async () => {
@@ -74,6 +74,6 @@ describe('concurrent changes', () => {
       displayName: 'Damaged',
       provider: 'mailchimp',
     });
-    await expect(readConnection(context, 'damaged')).rejects.toThrow();
+    await expect(getConnection(context, 'damaged')).rejects.toThrow();
   });
 });

@@ -3,7 +3,7 @@ import type { AppContext } from '../../../src/app/context';
 import { insertConnection } from '../../../src/connections/repository';
 import { secretNameFor } from '../../../src/connections/service';
 import type { Connection } from '../../../src/domain/connection';
-import { insertExport } from '../../../src/exports/repository';
+import { createExportRow } from '../../../src/exports/repository';
 
 /** A connection written straight to storage (no provider involved), with its key in the store. */
 export async function seedConnection(
@@ -36,7 +36,7 @@ export async function seedConnection(
 /** An export row that uses the connection, as the exports table holds it. */
 export async function seedExport(context: AppContext, connectionId: string, exportId = `export-${randomUUID()}`): Promise<string> {
   const now = '2026-01-01T00:00:00.000Z';
-  await insertExport(context, {
+  await createExportRow(context, {
     id: exportId,
     name: `Export ${exportId}`,
     connectionId,

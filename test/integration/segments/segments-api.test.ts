@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { segmentsDelete } from '../../../functions/segments-delete';
 import { segmentsGet } from '../../../functions/segments-get';
 import { segmentsList } from '../../../functions/segments-list';
-import { insertExport } from '../../../src/exports/repository';
+import { createExportRow } from '../../../src/exports/repository';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, CONTRIBUTOR, invokeHttp } from '../../support/http';
 import { blobNames, CSV, NDJSON, readAll, storedVersions, upload } from './helpers';
@@ -121,7 +121,7 @@ describe('DELETE /api/segments/{segmentId}', () => {
   it('is refused with 409 while an export uses the segment', async () => {
     await upload('used', 'id\n1\n');
     const now = new Date().toISOString();
-    await insertExport(context, {
+    await createExportRow(context, {
       id: 'exp1',
       name: 'VIP to Iterable',
       connectionId: 'c1',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { occurrenceOf } from '../../../src/pipeline/refresh';
-import { scheduledRunId } from '../../../src/pipeline/run-state';
+import { scheduledRunId } from '../../../src/pipeline/runs';
 
 describe('schedule occurrences', () => {
   it('gives every tick of one occurrence the same run id, early or late', () => {

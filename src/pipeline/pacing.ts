@@ -1,0 +1,48 @@
+// One pacing policy for the planner and the senders: take a governor token, and when the governor
+// says "wait", wait in place only if the wait is short (the planner, which runs long anyway,
+// always waits; a sender waits at most `maxPacedWaitMs`, since queue delays are whole seconds) and
+// still inside the caller's deadline; otherwise hand the wait back so the caller can re-enqueue.
+// Also the planner's courtesy to the event loop: without a pause every few milliseconds it would
+// hold the loop for seconds and the senders of this process would miss their rate slots.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { GovernorAccount, RateGovernor, TakeResult } from '../providers/governor';
+
+export interface PacedTakeOptions {
+  /** Tokens at once (default 1). */
+  count?: number;
+  /** The longest governor wait spent in place; a longer one is answered. */
+  maxPacedWaitMs: number;
+  /** A wait that would end after this time (epoch ms) is answered rather than spent. */
+  deadlineMs?: number;
+  /** Asked after each wait spent in place: false stops (the run ended meanwhile). */
+  stillWanted?: () => Promise<boolean>;
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * A token of `bucket`, waiting in place for short waits. Answers the grant, a wait too long to
+ * spend here (`{ granted: false, waitMs }`), or `'stop'` when `stillWanted` said so.
+ */
+export async function takePaced(governor: RateGovernor, account: GovernorAccount, bucket: string, options: PacedTakeOptions): Promise<TakeResult | 'stop'> {
+  const { count, abortSignal } = options;
+  for (;;) {
+    const grant = await governor.take(account, bucket, { count, abortSignal });
+    if (grant.granted || grant.waitMs > options.maxPacedWaitMs) return grant;
+    if (options.deadlineMs !== undefined && Date.now() + grant.waitMs > options.deadlineMs) return grant;
+    await sleep(grant.waitMs, undefined, { signal: abortSignal });
+    if (options.stillWanted && !(await options.stillWanted())) return 'stop';
+  }
+}
+
+/** Lets other work run once every `sliceMs` of the caller's busy loop. */
+export class EventLoopPace {
+  private last = performance.now();
+
+  constructor(private readonly sliceMs = 5) {}
+
+  async yield(): Promise<void> {
+    if (performance.now() - this.last < this.sliceMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.last = performance.now();
+  }
+}

@@ -1,0 +1,44 @@
+// The pipeline's queues: the one place that names them. A run's plan message goes to the plan
+// queue; each chunk message to its provider's chunk queue (so that one provider's throttling never
+// holds up another's); a chunk that must wait goes back with a visibility delay. The function
+// definitions take their trigger queue names from here too.
+import type { AppContext } from '../app/context';
+import type { ChunkMessage, PlanMessage } from '../domain/run';
+import type { ProviderName } from '../domain/provider';
+import { sendMessage, type SendMessageOptions } from '../storage/queue-messages';
+import { poisonQueueName, QUEUE_NAMES, type QueueKey } from '../storage/names';
+
+const CHUNK_QUEUE_KEYS: Record<ProviderName, QueueKey> = {
+  iterable: 'chunksIterable',
+  brevo: 'chunksBrevo',
+  omnisend: 'chunksOmnisend',
+};
+
+/** Queue names as a function definition's trigger names them (the host resolves the namespace). */
+export const TRIGGER_QUEUES = {
+  plan: QUEUE_NAMES.plan,
+  planPoison: poisonQueueName(QUEUE_NAMES.plan),
+  chunks: (provider: ProviderName): string => QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]],
+  chunksPoison: (provider: ProviderName): string => poisonQueueName(QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]]),
+} as const;
+
+/** How many chunk messages are sent at once. */
+const PARALLEL_SENDS = 16;
+
+export async function enqueuePlan(context: AppContext, message: PlanMessage, options: SendMessageOptions = {}): Promise<void> {
+  await sendMessage(context.storage.queue(context.storage.names.queues.plan), message, options);
+}
+
+/** One message per chunk of a run, on the provider's queue. */
+export async function enqueueChunks(context: AppContext, provider: ProviderName, runId: string, chunks: readonly number[]): Promise<void> {
+  const queue = context.storage.queue(context.storage.names.queues[CHUNK_QUEUE_KEYS[provider]]);
+  for (let start = 0; start < chunks.length; start += PARALLEL_SENDS) {
+    await Promise.all(chunks.slice(start, start + PARALLEL_SENDS).map((chunk) => sendMessage(queue, { runId, chunk })));
+  }
+}
+
+/** Puts a chunk back on its queue, visible again after `delayInMs` (rounded up to whole seconds). */
+export async function requeueChunk(context: AppContext, provider: ProviderName, message: ChunkMessage, delayInMs: number): Promise<void> {
+  const queue = context.storage.queue(context.storage.names.queues[CHUNK_QUEUE_KEYS[provider]]);
+  await sendMessage(queue, { runId: message.runId, chunk: message.chunk }, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
+}
