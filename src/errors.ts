@@ -1,3 +1,5 @@
+import type { ErrorBody } from './domain/envelope';
+
 /**
  * The one catalog of errors. Each error has a stable `code` (part of the public API), an HTTP
  * status, a message and optional `details`; an error that wraps another keeps it as `cause`.
@@ -42,6 +44,7 @@ export const Errors = {
     400,
     () => 'Accept the data-privacy terms (acceptPrivacyTerms: true) before creating a connection',
   ),
+  payloadTooLarge: defineError('payload_too_large', 413, (maxBytes: number) => `The request body exceeds ${maxBytes} bytes`),
   unsupportedMediaType: defineError(
     'unsupported_media_type',
     415,
@@ -97,6 +100,7 @@ export const Errors = {
     422,
     (provider: string) => `${provider} rejected the API key`,
   ),
+  listNotFound: defineError('list_not_found', 422, (listId: number) => `Brevo has no list ${listId} for this connection`),
   providerUnavailable: defineError(
     'provider_unavailable',
     502,
@@ -116,10 +120,6 @@ export const Errors = {
     (problems: readonly string[]) => `The app settings are not valid:\n  - ${problems.join('\n  - ')}`,
   ),
 } as const;
-
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
 
 /** The single mapping from any thrown value to an HTTP status and the public error body. */
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {

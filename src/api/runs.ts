@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { getAppContext } from '../app/context';
 import { json } from '../app/definitions';
 import { exportIdSchema } from '../domain/export';
+import { pageQuerySchema, runIdSchema, startRunQuerySchema } from '../domain/run';
 import { Errors } from '../errors';
 import { getVisibleExport } from '../exports/service';
 import { cancelRun, startRun } from '../runs/lifecycle';
@@ -18,19 +19,12 @@ import { parseQuery, parseWith } from './validation';
 
 /** HTTP handlers of runs: start, read, rejects, cancel, the refresh and the Brevo webhook. */
 const exportParams = z.object({ exportId: exportIdSchema });
-const runParams = z.object({ runId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'not a run id') });
-const startQuery = z
-  .object({
-    mode: z.enum(['delta', 'full'], "must be 'delta' or 'full'").default('delta'),
-    dryRun: z.enum(['true', 'false'], "must be 'true' or 'false'").default('false'),
-  })
-  .strict();
-const pageQuery = z.object({ continuationToken: z.string().max(2048).optional() }).strict();
+const runParams = z.object({ runId: runIdSchema });
 
 export async function handleStartRun(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'run:start');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const query = parseQuery(request, startQuery);
+  const query = parseQuery(request, startRunQuerySchema);
   const context = getAppContext();
   await getVisibleExport(context, principal, exportId);
   const run = await startRun(context, exportId, {
@@ -46,7 +40,7 @@ export async function handleStartRun(request: HttpRequest): Promise<HttpResponse
 export async function handleListRuns(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'run:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const { continuationToken } = parseQuery(request, pageQuery);
+  const { continuationToken } = parseQuery(request, pageQuerySchema);
   return json(200, await listExportRuns(getAppContext(), principal, exportId, continuationToken));
 }
 
@@ -59,7 +53,7 @@ export async function handleGetRun(request: HttpRequest): Promise<HttpResponseIn
 export async function handleListRejects(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'run:read');
   const { runId } = parseWith(runParams, request.params, 'route');
-  const { continuationToken } = parseQuery(request, pageQuery);
+  const { continuationToken } = parseQuery(request, pageQuerySchema);
   return json(200, await listVisibleRejects(getAppContext(), principal, runId, continuationToken));
 }
 

@@ -12,7 +12,7 @@ import {
   type UpdateExportBody,
 } from '../domain/export';
 import type { Segment } from '../domain/segment';
-import { AppError, Errors, isAppError } from '../errors';
+import { AppError, Errors, isAppError, withDetails } from '../errors';
 import { isProviderError } from '../providers/errors';
 import { providerDisplayName } from '../providers/errors';
 import { findSegment } from '../segments/repository';
@@ -188,10 +188,8 @@ async function checkBrevoList(context: AppContext, connection: Connection, listI
   } catch (error) {
     if (isAppError(error) && !isProviderError(error)) throw error;
     if (isProviderError(error) && error.kind === 'permanent') {
-      throw new AppError('list_not_found', 422, `Brevo has no list ${listId} for this connection`, {
-        details: [{ path: 'options.listId', message: error.providerMessage ?? 'the list does not exist' }],
-        cause: error,
-      });
+      const details = [{ path: 'options.listId', message: error.providerMessage ?? 'the list does not exist' }];
+      throw withDetails(Errors.listNotFound(listId), details, error);
     }
     if (isProviderError(error) && error.kind === 'auth') throw Errors.providerAuthFailed('Brevo');
     throw new AppError(Errors.providerUnavailable.code, 502, Errors.providerUnavailable('Brevo').message, { cause: error });
