@@ -98,7 +98,12 @@ export const updateConnectionBodySchema = z
 export type UpdateConnectionBody = z.infer<typeof updateConnectionBodySchema>;
 
 export const deleteConnectionQuerySchema = z
-  .object({ force: z.enum(['true', 'false'], "must be 'true' or 'false'").optional() })
+  .object({
+    force: z
+      .enum(['true', 'false'], "must be 'true' or 'false'")
+      .optional()
+      .describe('`true` also deletes the exports that use the connection'),
+  })
   .transform(({ force }) => ({ force: force === 'true' }));
 
 /** What the API shows; `consent` only to Admins. Never the key or where it is kept. */
