@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { getAppContext } from '../app/context';
 import { json } from '../app/definitions';
 import { exportIdSchema } from '../domain/export';
-import { pageQuerySchema, runIdSchema, startRunQuerySchema } from '../domain/run';
+import { pageQuerySchema, runIdSchema, startRunQuerySchema, type RefreshResult, type RunStarted } from '../domain/run';
 import { Errors } from '../errors';
 import { getVisibleExport } from '../exports/service';
 import { cancelRun, startRun } from '../runs/lifecycle';
@@ -33,8 +33,8 @@ export async function handleStartRun(request: HttpRequest): Promise<HttpResponse
     dryRun: query.dryRun === 'true',
     requestedBy: principal.name,
   });
-  const statusUrl = `/api/runs/${run.runId}`;
-  return json(202, { runId: run.runId, status: run.status, statusUrl }, { location: statusUrl });
+  const started: RunStarted = { runId: run.runId, status: run.status, statusUrl: `/api/runs/${run.runId}` };
+  return json(202, started, { location: started.statusUrl });
 }
 
 export async function handleListRuns(request: HttpRequest): Promise<HttpResponseInit> {
@@ -71,7 +71,8 @@ export async function handleRefresh(request: HttpRequest): Promise<HttpResponseI
   const context = getAppContext();
   const occurrence = new Date(Math.floor(context.now().getTime() / 1000) * 1000);
   const runs = await runScheduledRefresh(context, occurrence, principal.name);
-  return json(202, { runs: runs.map((run) => toRunResource(run, context.now())) });
+  const result: RefreshResult = { runs: runs.map((run) => toRunResource(run, context.now())) };
+  return json(202, result);
 }
 
 /**
