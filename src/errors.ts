@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ErrorBody } from './domain/envelope';
 
 /**
  * The one catalog of errors. Each error has a stable `code` (part of the public API), an HTTP
@@ -44,6 +45,7 @@ export const Errors = {
     400,
     () => 'Accept the data-privacy terms (acceptPrivacyTerms: true) before creating a connection',
   ),
+  payloadTooLarge: defineError('payload_too_large', 413, (maxBytes: number) => `The request body exceeds ${maxBytes} bytes`),
   unsupportedMediaType: defineError(
     'unsupported_media_type',
     415,
@@ -99,6 +101,7 @@ export const Errors = {
     422,
     (provider: string) => `${provider} rejected the API key`,
   ),
+  listNotFound: defineError('list_not_found', 422, (listId: number) => `Brevo has no list ${listId} for this connection`),
   providerUnavailable: defineError(
     'provider_unavailable',
     502,
@@ -138,10 +141,6 @@ export function validationError(what: string, error: z.ZodError, code = 'validat
   const first = issues[0];
   const message = `The ${what} is not valid${first ? `: ${first.path} ${first.message}` : ''}`;
   return new AppError(code, 400, message, { details: issues });
-}
-
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
 }
 
 /** The single mapping from any thrown value to an HTTP status and the public error body. */

@@ -1,11 +1,5 @@
 import type { AppContext } from '../app/context';
-
-export type DependencyState = 'up' | 'down';
-
-export interface HealthReport {
-  status: 'healthy' | 'unhealthy';
-  checks: Record<string, { state: DependencyState; latencyInMs: number }>;
-}
+import type { DependencyState, HealthReport } from '../domain/health';
 
 const CHECK_TIMEOUT_IN_MS = 5_000;
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { getAppContext } from '../app/context';
 import { json } from '../app/definitions';
 import { exportIdSchema } from '../domain/export';
+import { pageQuerySchema, runIdSchema, startRunQuerySchema, type RefreshResult, type RunStarted } from '../domain/run';
 import { Errors } from '../errors';
 import { runScheduledRefresh } from '../pipeline/refresh';
 import { toRunResource } from '../pipeline/resource';
@@ -16,19 +17,12 @@ import { parseQuery, parseWith } from './validation';
 import { getVisibleExport } from './visibility';
 
 const exportParams = z.object({ exportId: exportIdSchema });
-const runParams = z.object({ runId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'not a run id') });
-const startQuery = z
-  .object({
-    mode: z.enum(['delta', 'full'], "must be 'delta' or 'full'").default('delta'),
-    dryRun: z.enum(['true', 'false'], "must be 'true' or 'false'").default('false'),
-  })
-  .strict();
-const pageQuery = z.object({ continuationToken: z.string().max(2048).optional() }).strict();
+const runParams = z.object({ runId: runIdSchema });
 
 export async function handleStartRun(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'run:start');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const query = parseQuery(request, startQuery);
+  const query = parseQuery(request, startRunQuerySchema);
   const context = getAppContext();
   await getVisibleExport(context, principal, exportId);
   const run = await startRun(context, exportId, {
@@ -37,14 +31,14 @@ export async function handleStartRun(request: HttpRequest): Promise<HttpResponse
     dryRun: query.dryRun === 'true',
     requestedBy: principal.userId,
   });
-  const statusUrl = `/api/runs/${run.runId}`;
-  return json(202, { runId: run.runId, status: run.status, statusUrl }, { location: statusUrl });
+  const started: RunStarted = { runId: run.runId, status: run.status, statusUrl: `/api/runs/${run.runId}` };
+  return json(202, started, { location: started.statusUrl });
 }
 
 export async function handleListRuns(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'run:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const { continuationToken } = parseQuery(request, pageQuery);
+  const { continuationToken } = parseQuery(request, pageQuerySchema);
   return json(200, await listExportRuns(getAppContext(), principal, exportId, continuationToken));
 }
 
@@ -57,7 +51,7 @@ export async function handleGetRun(request: HttpRequest): Promise<HttpResponseIn
 export async function handleListRejects(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'run:read');
   const { runId } = parseWith(runParams, request.params, 'route');
-  const { continuationToken } = parseQuery(request, pageQuery);
+  const { continuationToken } = parseQuery(request, pageQuerySchema);
   return json(200, await listVisibleRejects(getAppContext(), principal, runId, continuationToken));
 }
 
@@ -76,7 +70,8 @@ export async function handleRefresh(request: HttpRequest): Promise<HttpResponseI
   const context = getAppContext();
   const occurrence = new Date(Math.floor(context.now().getTime() / 1000) * 1000);
   const runs = await runScheduledRefresh(context, occurrence, principal.userId);
-  return json(202, { runs: runs.map((run) => toRunResource(run, context.now())) });
+  const result: RefreshResult = { runs: runs.map((run) => toRunResource(run, context.now())) };
+  return json(202, result);
 }
 
 /**

@@ -1,15 +1,7 @@
 // Request parsing for the segment routes, and the decisions that involve exports; the handlers
 // are in `functions/segments-*.ts`.
 import type { HttpRequest } from '@azure/functions';
-import { z } from 'zod';
-import {
-  DEFAULT_SEGMENT_LIMITS,
-  SEGMENT_CONTENT_TYPES,
-  segmentFieldNameSchema,
-  segmentIdSchema,
-  segmentNameSchema,
-  type SegmentFormat,
-} from '../domain/segment';
+import { DEFAULT_SEGMENT_LIMITS, SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema, type SegmentFormat } from '../domain/segment';
 import type { AppContext } from '../app/context';
 import { Errors, withDetails } from '../errors';
 import { exportsUsingSegment } from '../exports/repository';
@@ -19,11 +11,6 @@ import { parseWith } from './validation';
 export function readSegmentId(request: HttpRequest): string {
   return parseWith(segmentIdSchema, request.params.segmentId, 'segment id');
 }
-
-const uploadQuerySchema = z.object({
-  name: segmentNameSchema.optional(),
-  keyField: segmentFieldNameSchema.optional(),
-});
 
 export interface SegmentUploadRequest {
   segmentId: string;
@@ -39,7 +26,7 @@ export interface SegmentUploadRequest {
  */
 export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
   const segmentId = readSegmentId(request);
-  const query = parseWith(uploadQuerySchema, Object.fromEntries(request.query.entries()), 'query string');
+  const query = parseWith(segmentUploadQuerySchema, Object.fromEntries(request.query.entries()), 'query string');
   const contentType = request.headers.get('content-type') ?? '';
   const [mediaType = '', ...parameters] = contentType.split(';').map((part) => part.trim().toLowerCase());
   const format = SEGMENT_CONTENT_TYPES[mediaType];

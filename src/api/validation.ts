@@ -35,5 +35,5 @@ export function parseQuery<T extends z.ZodType>(request: HttpRequest, schema: T)
 }
 
 function tooLarge(): AppError {
-  return new AppError('payload_too_large', 413, `The request body exceeds ${MAX_JSON_BODY_BYTES} bytes`);
+  return Errors.payloadTooLarge(MAX_JSON_BODY_BYTES);
 }

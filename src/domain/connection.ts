@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PROVIDER_NAMES, providerNameSchema, RATE_COUNTER_NAMES, rateLimitOverridesSchema, type ProviderName } from './provider';
+import { listSchema } from './envelope';
 
 /**
  * A connection: one provider account the app exports to. Its API key lives only in the secret
@@ -73,7 +74,10 @@ export const createConnectionBodySchema = z
     provider: z.enum(PROVIDER_NAMES, `must be one of ${PROVIDER_NAMES.join(', ')}`),
     apiKey: apiKeySchema,
     allowContributors: z.boolean().default(false),
-    acceptPrivacyTerms: z.unknown().optional(),
+    acceptPrivacyTerms: z
+      .unknown()
+      .optional()
+      .describe("Must be `true`: the caller accepts the provider's data-privacy terms; anything else is answered 400 `consent_required`"),
     options: connectionOptionsSchema.default({}),
   })
   .strict()
@@ -93,20 +97,27 @@ export const updateConnectionBodySchema = z
 export type UpdateConnectionBody = z.infer<typeof updateConnectionBodySchema>;
 
 export const deleteConnectionQuerySchema = z
-  .object({ force: z.enum(['true', 'false'], "must be 'true' or 'false'").optional() })
+  .object({
+    force: z
+      .enum(['true', 'false'], "must be 'true' or 'false'")
+      .optional()
+      .describe('`true` also deletes the exports that use the connection'),
+  })
   .transform(({ force }) => ({ force: force === 'true' }));
 
 /** What the API shows; `consent` only to Admins. Never the key or where it is kept. */
-export interface PublicConnection {
-  id: string;
-  displayName: string;
-  provider: ProviderName;
-  allowContributors: boolean;
-  options: ConnectionOptions;
-  createdAt: string;
-  updatedAt: string;
-  consent?: { acceptedBy: string; acceptedByUserId: string; acceptedAt: string };
-}
+export const publicConnectionSchema = z.object({
+  id: connectionIdSchema,
+  displayName: z.string(),
+  provider: providerNameSchema,
+  allowContributors: z.boolean(),
+  options: connectionOptionsSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  consent: consentSchema.optional().describe('Who accepted the data-privacy terms, and when; shown to Admins only'),
+});
+export type PublicConnection = z.infer<typeof publicConnectionSchema>;
+export const connectionListSchema = listSchema(publicConnectionSchema);
 
 export function toPublicConnection(connection: Connection, view: { includeConsent: boolean }): PublicConnection {
   const resource: PublicConnection = {

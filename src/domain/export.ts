@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { MAPPED_FIELDS, type MappedField } from './provider';
+import { MAPPED_FIELDS, PROVIDER_NAMES, type MappedField } from './provider';
 import { connectionIdSchema } from './connection';
+import { listSchema } from './envelope';
 import { segmentIdSchema } from './segment';
 
 /** An export: which connection, which segments, how fields map, provider options. */
@@ -72,8 +73,10 @@ export const updateExportBodySchema = z
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'name at least one field to change');
 export type UpdateExportBody = z.infer<typeof updateExportBodySchema>;
 
-/** The public export resource. */
-export interface ExportResource extends Export {
-  provider: string;
-  activeRunId?: string;
-}
+/** The public export resource: `provider` is `unknown` when the connection is gone. */
+export const exportResourceSchema = exportSchema.extend({
+  provider: z.enum([...PROVIDER_NAMES, 'unknown']),
+  activeRunId: z.string().optional().describe('The run that is queued, planning or running, if any'),
+});
+export type ExportResource = z.infer<typeof exportResourceSchema>;
+export const exportListSchema = listSchema(exportResourceSchema);

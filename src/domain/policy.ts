@@ -46,6 +46,11 @@ export const ACTION_DESCRIPTIONS: Record<Action, string> = {
   'refresh:run': 'run the scheduled refresh',
 };
 
+/** The roles that may do `action`: what the OpenAPI description names for each route. */
+export function rolesAllowedTo(action: Action): readonly Role[] {
+  return ALLOWED[action];
+}
+
 export function isAdmin(principal: Principal): boolean {
   return principal.roles.has('Admin');
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { providerNameSchema } from './provider';
+import { listSchema } from './envelope';
 
 /** A run of an export: the public resource and the internal records behind it. */
 export const RUN_STATUSES = [
@@ -86,21 +87,52 @@ export const progressSchema = z.object({
 export type Progress = z.infer<typeof progressSchema>;
 
 /** The public run resource (`GET /api/runs/{runId}`). */
-export interface RunResource {
-  runId: string;
-  exportId: string;
-  trigger: RunTrigger;
-  mode: RunMode;
-  dryRun: boolean;
-  status: RunStatus;
-  reason?: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  totals: Totals;
-  progress: Progress;
-  failedChunks?: FailedChunk[];
-}
+export const runResourceSchema = z.object({
+  runId: z.string(),
+  exportId: z.string(),
+  trigger: runTriggerSchema,
+  mode: runModeSchema,
+  dryRun: z.boolean(),
+  status: runStatusSchema,
+  reason: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  totals: totalsSchema,
+  progress: progressSchema,
+  failedChunks: z.array(failedChunkSchema).optional(),
+});
+export type RunResource = z.infer<typeof runResourceSchema>;
+export const runListSchema = listSchema(runResourceSchema);
+
+/** What `POST /api/exports/{exportId}/runs` answers (202): where to follow the run. */
+export const runStartedSchema = z.object({ runId: z.string(), status: runStatusSchema, statusUrl: z.string() });
+export type RunStarted = z.infer<typeof runStartedSchema>;
+
+/** What `POST /api/refresh` answers (202): the runs the refresh created or skipped. */
+export const refreshResultSchema = z.object({ runs: z.array(runResourceSchema) });
+export type RefreshResult = z.infer<typeof refreshResultSchema>;
+
+export const runIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'not a run id');
+
+/** The query of `POST /api/exports/{exportId}/runs`. */
+export const startRunQuerySchema = z
+  .object({
+    mode: z
+      .enum(['delta', 'full'], "must be 'delta' or 'full'")
+      .default('delta')
+      .describe('`full` sends every member again instead of what changed since the last run'),
+    dryRun: z
+      .enum(['true', 'false'], "must be 'true' or 'false'")
+      .default('false')
+      .describe('`true` plans the run and counts adds, updates and removes, but sends nothing'),
+  })
+  .strict();
+
+/** The query of paged lists. */
+export const pageQuerySchema = z
+  .object({ continuationToken: z.string().max(2048).optional().describe('From the previous page; a token this API did not give out is a 400') })
+  .strict();
 
 export const CHUNK_STATUSES = ['pending', 'confirmed', 'failed'] as const;
 export const chunkStatusSchema = z.enum(CHUNK_STATUSES);
@@ -133,10 +165,11 @@ export type ChunkDoc = z.infer<typeof chunkDocSchema>;
 export const rejectRowSchema = z.object({
   email: z.string(),
   segmentId: z.string(),
-  code: z.string(),
+  code: z.string().describe('`missing_email`, `invalid_email`, `duplicate`, `provider_rejected`, …'),
   reason: z.string(),
 });
 export type RejectRow = z.infer<typeof rejectRowSchema>;
+export const rejectListSchema = listSchema(rejectRowSchema);
 
 export const chunkMessageSchema = z.object({ runId: z.string().min(1), chunk: z.number().int().min(0) });
 export type ChunkMessage = z.infer<typeof chunkMessageSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listSchema } from './envelope';
 
 /**
  * A segment: a named set of customer profiles, each identified by a stable profile key. Its
@@ -35,6 +36,7 @@ export const segmentSchema = z.object({
   updatedBy: z.string(),
 });
 export type Segment = z.infer<typeof segmentSchema>;
+export const segmentListSchema = listSchema(segmentSchema);
 
 /**
  * One member as the reader yields it. `key` is the trimmed value of the key field; `values` holds
@@ -96,14 +98,23 @@ export const DEFAULT_SEGMENT_LIMITS: Readonly<SegmentLimits> = {
 };
 
 /** Duplicate profile keys found in one upload: the last record with a key wins. */
-export interface DuplicateKeysReport {
-  count: number;
-  /** The first few repeats: the key and the line of the record that won. */
-  examples: { key: string; line: number }[];
-}
+export const duplicateKeysReportSchema = z.object({
+  count: z.number().int().nonnegative(),
+  examples: z
+    .array(z.object({ key: z.string(), line: z.number().int().positive() }))
+    .describe('The first few repeats: the key and the line of the record that won'),
+});
+export type DuplicateKeysReport = z.infer<typeof duplicateKeysReportSchema>;
 
 /** What `PUT /api/segments/{segmentId}` answers. */
-export interface SegmentUploadResult extends Segment {
-  duplicateKeys: DuplicateKeysReport;
-}
+export const segmentUploadResultSchema = segmentSchema.extend({ duplicateKeys: duplicateKeysReportSchema });
+export type SegmentUploadResult = z.infer<typeof segmentUploadResultSchema>;
+
+/** The query of `PUT /api/segments/{segmentId}`. */
+export const segmentUploadQuerySchema = z.object({
+  name: segmentNameSchema.optional().describe("The segment's display name; kept (or the id, for a new segment) when absent"),
+  keyField: segmentFieldNameSchema
+    .optional()
+    .describe(`The field that holds each member's profile key; by default the first of ${DEFAULT_KEY_FIELDS.join(', ')} that the upload has`),
+});
 
