@@ -146,7 +146,10 @@ export async function confirmChunk(context: AppContext, runId: string, chunkNumb
   if (run && isTerminal(run.status)) await releaseRun(context, run);
 }
 
-/** The chunk could not be delivered: count its records as failed and name it on the run. Nothing happens to a chunk already settled. */
+/**
+ * The chunk could not be delivered: count its records as failed and name it on the run. Nothing
+ * happens to a chunk already settled, or once the run has ended.
+ */
 export async function failChunk(context: AppContext, runId: string, chunkNumber: number, error: string): Promise<void> {
   const run = await settleChunk(
     context,
@@ -161,6 +164,8 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
       }
       return settleIfComplete(doc, context.now());
     },
+    // A run that has ended (cancelled, failed) keeps the counts it ended with.
+    { whileRunActive: true },
   );
   if (run) context.log.warn('chunk failed', { runId, chunk: chunkNumber, error });
   if (run && isTerminal(run.status)) await releaseRun(context, run);

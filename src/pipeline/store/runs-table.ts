@@ -2,7 +2,7 @@ import { odata, RestError, type TableClient, type TableEntityResult, type Transa
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
-import { chunkDocSchema, runDocSchema, type ChunkDoc, type RunDoc } from '../../domain/run';
+import { chunkDocSchema, isTerminal, runDocSchema, type ChunkDoc, type RunDoc } from '../../domain/run';
 
 /**
  * The runs table keeps everything of one run in the run's own partition — the run document
@@ -124,7 +124,8 @@ export async function saveChunkDoc(context: AppContext, runId: string, chunk: Ve
 
 /**
  * Moves a chunk to its final status and applies `change` to the run document in one transaction.
- * Returns the new run document, or undefined when the chunk was already final (a redelivery).
+ * Returns the new run document, or undefined when the chunk was already final (a redelivery) or,
+ * with `whileRunActive`, when the run has ended.
  */
 export async function settleChunk(
   context: AppContext,
@@ -132,10 +133,12 @@ export async function settleChunk(
   chunkNumber: number,
   settle: (chunk: ChunkDoc) => ChunkDoc,
   change: (run: RunDoc, chunk: ChunkDoc) => RunDoc,
+  options: { whileRunActive?: boolean } = {},
 ): Promise<RunDoc | undefined> {
   for (let attempt = 0; ; attempt++) {
     const [run, chunk] = await Promise.all([getRunDoc(context, runId), getChunkDoc(context, runId, chunkNumber)]);
     if (!run || !chunk || chunk.value.status !== 'pending') return undefined;
+    if (options.whileRunActive && isTerminal(run.value.status)) return undefined;
     const settled = settle(structuredClone(chunk.value));
     const next = change(structuredClone(run.value), settled);
     try {

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { classifyLedgerEntry, classifyMember, type MemberFacts, type MemberVerdict } from '../../../src/pipeline/plan/classify';
+
+const ok = { ok: true as const, email: 'ann@example.com' };
+const base: MemberFacts = { email: ok, segmentIndex: 0, seenInSegment: undefined, ledger: undefined, fieldsHash: 42, mode: 'delta' };
+
+describe('classifyMember', () => {
+  it.each<[string, Partial<MemberFacts>, MemberVerdict]>([
+    ['an empty email is invalid', { email: { ok: false, code: 'missing_email', reason: 'empty' } }, 'invalid'],
+    ['a malformed email is invalid, even when seen before', { email: { ok: false, code: 'invalid_email', reason: 'bad' }, seenInSegment: 0 }, 'invalid'],
+    ['the same email twice in one segment is a duplicate', { seenInSegment: 0 }, 'duplicate'],
+    ['a duplicate wins over what the ledger holds', { seenInSegment: 1, segmentIndex: 1, ledger: { fieldsHash: 42, stale: false } }, 'duplicate'],
+    ['the same email in another segment of the target is already planned', { seenInSegment: 0, segmentIndex: 1 }, 'already-planned'],
+    ['a member the ledger does not hold is an add', {}, 'add'],
+    ['an add stays an add in a full run', { mode: 'full' }, 'add'],
+    ['a member with the same fields is unchanged', { ledger: { fieldsHash: 42, stale: false } }, 'unchanged'],
+    ['a member with other fields is an update', { ledger: { fieldsHash: 7, stale: false } }, 'update'],
+    ['a member whose last update failed (stale) is an update', { ledger: { fieldsHash: 42, stale: true } }, 'update'],
+    ['a full run updates an unchanged member', { ledger: { fieldsHash: 42, stale: false }, mode: 'full' }, 'update'],
+  ])('%s', (_name, facts, verdict) => {
+    expect(classifyMember({ ...base, ...facts })).toBe(verdict);
+  });
+});
+
+describe('classifyLedgerEntry', () => {
+  it.each([
+    [true, 'keep'],
+    [false, 'remove'],
+  ] as const)('a ledger member seen this run: %s -> %s', (seenThisRun, verdict) => {
+    expect(classifyLedgerEntry({ seenThisRun })).toBe(verdict);
+  });
+});
