@@ -8,7 +8,7 @@ import {
 import { decideDelivery, MAX_PACING_WAIT_IN_MS, MAX_TRANSIENT_ATTEMPTS, type DeliveryAction, type DeliveryOutcome } from '../../../src/pipeline/send/policy';
 
 const provider = 'iterable' as const;
-const throttled = (retryAfterSource: 'header' | 'default') =>
+const throttled = (retryAfterSource: 'provider' | 'default') =>
   new ProviderThrottledError({ provider, statusCode: 429, retryAfterMs: 2_500, retryAfterSource });
 const transient = new ProviderTransientError({ provider, statusCode: 503, providerMessage: 'busy' });
 const auth = new ProviderAuthError({ provider, statusCode: 401, providerCode: 'BadApiKey' });
@@ -26,7 +26,7 @@ describe('decideDelivery', () => {
     ['another step at the pacing limit: still in place', { kind: 'next', notBeforeMs: MAX_PACING_WAIT_IN_MS, pastDeadline: false }, { kind: 'continue', waitMs: MAX_PACING_WAIT_IN_MS }],
     ['another step after a long wait: back to the queue for it', { kind: 'next', notBeforeMs: 30_000, pastDeadline: false }, { kind: 'requeue', delayMs: 30_000, transientAttempts: 0 }],
     ['another step past the invocation budget: back to the queue now', { kind: 'next', notBeforeMs: 100, pastDeadline: true }, { kind: 'requeue', delayMs: 0, transientAttempts: 0 }],
-    ['a 429 with the provider\'s wait: pause the account for it', failed(throttled('header')), { kind: 'throttled', pauseMs: 2_500, escalate: false }],
+    ['a 429 with the provider\'s wait: pause the account for it', failed(throttled('provider')), { kind: 'throttled', pauseMs: 2_500, escalate: false }],
     ['a 429 that names no wait: pause and let repeats escalate', failed(throttled('default')), { kind: 'throttled', pauseMs: 2_500, escalate: true }],
     ['a refused key: abort the whole run', failed(auth), (action) => expect(action).toMatchObject({ kind: 'abort-run', reason: expect.stringMatching(/refused the connection's API key/) })],
     ['a permanent refusal: fail this chunk', failed(permanent), (action) => expect(action).toMatchObject({ kind: 'fail-chunk', reason: permanent.message })],
