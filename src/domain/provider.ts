@@ -33,7 +33,16 @@ export const targetSchema = z.discriminatedUnion('provider', [
 ]);
 export type Target = z.infer<typeof targetSchema>;
 
-export const upsertRecordSchema = memberRecordSchema.extend({ isNew: z.boolean(), segmentId: z.string().optional() });
+/**
+ * `isNew`: new to the target (its membership must be set). `knownToProvider`: whether the provider
+ * already had this contact when the run asked (Omnisend); a subscription status is sent only for a
+ * new member the provider did not have (`false`), never when it had it or nobody asked.
+ */
+export const upsertRecordSchema = memberRecordSchema.extend({
+  isNew: z.boolean(),
+  segmentId: z.string().optional(),
+  knownToProvider: z.boolean().optional(),
+});
 export type UpsertRecord = z.infer<typeof upsertRecordSchema>;
 
 /**

@@ -24,6 +24,29 @@ export interface ChunkLimits {
   maxBytes: number;
 }
 
+/** One page of emails read from a provider (a target's members, or an account's contacts). */
+export interface MemberPage {
+  /** Lower-cased emails. */
+  emails: string[];
+  /** Where the next page starts; absent on the last page. */
+  cursor?: string;
+}
+
+/**
+ * Which contacts a provider account already has, for providers whose upsert would overwrite a
+ * subscription status (Omnisend): a status is only ever sent for a contact the provider does not
+ * have. Either list every contact (one request per `pageSize`) or look emails up one by one,
+ * whichever costs fewer requests for the run at hand.
+ */
+export interface ContactDirectory {
+  /** The governor bucket of both kinds of request. */
+  readonly bucket: string;
+  /** Contacts per listing page. */
+  readonly pageSize: number;
+  listContacts(cursor: string | undefined, options?: ProviderCallOptions): Promise<MemberPage>;
+  contactExists(email: string, options?: ProviderCallOptions): Promise<boolean>;
+}
+
 /** A signal a provider gave about its rate limit, for the governor to learn from. */
 export interface RateSignal {
   bucket: string;
@@ -62,6 +85,14 @@ export interface ProviderAdapter {
   verifyCredentials(options?: ProviderCallOptions): Promise<void>;
   /** Iterable: get-or-create the list by name; Brevo: check that the list exists; Omnisend: nothing. */
   prepareTarget(spec: TargetSpec, options?: ProviderCallOptions): Promise<Target>;
+  /**
+   * The members a target holds now, one page per request (each request draws from `membersBucket`):
+   * before the first add into a target, they are read and kept as `foreign` (never removed).
+   */
+  readTargetMembers?(target: Target, cursor: string | undefined, options?: ProviderCallOptions): Promise<MemberPage>;
+  readonly membersBucket?: string;
+  /** Present for providers whose upsert would overwrite an existing contact's subscription status. */
+  readonly directory?: ContactDirectory;
   /** The first state of a chunk's delivery (pure). */
   start(operation: ChunkOperation): DeliveryState;
   /** The governor bucket the next request of this state draws a token from. */
