@@ -1,14 +1,13 @@
-import { parseSegmentUpload } from '../src/api/segments';
+import { parseSegmentUpload, uploadSegment } from '../src/api/segments';
 import { authorize } from '../src/api/auth';
 import { getAppContext } from '../src/app/context';
 import { defineHttp, json } from '../src/app/definitions';
-import { ingestSegment } from '../src/segments/ingest';
 import { app } from './app';
 
 export const segmentsPut = defineHttp('segments-put', { route: 'segments/{segmentId}', methods: ['PUT'] }, async (request) => {
   const principal = authorize(request, 'segment:write');
   const upload = parseSegmentUpload(request);
-  const result = await ingestSegment(getAppContext(), { ...upload, body: request.body, uploadedBy: principal.name });
+  const result = await uploadSegment(getAppContext(), { upload, body: request.body, principal });
   return json(200, result);
 });
 

@@ -79,6 +79,12 @@ export const Errors = {
     413,
     (maxBodyBytes: number, line: number) => `The upload exceeds ${maxBodyBytes} bytes (reached at line ${line})`,
   ),
+  mappingFieldMissing: defineError(
+    'mapping_field_missing',
+    409,
+    (fields: readonly string[]) =>
+      `The upload lacks field(s) ${fields.map((field) => `'${field}'`).join(', ')} that an export using this segment maps; fix the file, change the export's mapping, or repeat with ?force=true`,
+  ),
   segmentInUse: defineError(
     'segment_in_use',
     409,

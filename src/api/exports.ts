@@ -9,18 +9,29 @@ import { getAppContext } from '../app/context';
 import { json } from '../app/definitions';
 import { getConnection } from '../connections/repository';
 import type { Connection } from '../domain/connection';
-import { createExportBodySchema, exportIdSchema, updateExportBodySchema, type CreateExportBody, type Export, type ExportResource, type UpdateExportBody } from '../domain/export';
+import {
+  createExportBodySchema,
+  deleteExportQuerySchema,
+  exportIdSchema,
+  updateExportBodySchema,
+  type CreateExportBody,
+  type Export,
+  type ExportResource,
+  type UpdateExportBody,
+} from '../domain/export';
+import type { RunDoc, RunStarted } from '../domain/run';
 import { canUseExport, type Principal } from '../domain/policy';
 import { AppError, Errors } from '../errors';
 import { createExportRow, listExports, replaceExportRow } from '../exports/repository';
 import { exportProblems, invalidExport, newExportId } from '../exports/validation';
 import { getProviderAccount } from '../pipeline/accounts';
-import { removeExport } from '../pipeline/cleanup';
+import { removeExport, removeExportWithMembers } from '../pipeline/cleanup';
+import { startRun } from '../pipeline/runs';
 import { isProviderError } from '../providers/errors';
 import { findSegment } from '../segments/repository';
 import type { OperationOptions } from '../storage/tables';
 import { authorize } from './auth';
-import { parseWith, readJsonBody } from './validation';
+import { parseQuery, parseWith, readJsonBody } from './validation';
 import { getVisibleExport } from './visibility';
 
 const exportParams = z.object({ exportId: exportIdSchema });
@@ -43,7 +54,7 @@ export async function handleGetExport(request: HttpRequest): Promise<HttpRespons
   const principal = authorize(request, 'export:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
   const { stored, connection } = await getVisibleExport(getAppContext(), principal, exportId);
-  return json(200, present(stored.export, connection, stored.activeRunId));
+  return json(200, present(stored.export, connection, stored.activeRunId, stored.deleting));
 }
 
 export async function handleUpdateExport(request: HttpRequest): Promise<HttpResponseInit> {
@@ -56,8 +67,16 @@ export async function handleUpdateExport(request: HttpRequest): Promise<HttpResp
 export async function handleDeleteExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:write');
   const { exportId } = parseWith(exportParams, request.params, 'route');
+  const { removeMembers } = parseQuery(request, deleteExportQuerySchema);
   const context = getAppContext();
   await getVisibleExport(context, principal, exportId);
+  if (removeMembers === 'true') {
+    const run = await removeExportWithMembers(context, exportId, principal.userId, `deleted by ${principal.name}`);
+    if (!run) return { status: 204 };
+    context.log.info('export deletion with its members started', { exportId, runId: run.runId, userId: principal.userId });
+    const started: RunStarted = { runId: run.runId, status: run.status, statusUrl: `/api/runs/${run.runId}` };
+    return json(202, started, { location: started.statusUrl });
+  }
   await removeExport(context, exportId, `deleted by ${principal.name}`);
   context.log.info('export deleted', { exportId, userId: principal.userId });
   return { status: 204 };
@@ -91,7 +110,7 @@ async function listVisibleExports(context: AppContext, principal: Principal): Pr
     const { connectionId } = stored.export;
     if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId))?.connection);
     const connection = connections.get(connectionId);
-    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId));
+    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId, stored.deleting));
   }
   return items.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
@@ -112,10 +131,24 @@ async function updateExport(context: AppContext, principal: Principal, exportId:
     await validateExport(context, connection, next, options);
     if (await replaceExportRow(context, stored, next, options)) {
       context.log.info('export updated', { exportId, userId: principal.userId });
-      return present(next, connection, stored.activeRunId);
+      const cleanup = feedsOtherTargets(stored.export, next) ? await startCleanupRun(context, exportId, principal) : undefined;
+      return present(next, connection, cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId);
     }
   }
   throw Errors.conflict('The export changed while it was being updated; try again');
+}
+
+/** A segment taken out, or another Brevo list: targets the export no longer feeds must lose the members it added. */
+function feedsOtherTargets(before: Export, after: Export): boolean {
+  return before.segmentIds.some((segmentId) => !after.segmentIds.includes(segmentId)) || before.options.listId !== after.options.listId;
+}
+
+/**
+ * A cleanup run: the targets the export no longer feeds lose the members it added there. A run in
+ * progress makes it `skipped`; every later run empties retired targets too.
+ */
+export async function startCleanupRun(context: AppContext, exportId: string, principal: Principal): Promise<RunDoc> {
+  return await startRun(context, exportId, { trigger: 'cleanup', mode: 'delta', dryRun: false, requestedBy: principal.userId });
 }
 
 async function usableConnection(context: AppContext, principal: Principal, connectionId: string, options: OperationOptions): Promise<Connection> {
@@ -151,6 +184,6 @@ async function checkBrevoList(context: AppContext, connection: Connection, listI
   }
 }
 
-function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined): ExportResource {
-  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}) };
+function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined, deleting = false): ExportResource {
+  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(deleting ? { deleting } : {}) };
 }

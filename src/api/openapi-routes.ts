@@ -3,7 +3,7 @@
 // and route) and to the answers the end-to-end tests see.
 import { z } from 'zod';
 import { connectionIdSchema, deleteConnectionQuerySchema } from '../domain/connection';
-import { exportIdSchema } from '../domain/export';
+import { deleteExportQuerySchema, exportIdSchema } from '../domain/export';
 import { pageQuerySchema, runIdSchema, startRunQuerySchema } from '../domain/run';
 import { SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema } from '../domain/segment';
 import { Errors } from '../errors';
@@ -193,7 +193,7 @@ export const ROUTES: readonly RouteSpec[] = [
       description: 'CSV with a header row, or one JSON object per line (NDJSON); UTF-8, uncompressed',
     },
     responses: [{ status: 200, description: 'The new current version', schema: 'SegmentUploadResult' }],
-    errors: [Errors.validationFailed, ...UPLOAD_ERRORS],
+    errors: [Errors.validationFailed, Errors.mappingFieldMissing, ...UPLOAD_ERRORS],
   },
   {
     function: 'segments-delete',
@@ -259,10 +259,15 @@ export const ROUTES: readonly RouteSpec[] = [
     route: 'exports/{exportId}',
     tag: 'Exports',
     summary: 'Delete an export',
-    description: 'Cancels its active run first. An Admin may delete any export.',
+    description:
+      'Cancels its active run first. An Admin may delete any export. With `removeMembers=true` a cleanup run first takes out of each target the members this export added (never a foreign one); the export goes when that run succeeds.',
     access: { kind: 'principal', action: 'export:write', contributors: ON_USABLE_CONNECTIONS },
     path: exportPath,
-    responses: [{ status: 204, description: 'Deleted' }],
+    query: deleteExportQuerySchema,
+    responses: [
+      { status: 204, description: 'Deleted' },
+      { status: 202, description: 'Deletion with its members started: follow the cleanup run', schema: 'RunStarted', location: 'the cleanup run (as `statusUrl`)' },
+    ],
     errors: [Errors.validationFailed, Errors.notFound],
   },
   {

@@ -29,6 +29,7 @@ export async function handleStartRun(request: HttpRequest): Promise<HttpResponse
     trigger: 'on-demand',
     mode: query.mode,
     dryRun: query.dryRun === 'true',
+    confirmRemovals: query.confirmRemovals === 'true',
     requestedBy: principal.userId,
   });
   const started: RunStarted = { runId: run.runId, status: run.status, statusUrl: `/api/runs/${run.runId}` };

@@ -1,11 +1,16 @@
 // Request parsing for the segment routes, and the decisions that involve exports; the handlers
 // are in `functions/segments-*.ts`.
 import type { HttpRequest } from '@azure/functions';
-import { DEFAULT_SEGMENT_LIMITS, SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema, type SegmentFormat } from '../domain/segment';
+import { DEFAULT_SEGMENT_LIMITS, SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema, type SegmentFormat, type SegmentUploadResult } from '../domain/segment';
 import type { AppContext } from '../app/context';
 import { Errors, withDetails } from '../errors';
-import { exportsUsingSegment } from '../exports/repository';
-import { deleteSegment } from '../segments/repository';
+import { getConnection } from '../connections/repository';
+import { missingMappedFields } from '../domain/export';
+import { canUseExport, type Principal } from '../domain/policy';
+import { exportsUsingSegment, type StoredExport } from '../exports/repository';
+import { ingestSegment } from '../segments/ingest';
+import { deleteSegment, findSegment } from '../segments/repository';
+import { startCleanupRun } from './exports';
 import { parseWith } from './validation';
 
 export function readSegmentId(request: HttpRequest): string {
@@ -17,6 +22,8 @@ export interface SegmentUploadRequest {
   name: string | undefined;
   keyField: string | undefined;
   format: SegmentFormat;
+  /** Accept an upload that lacks a mapped field. */
+  force: boolean;
 }
 
 /**
@@ -41,7 +48,46 @@ export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
   if (declaredBytes > maxBodyBytes) {
     throw withDetails(Errors.segmentTooLarge(maxBodyBytes, 1), { line: 1, limit: 'maxBodyBytes', max: maxBodyBytes });
   }
-  return { segmentId, name: query.name, keyField: query.keyField, format };
+  return { segmentId, name: query.name, keyField: query.keyField, format, force: query.force === 'true' };
+}
+
+export interface UploadSegmentOptions {
+  upload: SegmentUploadRequest;
+  body: AsyncIterable<Uint8Array> | null;
+  principal: Principal;
+}
+
+/**
+ * `PUT /api/segments/{segmentId}`: an upload that lacks a field mapped by an export using the
+ * segment is refused (409 `mapping_field_missing`, naming the exports the caller may see) unless
+ * forced; a renamed segment starts a cleanup run of each export that uses it, which takes its
+ * members out of the list or tag of the old name.
+ */
+export async function uploadSegment(context: AppContext, { upload, body, principal }: UploadSegmentOptions): Promise<SegmentUploadResult> {
+  const before = await findSegment(context, upload.segmentId);
+  const users = await exportsUsingSegment(context, upload.segmentId);
+  const checkFields = async (fields: readonly string[]): Promise<void> => {
+    if (upload.force) return;
+    const missing = users.flatMap((stored) => missingMappedFields(stored.export.mapping, [{ id: upload.segmentId, fields }]).map((gap) => ({ stored, gap })));
+    if (missing.length === 0) return;
+    const visible = await visibleExportIds(context, principal, missing.map(({ stored }) => stored));
+    const missingFields = [...new Set(missing.flatMap(({ gap }) => gap.fields))];
+    throw withDetails(Errors.mappingFieldMissing(missingFields), { missingFields, exportIds: visible });
+  };
+  const result = await ingestSegment(context, { ...upload, body, uploadedBy: principal.name, checkFields });
+  if (before && before.name !== result.name) {
+    for (const stored of users) await startCleanupRun(context, stored.export.id, principal);
+  }
+  return result;
+}
+
+async function visibleExportIds(context: AppContext, principal: Principal, exports: readonly StoredExport[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const stored of exports) {
+    const connection = (await getConnection(context, stored.export.connectionId))?.connection;
+    if (canUseExport(principal, connection) && !ids.includes(stored.export.id)) ids.push(stored.export.id);
+  }
+  return ids;
 }
 
 /** `DELETE /api/segments/{segmentId}`: refused (409 `segment_in_use`) while an export uses the segment. */

@@ -28,6 +28,8 @@ export interface Tuning {
     brevoNotifyFallbackMs?: number;
     omnisendBatchPollMs?: number;
   };
+  /** How long one planner invocation may spend listing a provider's contacts before it continues in the next. */
+  plannerListingBudgetMs?: number;
 }
 
 export interface CreateAppContextOptions {

@@ -25,7 +25,42 @@ export const mappingSchema = z
 export type Mapping = z.infer<typeof mappingSchema>;
 export const MAPPING_KEYS = ['email', ...MAPPED_FIELDS] as const satisfies readonly ('email' | MappedField)[];
 
-export const exportOptionsSchema = z.object({ listId: z.number().int().positive().optional() }).strict();
+/** A share in [0, 1]; `null` switches the check off. */
+const shareSchema = z.number().min(0, 'a share is between 0 and 1').max(1, 'a share is between 0 and 1').nullable();
+
+/**
+ * What makes a run look like an accident, so that it stops before it sends anything: planned
+ * removals above `maxRemoveShare` of what the export holds at a target (and at least
+ * `MIN_REMOVALS_CHECKED` of them), or invalid and missing emails above `maxInvalidShare` of the
+ * profiles. `POST /api/exports/{id}/runs?confirmRemovals=true` runs it anyway.
+ */
+export const safetySchema = z
+  .object({ maxRemoveShare: shareSchema.optional(), maxInvalidShare: shareSchema.optional() })
+  .strict();
+export type Safety = z.infer<typeof safetySchema>;
+export const DEFAULT_SAFETY = { maxRemoveShare: 0.2, maxInvalidShare: 0.5 } as const;
+export const MIN_REMOVALS_CHECKED = 100;
+
+/** The thresholds in force: the export's own, the defaults where it names none. */
+export function safetyOf(options: { safety?: Safety }): { maxRemoveShare: number | null; maxInvalidShare: number | null } {
+  return {
+    maxRemoveShare: options.safety?.maxRemoveShare === undefined ? DEFAULT_SAFETY.maxRemoveShare : options.safety.maxRemoveShare,
+    maxInvalidShare: options.safety?.maxInvalidShare === undefined ? DEFAULT_SAFETY.maxInvalidShare : options.safety.maxInvalidShare,
+  };
+}
+
+/** Per segment, the mapped fields its fields lack (a renamed column, a forced upload). */
+export function missingMappedFields(mapping: Mapping, segments: readonly { id: string; fields: readonly string[] }[]): { segmentId: string; fields: string[] }[] {
+  return segments.flatMap((segment) => {
+    const fields = MAPPING_KEYS.flatMap((key) => {
+      const source = mapping[key];
+      return source !== undefined && !segment.fields.includes(source) ? [source] : [];
+    });
+    return fields.length > 0 ? [{ segmentId: segment.id, fields }] : [];
+  });
+}
+
+export const exportOptionsSchema = z.object({ listId: z.number().int().positive().optional(), safety: safetySchema.optional() }).strict();
 export type ExportOptions = z.infer<typeof exportOptionsSchema>;
 
 export const exportNameSchema = z.string().trim().min(1).max(200);
@@ -77,6 +112,17 @@ export type UpdateExportBody = z.infer<typeof updateExportBodySchema>;
 export const exportResourceSchema = exportSchema.extend({
   provider: z.enum([...PROVIDER_NAMES, 'unknown']),
   activeRunId: z.string().optional().describe('The run that is queued, planning or running, if any'),
+  deleting: z.boolean().optional().describe('Deleted with removeMembers: its cleanup run is taking its members out; it goes when that run succeeds'),
 });
+
+/** `DELETE /api/exports/{exportId}[?removeMembers=true]`. */
+export const deleteExportQuerySchema = z
+  .object({
+    removeMembers: z
+      .enum(['true', 'false'], "must be 'true' or 'false'")
+      .default('false')
+      .describe('`true` first removes from each target the members this export added (a cleanup run), then deletes the export'),
+  })
+  .strict();
 export type ExportResource = z.infer<typeof exportResourceSchema>;
 export const exportListSchema = listSchema(exportResourceSchema);

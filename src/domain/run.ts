@@ -19,7 +19,7 @@ export type RunStatus = z.infer<typeof runStatusSchema>;
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'partially_succeeded', 'failed', 'cancelled', 'skipped']);
 export const isTerminal = (status: RunStatus): boolean => TERMINAL_STATUSES.has(status);
 
-export const runTriggerSchema = z.enum(['schedule', 'on-demand']);
+export const runTriggerSchema = z.enum(['schedule', 'on-demand', 'cleanup']);
 export type RunTrigger = z.infer<typeof runTriggerSchema>;
 export const runModeSchema = z.enum(['delta', 'full']);
 export type RunMode = z.infer<typeof runModeSchema>;
@@ -48,6 +48,21 @@ export const emptyTotals = (): Totals =>
 export const failedChunkSchema = z.object({ chunk: z.number().int(), target: z.string(), records: z.number().int(), error: z.string() });
 export type FailedChunk = z.infer<typeof failedChunkSchema>;
 
+/**
+ * What the safety check found when planning ended: the shares it measured, and the threshold that
+ * stopped the run (or, in a dry run, would have stopped it).
+ */
+export const safetyReportSchema = z.object({
+  /** Planned removals and what the export held at the target where the share was highest. */
+  removes: z.number().int().min(0),
+  held: z.number().int().min(0),
+  invalid: z.number().int().min(0),
+  profiles: z.number().int().min(0),
+  stoppedBy: z.enum(['removal_threshold_exceeded', 'invalid_threshold_exceeded']).optional(),
+  confirmed: z.boolean(),
+});
+export type SafetyReport = z.infer<typeof safetyReportSchema>;
+
 /** The run document: one row (RowKey `run`) in the run's own partition of the runs table. */
 export const runDocSchema = z.object({
   runId: z.string(),
@@ -73,6 +88,9 @@ export const runDocSchema = z.object({
   failedChunks: z.array(failedChunkSchema),
   /** Segment versions the planner pinned (segmentId -> version). */
   segmentVersions: z.record(z.string(), z.string()),
+  /** Run even when a safety threshold is exceeded (`?confirmRemovals=true`). */
+  confirmRemovals: z.boolean().default(false),
+  safety: safetyReportSchema.optional(),
   /** Set when the provider refused the key: every remaining chunk fails without a call. */
   abortReason: z.string().optional(),
 });
@@ -101,6 +119,7 @@ export const runResourceSchema = z.object({
   totals: totalsSchema,
   progress: progressSchema,
   failedChunks: z.array(failedChunkSchema).optional(),
+  safety: safetyReportSchema.optional(),
 });
 export type RunResource = z.infer<typeof runResourceSchema>;
 export const runListSchema = listSchema(runResourceSchema);
@@ -126,6 +145,10 @@ export const startRunQuerySchema = z
       .enum(['true', 'false'], "must be 'true' or 'false'")
       .default('false')
       .describe('`true` plans the run and counts adds, updates and removes, but sends nothing'),
+    confirmRemovals: z
+      .enum(['true', 'false'], "must be 'true' or 'false'")
+      .default('false')
+      .describe("`true` runs it even when its removals or invalid emails exceed the export's safety shares"),
   })
   .strict();
 

@@ -116,5 +116,9 @@ export const segmentUploadQuerySchema = z.object({
   keyField: segmentFieldNameSchema
     .optional()
     .describe(`The field that holds each member's profile key; by default the first of ${DEFAULT_KEY_FIELDS.join(', ')} that the upload has`),
+  force: z
+    .enum(['true', 'false'], "must be 'true' or 'false'")
+    .optional()
+    .describe("`true` accepts an upload that lacks a field mapped by an export that uses the segment (that export's runs then fail before they send)"),
 });
 

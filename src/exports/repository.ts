@@ -11,6 +11,8 @@ export interface StoredExport {
   export: Export;
   activeRunId: string | undefined;
   activeRunSince: string | undefined;
+  /** Deleted with `removeMembers`: hidden, its cleanup run under way; forgotten when that run succeeds. */
+  deleting: boolean;
   etag: string;
 }
 
@@ -24,11 +26,12 @@ function fromEntity(entity: unknown): StoredExport {
     export: exportSchema.parse(JSON.parse(row.doc)),
     activeRunId: row.activeRunId || undefined,
     activeRunSince: row.activeRunSince || undefined,
+    deleting: row.deleting === true,
     etag: row.etag ?? '*',
   };
 }
 
-function toEntity(value: Export, activeRunId: string | undefined, activeRunSince: string | undefined) {
+function toEntity(value: Export, activeRunId: string | undefined, activeRunSince: string | undefined, deleting = false) {
   const parsed = exportSchema.parse(value);
   return {
     partitionKey: EXPORTS_PARTITION,
@@ -38,6 +41,7 @@ function toEntity(value: Export, activeRunId: string | undefined, activeRunSince
     doc: JSON.stringify(parsed),
     activeRunId: activeRunId ?? '',
     activeRunSince: activeRunSince ?? '',
+    deleting,
   };
 }
 
@@ -53,7 +57,7 @@ export async function createExportRow(context: AppContext, value: Export, option
 /** Replaces the export document under its ETag; false when it changed meanwhile. */
 export async function replaceExportRow(context: AppContext, stored: StoredExport, value: Export, options: OperationOptions = {}): Promise<boolean> {
   try {
-    await exportsTable(context).updateEntity(toEntity(value, stored.activeRunId, stored.activeRunSince), 'Replace', {
+    await exportsTable(context).updateEntity(toEntity(value, stored.activeRunId, stored.activeRunSince, stored.deleting), 'Replace', {
       etag: stored.etag,
       abortSignal: options.abortSignal,
     });
@@ -67,6 +71,12 @@ export async function replaceExportRow(context: AppContext, stored: StoredExport
 /** Sets or clears the export's active run under its ETag; false when the row changed (or went) meanwhile. */
 export async function setActiveRun(context: AppContext, stored: StoredExport, runId: string | undefined, since: Date): Promise<boolean> {
   const entity = { partitionKey: EXPORTS_PARTITION, rowKey: stored.export.id, activeRunId: runId ?? '', activeRunSince: runId ? since.toISOString() : '' };
+  return (await replaceEntityIfUnchanged(exportsTable(context), entity, stored.etag, { mode: 'Merge' })) !== undefined;
+}
+
+/** Marks the export as being deleted with its members, under its ETag; false when it changed meanwhile. */
+export async function markExportDeleting(context: AppContext, stored: StoredExport): Promise<boolean> {
+  const entity = { partitionKey: EXPORTS_PARTITION, rowKey: stored.export.id, deleting: true };
   return (await replaceEntityIfUnchanged(exportsTable(context), entity, stored.etag, { mode: 'Merge' })) !== undefined;
 }
 

@@ -14,6 +14,8 @@ export const exportRowSchema = z.object({
   /** The one active run of this export ('' when none) and since when: the per-export run slot. */
   activeRunId: z.string().optional(),
   activeRunSince: z.string().optional(),
+  /** Deleted with `removeMembers`: its cleanup run takes its members out, then the export goes. */
+  deleting: z.boolean().optional(),
   etag: z.string().optional(),
 });
 export type ExportRow = z.infer<typeof exportRowSchema>;

@@ -10,6 +10,8 @@ import { scheduledRunId, startRun } from './runs';
 export async function runScheduledRefresh(context: AppContext, occurrence: Date, requestedBy: string): Promise<RunDoc[]> {
   const runs: RunDoc[] = [];
   for await (const stored of listExports(context)) {
+    // An export being deleted with its members is finished by its cleanup run, not scheduled.
+    if (stored.deleting) continue;
     const exportId = stored.export.id;
     try {
       runs.push(

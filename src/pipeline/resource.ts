@@ -26,5 +26,6 @@ export function toRunResource(doc: RunDoc, now: Date): RunResource {
   if (doc.startedAt) resource.startedAt = doc.startedAt;
   if (doc.finishedAt) resource.finishedAt = doc.finishedAt;
   if (doc.failedChunks.length > 0) resource.failedChunks = doc.failedChunks;
+  if (doc.safety) resource.safety = doc.safety;
   return resource;
 }

@@ -7,9 +7,10 @@
 import type { AppContext } from '../app/context';
 import type { Export } from '../domain/export';
 import type { ProviderName } from '../domain/provider';
-import { emptyTotals, isTerminal, type ChunkDoc, type RunDoc, type RunMode, type RunStatus, type RunTrigger, type Totals } from '../domain/run';
+import { emptyTotals, isTerminal, type ChunkDoc, type RunDoc, type RunMode, type RunStatus, type RunTrigger, type SafetyReport, type Totals } from '../domain/run';
 import { getExport, setActiveRun } from '../exports/repository';
 import { releaseSegmentVersion } from '../segments/versions';
+import { forgetExport } from './forget';
 import { enqueuePlan } from './queues';
 import {
   getRunDoc,
@@ -29,6 +30,8 @@ export interface CreateRunOptions {
   trigger: RunTrigger;
   mode: RunMode;
   dryRun: boolean;
+  /** Run even when a safety threshold is exceeded. */
+  confirmRemovals?: boolean;
   requestedBy: string;
   provider: ProviderName;
   /** `skipped` runs say why. */
@@ -55,6 +58,7 @@ export async function createRun(
     trigger: options.trigger,
     mode: options.mode,
     dryRun: options.dryRun,
+    confirmRemovals: options.confirmRemovals ?? false,
     status,
     reason: options.reason,
     requestedBy: options.requestedBy,
@@ -101,10 +105,11 @@ export async function reportPlanningProgress(context: AppContext, runId: string,
 }
 
 /** Planning is complete: the run knows all its chunks and is `running` (or settled at once). */
-export async function completePlanning(context: AppContext, runId: string, totals: PlannerTotals, chunksTotal: number): Promise<void> {
+export async function completePlanning(context: AppContext, runId: string, totals: PlannerTotals, chunksTotal: number, safety?: SafetyReport): Promise<void> {
   const result = await updateRunDoc(context, runId, (doc) => {
     if (isTerminal(doc.status)) return undefined;
     doc.totals = { ...doc.totals, ...totals };
+    doc.safety = safety ?? doc.safety;
     doc.chunksTotal = chunksTotal;
     doc.planned = true;
     doc.status = 'running';
@@ -116,6 +121,20 @@ export async function completePlanning(context: AppContext, runId: string, total
 /** The planner wrote these chunks (all `pending`); rows of an earlier attempt are replaced as they were. */
 export async function addPlannedChunks(context: AppContext, runId: string, chunks: readonly ChunkDoc[]): Promise<void> {
   await insertChunkDocs(context, runId, chunks);
+}
+
+/**
+ * The safety check stopped the run before anything was written or sent: it ends `failed` with the
+ * threshold as its reason and the counts that exceeded it.
+ */
+export async function stopBeforeSending(context: AppContext, runId: string, totals: Partial<PlannerTotals>, safety: SafetyReport, reason: string): Promise<void> {
+  await updateRunDoc(context, runId, (doc) => {
+    if (isTerminal(doc.status)) return undefined;
+    doc.totals = { ...doc.totals, ...totals };
+    doc.safety = safety;
+    return doc;
+  });
+  await finishRun(context, runId, 'failed', reason);
 }
 
 export interface ConfirmChunkCounts {
@@ -244,11 +263,19 @@ export function settleIfComplete(doc: RunDoc, now: Date): RunDoc {
   return { ...doc, status, reason, finishedAt: now.toISOString() };
 }
 
-/** Frees the export's slot and the run's segment versions (idempotent). */
+/**
+ * Frees the export's slot and the run's segment versions (idempotent). The successful cleanup run
+ * of an export being deleted with its members forgets the export.
+ */
 async function releaseRun(context: AppContext, doc: RunDoc): Promise<void> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const stored = await getExport(context, doc.exportId);
     if (!stored || stored.activeRunId !== doc.runId) break;
+    if (stored.deleting && doc.trigger === 'cleanup' && doc.status === 'succeeded') {
+      await forgetExport(context, doc.exportId);
+      context.log.info('export deleted after its members were removed', { exportId: doc.exportId, runId: doc.runId });
+      break;
+    }
     if (await setActiveRun(context, stored, undefined, context.now())) break;
   }
   await Promise.all(

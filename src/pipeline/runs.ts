@@ -21,6 +21,8 @@ export interface StartRunOptions {
   trigger: RunTrigger;
   mode: RunMode;
   dryRun: boolean;
+  /** Run even when a safety threshold is exceeded (`?confirmRemovals=true`). */
+  confirmRemovals?: boolean;
   /** The user id of whoever asked (or `schedule`). */
   requestedBy: string;
   /** Scheduled runs pass the id derived from the schedule occurrence. */
@@ -66,8 +68,9 @@ export async function startRun(context: AppContext, exportId: string, options: S
 
 async function create(context: AppContext, exp: Export, runId: string, options: StartRunOptions, skippedBecause?: string): Promise<RunDoc> {
   const provider = await providerOf(context, exp);
-  const { trigger, mode, dryRun, requestedBy } = options;
-  return await createRun(context, exp, runId, skippedBecause ? 'skipped' : 'queued', { trigger, mode, dryRun, requestedBy, provider, reason: skippedBecause });
+  const { trigger, mode, dryRun, confirmRemovals, requestedBy } = options;
+  const status = skippedBecause ? 'skipped' : 'queued';
+  return await createRun(context, exp, runId, status, { trigger, mode, dryRun, confirmRemovals, requestedBy, provider, reason: skippedBecause });
 }
 
 /** The export's active run, or undefined when the slot is free (or held by a finished or lost run). */

@@ -31,6 +31,8 @@ export interface IngestSegmentOptions {
   /** Who uploads (recorded as `updatedBy`). */
   uploadedBy: string;
   limits?: Partial<SegmentLimits>;
+  /** Asked with the upload's fields once every record is read, before the version becomes current: throwing refuses the upload. */
+  checkFields?: (fields: readonly string[]) => Promise<void>;
   recordsPerPart?: number;
   abortSignal?: AbortSignal;
   onProgress?: (progress: IngestProgress) => void;
@@ -52,6 +54,7 @@ export async function ingestSegment(context: AppContext, options: IngestSegmentO
   let committed: SegmentUploadResult;
   try {
     const written = await writeUpload(writer, options);
+    await options.checkFields?.(written.fields);
     const segment = await commitVersion(context, {
       segmentId,
       version,

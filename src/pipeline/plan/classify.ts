@@ -13,7 +13,11 @@ export type MemberVerdict =
   | 'already-planned'
   /** New to the target: sent, with its membership. */
   | 'add'
-  /** In the target, with other mapped fields (or a full run, or a failed update): sent again. */
+  /**
+   * In the target, with other mapped fields (or a full run, or a failed update): sent again. A
+   * foreign member (in the target before this export first added anyone) is never an add: the
+   * first time it is an update.
+   */
   | 'update'
   /** In the target as it is: nothing to send. */
   | 'unchanged';
@@ -26,6 +30,8 @@ export interface MemberFacts {
   seenInSegment: number | undefined;
   /** What the ledger holds for this email: undefined when the target does not hold it from us. */
   ledger: { fieldsHash: number; stale: boolean } | undefined;
+  /** In the target before this export first added anyone (read from the provider, or kept in the ledger). */
+  foreign: boolean;
   /** The hash of the member's mapped fields now. */
   fieldsHash: number;
   mode: RunMode;
@@ -34,14 +40,17 @@ export interface MemberFacts {
 export function classifyMember(facts: MemberFacts): MemberVerdict {
   if (!facts.email.ok) return 'invalid';
   if (facts.seenInSegment !== undefined) return facts.seenInSegment === facts.segmentIndex ? 'duplicate' : 'already-planned';
-  if (!facts.ledger) return 'add';
+  if (!facts.ledger) return facts.foreign ? 'update' : 'add';
   if (facts.mode === 'full' || facts.ledger.stale || facts.ledger.fieldsHash !== facts.fieldsHash) return 'update';
   return 'unchanged';
 }
 
 export type LedgerVerdict = 'keep' | 'remove';
 
-/** A member the ledger holds: kept when this run's segments still have them, removed otherwise. */
-export function classifyLedgerEntry(facts: { seenThisRun: boolean }): LedgerVerdict {
-  return facts.seenThisRun ? 'keep' : 'remove';
+/**
+ * A member the ledger holds: kept when this run's segments still have them, removed otherwise;
+ * a foreign member is never removed.
+ */
+export function classifyLedgerEntry(facts: { seenThisRun: boolean; foreign: boolean }): LedgerVerdict {
+  return facts.seenThisRun || facts.foreign ? 'keep' : 'remove';
 }

@@ -74,6 +74,22 @@ export class HashIndex {
     this.flags[slot] = (this.flags[slot] ?? 0) | flags;
   }
 
+  /** Calls `visit` with every key. */
+  forEachKey(visit: (key: Hash64) => void): void {
+    for (let slot = 0; slot < this.capacity; slot++) if (this.used[slot] === 1) visit({ hi: this.hi[slot]!, lo: this.lo[slot]! });
+  }
+
+  /** How many entries have every flag of `all` and none of `none`. */
+  countFlags(all: number, none = 0): number {
+    let count = 0;
+    for (let slot = 0; slot < this.capacity; slot++) {
+      if (this.used[slot] !== 1) continue;
+      const flags = this.flags[slot]!;
+      if ((flags & all) === all && (flags & none) === 0) count++;
+    }
+    return count;
+  }
+
   private grow(): void {
     const old = { hi: this.hi, lo: this.lo, values: this.values, flags: this.flags, used: this.used, capacity: this.capacity };
     this.capacity *= 2;

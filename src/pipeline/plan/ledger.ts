@@ -1,7 +1,7 @@
 import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
-import { chunkOperationSchema, type ChunkOperation } from '../../providers/types';
+import { chunkOperationSchema, targetSchema, type ChunkOperation, type Target } from '../../domain/provider';
 import { isStatus } from '../store/runs-table';
 import { hashEmail, hashEmailBytes, type Hash64 } from './hash';
 import { HashIndex } from './hash-index';
@@ -22,6 +22,10 @@ import { deleteChunkPayloads, readChunkPayload } from '../store/chunk-payload';
 export const FLAG_PRESENT = 1;
 export const FLAG_STALE = 2;
 export const FLAG_SEEN = 4;
+/** In the target before this export first added anyone: never removed, never counted as ours (`F` lines). */
+export const FLAG_FOREIGN = 8;
+/** Seen by the safety survey (a pass of its own before planning). */
+export const FLAG_SURVEYED = 16;
 
 const EXCEPTION_ABSENT = 1;
 const EXCEPTION_STALE = 2;
@@ -29,7 +33,19 @@ const EXCEPTION_KEEP = 3;
 
 const snapshotRefSchema = z.object({ blob: z.string(), runId: z.string() });
 type SnapshotRef = z.infer<typeof snapshotRefSchema>;
-const manifestRowSchema = z.object({ current: z.string().optional(), previous: z.string().optional() });
+const manifestRowSchema = z.object({
+  rowKey: z.string(),
+  current: z.string().optional(),
+  previous: z.string().optional(),
+  /** The provider target (JSON), so that a target the export no longer feeds can still be emptied. */
+  target: z.string().optional(),
+});
+
+/** A target the export's ledger knows, with the provider target its members are in. */
+export interface LedgerTarget {
+  targetKey: string;
+  target: Target | undefined;
+}
 
 export interface LedgerBase {
   /** The snapshot this run starts from and the run whose outcome applies to it. */
@@ -72,12 +88,18 @@ async function readManifest(context: AppContext, exportId: string, targetKey: st
 }
 
 /** Makes `runId`'s snapshot the current one (idempotent for a re-planned run). */
-export async function commitSnapshot(context: AppContext, exportId: string, targetKey: string, runId: string): Promise<void> {
+export async function commitSnapshot(context: AppContext, exportId: string, targetKey: string, runId: string, target: Target): Promise<void> {
   const manifest = await readManifest(context, exportId, targetKey);
   if (manifest.current?.runId === runId) return;
   const current: SnapshotRef = { blob: snapshotBlobName(exportId, targetKey, runId), runId };
   await ledgerTable(context).upsertEntity(
-    { partitionKey: exportId, rowKey: targetKey, current: JSON.stringify(current), previous: manifest.current ? JSON.stringify(manifest.current) : '' },
+    {
+      partitionKey: exportId,
+      rowKey: targetKey,
+      current: JSON.stringify(current),
+      previous: manifest.current ? JSON.stringify(manifest.current) : '',
+      target: JSON.stringify(target),
+    },
     'Replace',
   );
   if (manifest.previous) {
@@ -87,6 +109,27 @@ export async function commitSnapshot(context: AppContext, exportId: string, targ
       if (!isStatus(error, 404)) throw error;
     });
     await deleteChunkPayloads(context, manifest.previous.runId);
+  }
+}
+
+/** Every target the export's ledger knows (the ones it feeds now and the ones it no longer does). */
+export async function listLedgerTargets(context: AppContext, exportId: string): Promise<LedgerTarget[]> {
+  const targets: LedgerTarget[] = [];
+  for await (const entity of ledgerTable(context).listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } })) {
+    const row = manifestRowSchema.parse(entity);
+    const target = row.target ? targetSchema.safeParse(JSON.parse(row.target)) : undefined;
+    targets.push({ targetKey: row.rowKey, target: target?.success ? target.data : undefined });
+  }
+  return targets;
+}
+
+/** Forgets one target's ledger: the export no longer feeds it and holds nobody there. */
+export async function retireLedgerTarget(context: AppContext, exportId: string, targetKey: string): Promise<void> {
+  await ledgerTable(context).deleteEntity(exportId, targetKey).catch((error: unknown) => {
+    if (!isStatus(error, 404)) throw error;
+  });
+  for await (const blob of ledgerContainer(context).listBlobsFlat({ prefix: `${exportId}/${targetKey}/` })) {
+    await ledgerContainer(context).deleteBlob(blob.name).catch(() => undefined);
   }
 }
 
@@ -114,7 +157,7 @@ export async function loadLedger(
   const index = new HashIndex(1024);
   if (base) {
     await scanSnapshot(context, base, exceptions, (entry) => {
-      index.set(entry.key, entry.fieldsHash, entry.stale ? FLAG_PRESENT | FLAG_STALE : FLAG_PRESENT);
+      index.set(entry.key, entry.fieldsHash, FLAG_PRESENT | (entry.stale ? FLAG_STALE : 0) | (entry.foreign ? FLAG_FOREIGN : 0));
     }, abortSignal);
   }
   return { base, index, exceptions };
@@ -124,6 +167,8 @@ export interface LedgerEntry {
   key: Hash64;
   fieldsHash: number;
   stale: boolean;
+  /** In the target before the export first added anyone: never removed. */
+  foreign: boolean;
   /** The email, decoded on demand (most entries never need it). */
   email(): string;
 }
@@ -131,6 +176,7 @@ export interface LedgerEntry {
 const TAB = 9;
 const NEWLINE = 10;
 const PRESENT = 80; // 'P'
+const FOREIGN = 70; // 'F'
 
 /**
  * Calls `visit` for every member the target holds: the snapshot with the exceptions applied. The
@@ -165,19 +211,21 @@ export async function scanSnapshot(
   }
 }
 
-/** One `email \t fieldsHash \t P|R` line, or undefined when the target no longer holds it. */
+/** One `email \t fieldsHash \t P|R|F` line, or undefined when the target no longer holds it. */
 function parseLine(bytes: Buffer, start: number, end: number, exceptions: HashIndex): LedgerEntry | undefined {
   const tab1 = bytes.indexOf(TAB, start);
   if (tab1 < 0 || tab1 >= end) return undefined;
   const tab2 = bytes.indexOf(TAB, tab1 + 1);
   let fieldsHash = 0;
   for (let i = tab1 + 1; i < (tab2 < 0 || tab2 > end ? end : tab2); i++) fieldsHash = fieldsHash * 10 + (bytes[i]! - 48);
-  const present = tab2 < 0 || tab2 >= end || bytes[tab2 + 1] === PRESENT;
+  const state = tab2 < 0 || tab2 >= end ? PRESENT : bytes[tab2 + 1];
+  const foreign = state === FOREIGN;
+  const present = state === PRESENT || foreign;
   const key = hashEmailBytes(bytes, start, tab1);
   const slot = exceptions.size > 0 ? exceptions.find(key) : -1;
   const exception = slot >= 0 ? exceptions.valueAt(slot) : 0;
   if (present ? exception === EXCEPTION_ABSENT : exception !== EXCEPTION_KEEP) return undefined;
-  return { key, fieldsHash, stale: present && exception === EXCEPTION_STALE, email: () => bytes.toString('latin1', start, tab1) };
+  return { key, fieldsHash, stale: present && exception === EXCEPTION_STALE, foreign, email: () => bytes.toString('latin1', start, tab1) };
 }
 
 /** The records of `runId` for this target that were not delivered. */
@@ -208,7 +256,7 @@ async function loadExceptions(context: AppContext, runId: string, targetKey: str
   return exceptions;
 }
 
-/** Streams a new snapshot to its blob; lines are `email \t fieldsHash \t P|R`. */
+/** Streams a new snapshot to its blob; lines are `email \t fieldsHash \t P|R|F` (present, removed, foreign). */
 export class SnapshotWriter {
   private readonly lines: BlobLineWriter;
 
@@ -217,7 +265,7 @@ export class SnapshotWriter {
     this.lines = new BlobLineWriter(blob, 'text/tab-separated-values');
   }
 
-  write(email: string, fieldsHash: number, state: 'P' | 'R'): Promise<void> {
+  write(email: string, fieldsHash: number, state: 'P' | 'R' | 'F'): Promise<void> {
     return this.lines.write(`${email}\t${fieldsHash}\t${state}\n`);
   }
 

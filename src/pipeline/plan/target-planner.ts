@@ -1,21 +1,26 @@
 // Plans one destination target: streams the members of the segments that feed it, classifies
 // each against the target's ledger (see `classify.ts`), and acts on the verdict — counts it,
 // rejects it, writes it into a chunk, records it in the run's new ledger snapshot. Then every
-// member the ledger holds that no segment has any more becomes a removal.
+// member the ledger holds that no segment has any more becomes a removal, unless it is foreign
+// (in the target before the export first added anyone). Before the first add into a target, its
+// current members are read from the provider and recorded as foreign.
 import type { AppContext } from '../../app/context';
 import type { Export } from '../../domain/export';
 import type { RunDoc } from '../../domain/run';
 import type { Segment } from '../../domain/segment';
 import { readSegmentBatches } from '../../segments/reader';
+import type { ProviderAccount } from '../accounts';
 import type { EventLoopPace } from '../pacing';
 import type { PlannerTotals } from '../run-state';
 import type { PlannerRejects } from '../store/rejects';
 import type { ChunkWriter } from './chunker';
 import { classifyLedgerEntry, classifyMember, type MemberVerdict } from './classify';
+import type { ContactExistence } from './directory';
 import { normalizeEmail } from './email';
-import { hashEmail } from './hash';
+import { readForeignMembers, type ForeignMembers } from './foreign';
+import { hashEmail, type Hash64 } from './hash';
 import { HashIndex } from './hash-index';
-import { FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, SnapshotWriter, type LedgerEntry, type LoadedLedger } from './ledger';
+import { FLAG_FOREIGN, FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, SnapshotWriter, type LedgerEntry, type LoadedLedger } from './ledger';
 import { mapFields, mappedFieldsHash } from './mapping';
 import type { ProgressReporter } from './progress';
 import type { TargetPlan } from './targets';
@@ -24,26 +29,37 @@ export interface PlanningSession {
   context: AppContext;
   run: RunDoc;
   exp: Export;
+  account: ProviderAccount;
   segments: ReadonlyMap<string, Segment>;
   totals: PlannerTotals;
   writer: ChunkWriter;
   rejects: PlannerRejects;
   progress: ProgressReporter;
   pace: EventLoopPace;
+  /** What the provider has, where a status must only be sent to contacts it does not have. */
+  existence: ContactExistence | undefined;
   abortSignal?: AbortSignal;
 }
 
+/** What planning a target found: a retired target that has nothing left to remove is forgotten. */
+export interface TargetOutcome {
+  removes: number;
+}
+
 const DUPLICATE_REASON = 'Another member of this segment has the same email; the first one is exported';
+const NO_FOREIGN: ForeignMembers = { index: new HashIndex(16), emails: [] };
 
 export class TargetPlanner {
   private readonly seen: HashIndex;
   private readonly snapshot: SnapshotWriter | undefined;
+  private removes = 0;
 
   private constructor(
     private readonly session: PlanningSession,
     private readonly target: TargetPlan,
     private readonly targetIndex: number,
     private readonly ledger: LoadedLedger,
+    private readonly foreign: ForeignMembers,
   ) {
     const { context, run, exp } = session;
     this.seen = new HashIndex(ledger.index.size + 1024);
@@ -51,19 +67,23 @@ export class TargetPlanner {
   }
 
   /** Plans the target whole: members, then removals, then its last chunks and its snapshot. */
-  static async plan(session: PlanningSession, target: TargetPlan, targetIndex: number): Promise<void> {
-    const { context, exp, run, abortSignal } = session;
+  static async plan(session: PlanningSession, target: TargetPlan, targetIndex: number): Promise<TargetOutcome> {
+    const { context, exp, run, account, abortSignal } = session;
     const ledger = await loadLedger(context, exp.id, target.key, run.runId, abortSignal);
-    const planner = new TargetPlanner(session, target, targetIndex, ledger);
+    // A first run into a target: whoever is there already is foreign to this export.
+    const foreign = ledger.base || target.retired ? NO_FOREIGN : await readForeignMembers(context, account, target.target, abortSignal);
+    const planner = new TargetPlanner(session, target, targetIndex, ledger, foreign);
     try {
       for (const [segmentIndex, segmentId] of target.segmentIds.entries()) await planner.planSegment(segmentIndex, segmentId);
-      await planner.planRemovals();
+      await planner.planLedger();
+      await planner.recordForeign();
       if (!run.dryRun) await session.writer.flushTarget(target);
       await planner.snapshot?.close();
     } catch (error) {
       planner.snapshot?.abort();
       throw error;
     }
+    return { removes: planner.removes };
   }
 
   private async planSegment(segmentIndex: number, segmentId: string): Promise<void> {
@@ -90,11 +110,13 @@ export class TargetPlanner {
     const seenSlot = this.seen.find(key);
     const ledgerSlot = this.ledger.index.find(key);
     const fieldsHash = mappedFieldsHash(values, exp.mapping);
+    const foreign = ledgerSlot >= 0 ? (this.ledger.index.flagsAt(ledgerSlot) & FLAG_FOREIGN) !== 0 : this.foreign.index.find(key) >= 0;
     const verdict = classifyMember({
       email,
       segmentIndex,
       seenInSegment: seenSlot >= 0 ? this.seen.valueAt(seenSlot) : undefined,
       ledger: ledgerSlot < 0 ? undefined : { fieldsHash: this.ledger.index.valueAt(ledgerSlot), stale: (this.ledger.index.flagsAt(ledgerSlot) & FLAG_STALE) !== 0 },
+      foreign,
       fieldsHash,
       mode: run.mode,
     });
@@ -108,14 +130,29 @@ export class TargetPlanner {
       default:
         this.seen.set(key, segmentIndex);
         if (ledgerSlot >= 0) this.ledger.index.addFlags(ledgerSlot, FLAG_SEEN);
-        await this.send(verdict, email.email, values, segmentId);
-        await this.snapshot?.write(email.email, fieldsHash, 'P');
+        if (this.target.removalsOnly) return await this.keepAsItIs(email.email, ledgerSlot, foreign);
+        await this.send(verdict, { email: email.email, key, values, segmentId });
+        await this.snapshot?.write(email.email, fieldsHash, foreign ? 'F' : 'P');
     }
   }
 
+  /**
+   * A cleanup run sends no adds or updates: a member the target holds is recorded as the ledger
+   * had it (so that the next run still sends a change), and one it does not hold is not recorded.
+   */
+  private async keepAsItIs(email: string, ledgerSlot: number, foreign: boolean): Promise<void> {
+    if (ledgerSlot < 0) return;
+    const stale = (this.ledger.index.flagsAt(ledgerSlot) & FLAG_STALE) !== 0;
+    // A stale member's last update failed: a hash no mapping has (0 in 2^53) makes the next run send it.
+    await this.snapshot?.write(email, stale ? 0 : this.ledger.index.valueAt(ledgerSlot), foreign ? 'F' : 'P');
+  }
+
   /** Counts an add, update or unchanged member and puts the first two into a chunk. */
-  private async send(verdict: Extract<MemberVerdict, 'add' | 'update' | 'unchanged'>, email: string, values: Readonly<Record<string, string>>, segmentId: string): Promise<void> {
-    const { exp, run, totals, writer } = this.session;
+  private async send(
+    verdict: Extract<MemberVerdict, 'add' | 'update' | 'unchanged'>,
+    member: { email: string; key: Hash64; values: Readonly<Record<string, string>>; segmentId: string },
+  ): Promise<void> {
+    const { exp, run, totals, writer, existence, abortSignal } = this.session;
     if (verdict === 'unchanged') {
       totals.unchanged++;
       return;
@@ -123,11 +160,15 @@ export class TargetPlanner {
     const isNew = verdict === 'add';
     if (isNew) totals.adds++;
     else totals.updates++;
-    if (!run.dryRun) await writer.addUpsert(this.target, { email, fields: mapFields(values, exp.mapping), isNew, segmentId });
+    if (run.dryRun) return;
+    // A status may only go to a contact the provider does not have: ask it about every add.
+    const knownToProvider = existence === undefined ? undefined : isNew ? await existence.has(member.email, member.key, abortSignal) : true;
+    const fields = mapFields(member.values, exp.mapping);
+    await writer.addUpsert(this.target, { email: member.email, fields, isNew, segmentId: member.segmentId, knownToProvider });
   }
 
-  /** Members this export put in the target that are in none of the segments feeding it now. */
-  private async planRemovals(): Promise<void> {
+  /** Members this export put in the target that are in none of the segments feeding it now; foreign ones stay. */
+  private async planLedger(): Promise<void> {
     const { context, abortSignal } = this.session;
     if (!this.ledger.base) return;
     await scanSnapshot(context, this.ledger.base, this.ledger.exceptions, (entry) => this.planLedgerEntry(entry), abortSignal);
@@ -137,12 +178,24 @@ export class TargetPlanner {
     const { run, totals, writer, progress, pace } = this.session;
     const slot = this.ledger.index.find(entry.key);
     const seenThisRun = slot >= 0 && (this.ledger.index.flagsAt(slot) & FLAG_SEEN) !== 0;
-    if (classifyLedgerEntry({ seenThisRun }) === 'keep') return;
+    if (classifyLedgerEntry({ seenThisRun, foreign: entry.foreign }) === 'keep') {
+      // A foreign member who left the segments stays foreign in the next snapshot.
+      if (!seenThisRun) await this.snapshot?.write(entry.email(), entry.fieldsHash, 'F');
+      return;
+    }
     const email = entry.email();
     totals.removes++;
+    this.removes++;
     if (!run.dryRun) await writer.addRemove(this.target, email);
     await this.snapshot?.write(email, entry.fieldsHash, 'R');
     await progress.tick();
     await pace.yield();
+  }
+
+  /** The foreign members read this run that no segment has: the ledger must know them too. */
+  private async recordForeign(): Promise<void> {
+    for (const email of this.foreign.emails) {
+      if (this.seen.find(hashEmail(email)) < 0) await this.snapshot?.write(email, 0, 'F');
+    }
   }
 }

@@ -10,15 +10,30 @@ import type { ProviderAccount } from '../accounts';
 import { takePaced } from '../pacing';
 import type { RateGovernor } from '../../providers/governor';
 import type { PlannedTarget } from './chunker';
+import type { LedgerTarget } from './ledger';
 import { hash53 } from './hash';
 
 export interface TargetPlan extends PlannedTarget {
-  spec: TargetSpec;
-  /** The segments that feed this target, in the export's order. */
+  /** Undefined for a retired target (its provider target comes from the ledger). */
+  spec?: TargetSpec;
+  /** The segments that feed this target, in the export's order; none for a retired target. */
   segmentIds: string[];
+  /**
+   * A target the export no longer feeds (its segment was renamed or taken out, its Brevo list
+   * changed, the export is being deleted with its members): every member the export added goes.
+   */
+  retired?: boolean;
+  /** A cleanup run: only removals are planned here; members are neither added nor updated. */
+  removalsOnly?: boolean;
 }
 
-type TargetSpecPlan = Omit<TargetPlan, 'target'>;
+type TargetSpecPlan = Omit<TargetPlan, 'target'> & { spec: TargetSpec };
+
+/** The targets the ledger knows that the export no longer feeds, with the provider target to empty. */
+export function retiredTargets(known: readonly LedgerTarget[], current: readonly { key: string }[]): TargetPlan[] {
+  const feeding = new Set(current.map((target) => target.key));
+  return known.flatMap(({ targetKey, target }) => (feeding.has(targetKey) || !target ? [] : [{ key: targetKey, target, segmentIds: [], retired: true }]));
+}
 
 export function targetSpecs(exp: Export, provider: ProviderName, segments: ReadonlyMap<string, Segment>): TargetSpecPlan[] {
   if (provider === 'brevo') {
@@ -26,12 +41,14 @@ export function targetSpecs(exp: Export, provider: ProviderName, segments: Reado
     if (listId === undefined) throw Errors.validationFailed('export (a Brevo export needs options.listId)');
     return [{ key: `brevo-${listId}`, spec: { provider, listId }, segmentIds: [...exp.segmentIds] }];
   }
-  return exp.segmentIds.map((segmentId) => {
-    const name = segments.get(segmentId)!.name;
+  return exp.segmentIds.flatMap((segmentId) => {
+    const segment = segments.get(segmentId);
+    if (!segment) return [];
+    const name = segment.name;
     // Named after the segment: a renamed segment is a new list or tag with its own ledger.
     const key = `${provider}-${segmentId}-${hash53(name).toString(36)}`;
     const spec: TargetSpec = provider === 'iterable' ? { provider, listName: name } : { provider, tag: name };
-    return { key, spec, segmentIds: [segmentId] };
+    return [{ key, spec, segmentIds: [segmentId] }];
   });
 }
 

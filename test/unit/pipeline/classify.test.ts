@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyLedgerEntry, classifyMember, type MemberFacts, type MemberVerdict } from '../../../src/pipeline/plan/classify';
 
 const ok = { ok: true as const, email: 'ann@example.com' };
-const base: MemberFacts = { email: ok, segmentIndex: 0, seenInSegment: undefined, ledger: undefined, fieldsHash: 42, mode: 'delta' };
+const base: MemberFacts = { email: ok, segmentIndex: 0, seenInSegment: undefined, ledger: undefined, foreign: false, fieldsHash: 42, mode: 'delta' };
 
 describe('classifyMember', () => {
   it.each<[string, Partial<MemberFacts>, MemberVerdict]>([
@@ -17,6 +17,8 @@ describe('classifyMember', () => {
     ['a member with other fields is an update', { ledger: { fieldsHash: 7, stale: false } }, 'update'],
     ['a member whose last update failed (stale) is an update', { ledger: { fieldsHash: 42, stale: true } }, 'update'],
     ['a full run updates an unchanged member', { ledger: { fieldsHash: 42, stale: false }, mode: 'full' }, 'update'],
+    ['a foreign member the ledger does not hold yet is an update, never an add', { foreign: true }, 'update'],
+    ['a foreign member the ledger holds with the same fields is unchanged', { foreign: true, ledger: { fieldsHash: 42, stale: false } }, 'unchanged'],
   ])('%s', (_name, facts, verdict) => {
     expect(classifyMember({ ...base, ...facts })).toBe(verdict);
   });
@@ -24,9 +26,11 @@ describe('classifyMember', () => {
 
 describe('classifyLedgerEntry', () => {
   it.each([
-    [true, 'keep'],
-    [false, 'remove'],
-  ] as const)('a ledger member seen this run: %s -> %s', (seenThisRun, verdict) => {
-    expect(classifyLedgerEntry({ seenThisRun })).toBe(verdict);
+    [true, false, 'keep'],
+    [false, false, 'remove'],
+    [true, true, 'keep'],
+    [false, true, 'keep'],
+  ] as const)('a ledger member seen this run: %s, foreign: %s -> %s', (seenThisRun, foreign, verdict) => {
+    expect(classifyLedgerEntry({ seenThisRun, foreign })).toBe(verdict);
   });
 });
