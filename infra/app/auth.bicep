@@ -16,11 +16,11 @@ var anonymousPaths = [
   '/api/webhooks/brevo/*'
 ]
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' existing = {
   name: functionAppName
 }
 
-resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource authSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: functionApp
   name: 'authsettingsV2'
   properties: {

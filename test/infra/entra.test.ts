@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ROLES } from '../../src/api/auth';
-import { at, Expr, INFRA_DIR, Templates } from './bicep';
+import { compiledTemplate, INFRA_DIR, siteConfig } from './compiled';
 
 /**
  * The Entra app registration that docs/deployment.md applies with Microsoft Graph: its app roles
@@ -36,12 +36,6 @@ const registrationSchema = z.object({
 
 const readRegistration = (name: string) => registrationSchema.parse(JSON.parse(readFileSync(path.join(INFRA_DIR, 'entra', name), 'utf8')));
 
-let templates: Templates;
-
-beforeAll(async () => {
-  templates = await Templates.load();
-});
-
 describe('Entra app registration', () => {
   it('defines an app role for exactly the roles the code authorizes', () => {
     const roles = readRegistration('app-registration.json').appRoles ?? [];
@@ -57,15 +51,19 @@ describe('Entra app registration', () => {
     const scopeIds = api.oauth2PermissionScopes.map((scope) => scope.id);
     expect(preauthorized.preAuthorizedApplications).toEqual([{ appId: AZURE_CLI_APP_ID, delegatedPermissionIds: scopeIds }]);
   });
+});
 
-  it('issues v2 tokens, which App Service Authentication accepts from the v2 issuer for the bare client id', () => {
-    const auth = templates.resources('Microsoft.Web/sites/config').find((resource) => templates.body(resource).name === 'authsettingsV2')!;
-    const body = templates.body(auth);
-    const issuer = at(body, 'properties.identityProviders.azureActiveDirectory.registration.openIdIssuer');
-    expect(issuer instanceof Expr ? issuer.text : issuer).toMatch(/\/v2\.0'$/);
-    const audiences = at(body, 'properties.identityProviders.azureActiveDirectory.validation.allowedAudiences');
-    const texts = Array.isArray(audiences) ? audiences.map((audience) => (audience instanceof Expr ? audience.text : audience)) : [];
+const compiled = await compiledTemplate();
+
+describe.skipIf(!compiled)('App Service Authentication and the registration', () => {
+  it('accepts the v2 tokens the registration issues: from the v2 issuer, for the bare client id', () => {
+    const entra = (siteConfig(compiled!.main, 'authsettingsV2').body.properties as { identityProviders: { azureActiveDirectory: unknown } })
+      .identityProviders.azureActiveDirectory;
+    const { registration, validation } = z
+      .object({ registration: z.object({ clientId: z.string(), openIdIssuer: z.string() }), validation: z.object({ allowedAudiences: z.array(z.string()) }) })
+      .parse(entra);
+    expect(registration.openIdIssuer).toMatch(/^https:\/\/login\.microsoftonline\.com\/[0-9a-f-]{36}\/v2\.0$/);
     // v2 access tokens carry the client id as audience; v1 tokens carry the identifier URI.
-    expect(texts).toEqual(["'api://${entraClientId}'", 'entraClientId']);
+    expect(validation.allowedAudiences).toEqual([`api://${registration.clientId}`, registration.clientId]);
   });
 });
