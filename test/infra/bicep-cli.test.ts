@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { bicepFiles, formatDiagnostic, parseDiagnostics, pinnedVersion, problems } from '../../infra/tools/bicep';
+import { type BicepResult, bicepFiles, formatDiagnostic, parseDiagnostics, pinnedVersion, problems } from '../../infra/tools/bicep';
 import { bicepCli, compiledTemplate, INFRA_DIR, REPO_DIR, SKIPPED_WITHOUT_CLI, TOOLS_DIR } from './compiled';
 
 /**
@@ -17,15 +17,22 @@ if (!cli) console.log(SKIPPED_WITHOUT_CLI);
 const files = bicepFiles(INFRA_DIR);
 
 describe.skipIf(!cli)('Bicep CLI', () => {
+  // The CI log shows what the CLI said: nothing but its diagnostics, and none is expected.
+  const summary = (step: string, result: BicepResult) =>
+    console.log(`Bicep CLI ${cli!.version} (${cli!.source}) ${step}: exit code ${result.exitCode}, ${problems(result).length} errors and warnings${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`);
+
   it('compiles infra/main.bicep with no error and no warning', async () => {
-    // compiledTemplate() fails on any error or warning of the build.
-    const compiled = await compiledTemplate();
-    expect(compiled?.json.$schema).toMatch(/subscriptionDeploymentTemplate\.json#$/);
+    const result = await cli!.buildToStdout(path.join(INFRA_DIR, 'main.bicep'));
+    summary('bicep build infra/main.bicep', result);
+    expect(problems(result).map((diagnostic) => formatDiagnostic(diagnostic, REPO_DIR))).toEqual([]);
+    expect(result.exitCode).toBe(0);
+    expect((await compiledTemplate())?.json.$schema).toMatch(/subscriptionDeploymentTemplate\.json#$/);
   });
 
   it('lints every .bicep file under infra/ clean', async () => {
     expect(files).toContain('main.bicep');
     const result = await cli!.lint(INFRA_DIR, files);
+    summary(`bicep lint of ${files.length} files (${files.join(', ')})`, result);
     expect(problems(result).map((diagnostic) => formatDiagnostic(diagnostic, REPO_DIR))).toEqual([]);
     expect(result.exitCode).toBe(0);
   });
