@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { type ExpressionNode, parseExpression } from './arm-expression';
 
 /**
  * The compiled template (ARM JSON, from `bicep build`) expanded the way Azure Resource Manager
@@ -302,7 +303,7 @@ export class Deployment {
     throw new Error(`${this.path}: not a JSON value (${typeof value})`);
   }
 
-  private evaluateNode(node: Node, copyIndex: number | undefined): Evaluated {
+  private evaluateNode(node: ExpressionNode, copyIndex: number | undefined): Evaluated {
     switch (node.kind) {
       case 'literal':
         return node.value;
@@ -527,95 +528,4 @@ export function text(value: Value): string {
 export function show(value: Value | undefined): string {
   if (value instanceof Runtime || value instanceof Computed) return value.toString();
   return JSON.stringify(value);
-}
-
-// ARM expressions: `fn(arg, …)`, 'strings' (with '' for a quote), numbers, `.property` and `[index]`.
-type Node =
-  | { kind: 'literal'; value: string | number }
-  | { kind: 'call'; name: string; args: Node[] }
-  | { kind: 'member'; object: Node; property: { kind: 'name'; name: string } | { kind: 'index'; node: Node } };
-
-export function parseExpression(source: string): Node {
-  let position = 0;
-  const fail = (what: string): never => {
-    throw new Error(`ARM expression ${JSON.stringify(source)}: ${what} at ${position}`);
-  };
-  const skipSpace = () => {
-    while (source[position] === ' ') position++;
-  };
-  const expect = (char: string) => {
-    skipSpace();
-    if (source[position] !== char) fail(`expected '${char}'`);
-    position++;
-  };
-  const identifier = (): string => {
-    skipSpace();
-    const match = /^[A-Za-z_$][\w$#]*/.exec(source.slice(position)) ?? fail('expected a name');
-    position += match[0].length;
-    return match[0];
-  };
-  const primary = (): Node => {
-    skipSpace();
-    const char = source[position];
-    if (char === "'") {
-      let text = '';
-      position++;
-      for (;;) {
-        if (position >= source.length) fail('unterminated string');
-        if (source[position] === "'") {
-          if (source[position + 1] === "'") {
-            text += "'";
-            position += 2;
-            continue;
-          }
-          position++;
-          return { kind: 'literal', value: text };
-        }
-        text += source[position++];
-      }
-    }
-    const number = /^-?\d+/.exec(source.slice(position));
-    if (number) {
-      position += number[0].length;
-      return { kind: 'literal', value: Number(number[0]) };
-    }
-    const name = identifier();
-    expect('(');
-    const args: Node[] = [];
-    skipSpace();
-    if (source[position] !== ')') {
-      for (;;) {
-        args.push(postfix());
-        skipSpace();
-        if (source[position] === ',') {
-          position++;
-          continue;
-        }
-        break;
-      }
-    }
-    expect(')');
-    return { kind: 'call', name, args };
-  };
-  const postfix = (): Node => {
-    let node = primary();
-    for (;;) {
-      skipSpace();
-      if (source[position] === '.') {
-        position++;
-        node = { kind: 'member', object: node, property: { kind: 'name', name: identifier() } };
-      } else if (source[position] === '[') {
-        position++;
-        const index = postfix();
-        expect(']');
-        node = { kind: 'member', object: node, property: { kind: 'index', node: index } };
-      } else {
-        return node;
-      }
-    }
-  };
-  const node = postfix();
-  skipSpace();
-  if (position !== source.length) fail('unexpected text');
-  return node;
 }
