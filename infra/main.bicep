@@ -19,7 +19,7 @@ param location string
 
 @minLength(36)
 @maxLength(36)
-@description('Application (client) id of the Entra app registration with the Admin and Contributor app roles (docs/deployment.md). Without it nothing is deployed, so the API is never left open.')
+@description('Application (client) id of the Entra app registration with the Admin and Contributor app roles: ENTRA_CLIENT_ID, which the azd hook infra/hooks/entra-app.sh sets (docs/deployment.md). Without it nothing is deployed, so the API is never left open.')
 param entraClientId string
 
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
