@@ -129,7 +129,9 @@ describe.skipIf(!compiled)('compiled template', () => {
       const auth = siteConfig(main, 'authsettingsV2');
       const settings = appSettings(main).resource;
       // The auth settings come from a module: the settings wait for that whole deployment.
-      const authDeployment = main.allResources().find((resource) => resource.type === 'Microsoft.Resources/deployments' && resource.deployment === settings.deployment && resource.dependsOn.includes(site().id));
+      const authDeployment = settings.deployment.resources.find(
+        (resource) => resource.type === 'Microsoft.Resources/deployments' && resource.dependsOn.includes(site().id),
+      );
       expect(authDeployment, 'a module that waits for the site').toBeDefined();
       expect(settings.deployment.module(String(authDeployment!.name)).resources).toContain(auth);
       expect(settings.dependsOn).toContain(authDeployment!.id);
