@@ -19,7 +19,7 @@ param location string
 
 @minLength(36)
 @maxLength(36)
-@description('Application (client) id of the Entra app registration with the Admin and Contributor app roles (docs/deployment.md). Without it nothing is deployed, so the API is never left open.')
+@description('Application (client) id of the Entra app registration with the Admin and Contributor app roles: ENTRA_CLIENT_ID, which the azd hook infra/hooks/entra-app.sh sets (docs/deployment.md). Without it nothing is deployed, so the API is never left open.')
 param entraClientId string
 
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
@@ -43,6 +43,14 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = {
   'azd-env-name': environmentName
 }
+// Every name is known before the deployment starts: modules get these, not each other's outputs,
+// so that what-if can tell what a deployment will change.
+var identityName = '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
+var keyVaultName = '${abbrs.keyVaultVaults}${resourceToken}'
+var logAnalyticsName = '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+var applicationInsightsName = '${abbrs.insightsComponents}${resourceToken}'
+var planName = '${abbrs.webServerFarms}${resourceToken}'
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 
@@ -77,7 +85,7 @@ var containerNames = [
   'rejects'
 ]
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
   tags: tags
@@ -87,31 +95,7 @@ module identity 'core/identity.bicep' = {
   name: 'identity'
   scope: rg
   params: {
-    name: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
-    location: location
-    tags: tags
-  }
-}
-
-module storage 'core/storage.bicep' = {
-  name: 'storage'
-  scope: rg
-  params: {
-    name: '${abbrs.storageStorageAccounts}${resourceToken}'
-    location: location
-    tags: tags
-    queueNames: queueNames
-    tableNames: tableNames
-    containerNames: containerNames
-    deploymentContainerName: deploymentContainerName
-  }
-}
-
-module keyVault 'core/key-vault.bicep' = {
-  name: 'keyVault'
-  scope: rg
-  params: {
-    name: '${abbrs.keyVaultVaults}${resourceToken}'
+    name: identityName
     location: location
     tags: tags
   }
@@ -121,10 +105,36 @@ module monitoring 'core/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
   params: {
-    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
-    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    logAnalyticsName: logAnalyticsName
+    applicationInsightsName: applicationInsightsName
     location: location
     tags: tags
+  }
+}
+
+module storage 'core/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: storageAccountName
+    location: location
+    tags: tags
+    queueNames: queueNames
+    tableNames: tableNames
+    containerNames: containerNames
+    deploymentContainerName: deploymentContainerName
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+  }
+}
+
+module keyVault 'core/key-vault.bicep' = {
+  name: 'keyVault'
+  scope: rg
+  params: {
+    name: keyVaultName
+    location: location
+    tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -132,11 +142,19 @@ module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
+    // Role assignments are named after their principal, as in every azd template: naming them
+    // otherwise would make redeployments of existing environments fail (RoleAssignmentExists).
+    #disable-next-line what-if-short-circuiting
     principalId: identity.outputs.principalId
-    storageAccountName: storage.outputs.name
-    keyVaultName: keyVault.outputs.name
-    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    storageAccountName: storageAccountName
+    keyVaultName: keyVaultName
+    applicationInsightsName: applicationInsightsName
   }
+  dependsOn: [
+    storage
+    keyVault
+    monitoring
+  ]
 }
 
 module functionApp 'app/function-app.bicep' = {
@@ -144,32 +162,25 @@ module functionApp 'app/function-app.bicep' = {
   scope: rg
   params: {
     name: functionAppName
-    planName: '${abbrs.webServerFarms}${resourceToken}'
+    planName: planName
     location: location
     tags: tags
-    storageAccountName: storage.outputs.name
+    storageAccountName: storageAccountName
     deploymentContainerName: deploymentContainerName
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultUri: keyVault.outputs.uri
+    entraClientId: entraClientId
     refreshSchedule: refreshSchedule
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
   }
-  // The app starts as soon as it exists: let it find its permissions in place.
+  // The app starts as soon as it has its settings: let it find its storage and permissions in place.
   dependsOn: [
+    storage
     rbac
   ]
-}
-
-module auth 'app/auth.bicep' = {
-  name: 'auth'
-  scope: rg
-  params: {
-    functionAppName: functionApp.outputs.name
-    entraClientId: entraClientId
-  }
 }
 
 output AZURE_LOCATION string = location
@@ -178,6 +189,8 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = functionApp.outputs.uri
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
+output AZURE_KEY_VAULT_NAME string = keyVaultName
+output AZURE_STORAGE_ACCOUNT_NAME string = storageAccountName
 output AZURE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_NAME string = monitoring.outputs.logAnalyticsName

@@ -10,17 +10,19 @@ param entraClientId string
 param entraTenantId string = tenant().tenantId
 
 // The only routes that take anonymous requests: the health check reveals nothing but up/down,
-// and Brevo's import webhook authenticates itself with an unguessable per-import token in its path.
+// Brevo's import webhook authenticates itself with an unguessable per-import token in its path,
+// and the API's OpenAPI description is the committed docs/openapi.json (it names no secret).
 var anonymousPaths = [
   '/api/health'
   '/api/webhooks/brevo/*'
+  '/api/openapi.json'
 ]
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' existing = {
   name: functionAppName
 }
 
-resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource authSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: functionApp
   name: 'authsettingsV2'
   properties: {

@@ -1,10 +1,14 @@
 // The Function App on the Flex Consumption plan, and every app setting it reads in Azure.
 // Flex Consumption takes the runtime and scale from `functionAppConfig`; it rejects the older
 // settings that carried them (FUNCTIONS_WORKER_RUNTIME, WEBSITE_RUN_FROM_PACKAGE, …).
+// Order matters: the app gets its settings, and so starts its host, only after App Service
+// Authentication is in place, so it never serves a request that authentication did not see.
+import { resourceTags } from '../types.bicep'
+
 param name string
 param planName string
 param location string
-param tags object
+param tags resourceTags
 
 @description('The azd service (azure.yaml) deployed to this app.')
 param serviceName string = 'api'
@@ -16,6 +20,9 @@ param identityClientId string
 param applicationInsightsConnectionString string
 param keyVaultUri string
 
+@description('Application (client) id of the Entra app registration whose tokens App Service Authentication accepts.')
+param entraClientId string
+
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
 param refreshSchedule string
 
@@ -25,11 +32,11 @@ param instanceMemoryMB int
 @description('Most instances the app scales out to.')
 param maximumInstanceCount int
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -43,7 +50,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': serviceName })
@@ -59,6 +66,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
     }
@@ -85,9 +93,34 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+// No user names and passwords for deployment: azd deploys with an Entra token, and so must anyone else.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+module auth 'auth.bicep' = {
+  name: 'auth'
+  params: {
+    functionAppName: functionApp.name
+    entraClientId: entraClientId
+  }
+}
+
 // One resource holds every setting: a setting missing here is missing in Azure
 // (test/infra/drift.test.ts compares these names with src/config.ts).
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: {
@@ -105,6 +138,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // Local authentication is off on Application Insights: telemetry is sent with the identity.
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   }
+  // Without settings the host cannot start: it starts once authentication guards every route.
+  dependsOn: [
+    auth
+  ]
 }
 
 output name string = functionApp.name

@@ -1,4 +1,5 @@
 // What the app's identity may do, each role on the one resource that needs it.
+@description('Principal (object) id of the user-assigned identity the app runs as.')
 param principalId string
 param storageAccountName string
 param keyVaultName string
@@ -16,11 +17,11 @@ var roleIds = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' existing = {
   name: storageAccountName
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
   name: keyVaultName
 }
 
@@ -28,6 +29,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
+// Named after scope, principal and role: a redeployment finds the assignment it made before.
 resource storageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, roleIds.storageBlobDataOwner)
   scope: storage

@@ -1,9 +1,11 @@
 // The app's one identity: storage, Key Vault and Application Insights trust it, nothing else.
+import { resourceTags } from '../types.bicep'
+
 param name string
 param location string
-param tags object
+param tags resourceTags
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: name
   location: location
   tags: tags

@@ -1,14 +1,17 @@
-// Logs and metrics: Application Insights stores its data in a Log Analytics workspace. Neither
-// accepts instrumentation keys or shared keys; the app sends telemetry with its identity.
+// Logs and metrics: Application Insights stores its data in a Log Analytics workspace, which also
+// receives the storage and Key Vault logs. Neither accepts instrumentation keys or shared keys;
+// the app sends telemetry with its identity.
+import { resourceTags } from '../types.bicep'
+
 param logAnalyticsName string
 param applicationInsightsName string
 param location string
-param tags object
+param tags resourceTags
 
 @description('How long the workspace keeps logs, in days.')
 param retentionInDays int = 30
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource workspace 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: logAnalyticsName
   location: location
   tags: tags
@@ -38,3 +41,4 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
 output applicationInsightsName string = applicationInsights.name
 output connectionString string = applicationInsights.properties.ConnectionString
 output logAnalyticsName string = workspace.name
+output logAnalyticsWorkspaceId string = workspace.id

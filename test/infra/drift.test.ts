@@ -5,24 +5,25 @@ import { loadDefinitions } from '../../dev/local/load-definitions';
 import type { FunctionDefinition } from '../../src/app/definitions';
 import { DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
 import { allQueueNames, CONTAINER_NAMES, TABLE_NAMES } from '../../src/storage/names';
-import { at, Expr, INFRA_DIR, isRecord, type ResourceDeclaration, Templates, type Value } from './bicep';
+import type { Deployment, TemplateJson } from './arm';
+import { allCreated, appSettings, compiledTemplate, expand, leafName, REPO_DIR, siteConfig } from './compiled';
 
 /**
- * The template against the code: every setting the app reads is set in Azure (or has a reason
- * not to be), and every queue, table and container the code names exists. The names come from
- * src/config.ts and src/storage/names.ts, so adding one in code without the template fails here.
+ * The compiled template against the code: every setting the app reads is set in Azure (or has a
+ * reason not to be), and every queue, table and container the code names exists. The names come
+ * from src/config.ts, src/storage/names.ts and the function definitions, so adding one in code
+ * without the template fails here.
  */
-let templates: Templates;
+const compiled = await compiledTemplate();
 let definitions: FunctionDefinition[];
 
 beforeAll(async () => {
-  templates = await Templates.load();
   definitions = await functionDefinitions();
 });
 
 /** Every function the app registers, found the way the local host finds them. */
 async function functionDefinitions(): Promise<FunctionDefinition[]> {
-  return await loadDefinitions(path.join(INFRA_DIR, '..', 'functions'));
+  return await loadDefinitions(path.join(REPO_DIR, 'functions'));
 }
 
 /** Settings the template leaves unset on purpose; each must be optional in the schema. */
@@ -44,137 +45,142 @@ const PLATFORM_SETTINGS: Record<string, string> = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra authentication for telemetry, since local authentication is off',
 };
 
-function appSettingsResource(): ResourceDeclaration {
-  const found = templates.resources('Microsoft.Web/sites/config').filter((resource) => templates.body(resource).name === 'appsettings');
-  expect(found, 'one appsettings resource').toHaveLength(1);
-  return found[0]!;
+const QUEUES = 'Microsoft.Storage/storageAccounts/queueServices/queues';
+const TABLES = 'Microsoft.Storage/storageAccounts/tableServices/tables';
+const CONTAINERS = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+
+const createdNames = (main: Deployment, type: string) => allCreated(main, type).map(leafName);
+
+/** What the code needs and a deployment of the template would not create. */
+function missing(main: Deployment, functions: FunctionDefinition[]) {
+  const settings = Object.keys(appSettings(main).body);
+  const queues = createdNames(main, QUEUES);
+  const triggerQueues = functions.flatMap((definition) => (definition.kind === 'queue' ? [definition.options] : []));
+  const triggerSettings = functions.flatMap((definition) =>
+    [...JSON.stringify({ ...definition.options, handler: undefined }).matchAll(/%([A-Za-z0-9_]+)%/g)].map((match) => match[1]!),
+  );
+  return {
+    settings: SETTING_NAMES.filter((name) => !settings.includes(name) && !(name in NOT_SET_IN_AZURE)),
+    triggerSettings: triggerSettings.filter((name) => !settings.includes(name)),
+    triggerQueues: triggerQueues.map((queue) => queue.queueName).filter((name) => !queues.includes(name)),
+    triggerConnections: triggerQueues.map((queue) => queue.connection).filter((connection) => !settings.includes(`${connection}__accountName`)),
+    queues: allQueueNames().filter((name) => !queues.includes(name)),
+    tables: Object.values(TABLE_NAMES).filter((name) => !createdNames(main, TABLES).includes(name)),
+    containers: Object.values(CONTAINER_NAMES).filter((name) => !createdNames(main, CONTAINERS).includes(name)),
+  };
 }
 
-function templateSettings(): { [key: string]: Value } {
-  const properties = at(templates.body(appSettingsResource()), 'properties');
-  if (!isRecord(properties)) throw new Error('appsettings has no literal properties object');
-  return properties;
+const NOTHING_MISSING = { settings: [], triggerSettings: [], triggerQueues: [], triggerConnections: [], queues: [], tables: [], containers: [] };
+
+/** The compiled JSON of a module, to change in a copy of the template. */
+function moduleTemplate(json: TemplateJson, name: string): Record<string, Record<string, unknown>> {
+  const resources = Array.isArray(json.resources) ? json.resources : Object.values(json.resources);
+  const module = resources.find((resource) => resource.type === 'Microsoft.Resources/deployments' && resource.name === name);
+  if (!module) throw new Error(`no module ${name}`);
+  return (module.properties as { template: Record<string, Record<string, unknown>> }).template;
 }
 
-function literalNames(type: string): string[] {
-  return templates.namesCreated(type).filter((name): name is string => typeof name === 'string');
-}
+describe.skipIf(!compiled)('compiled template against the code', () => {
+  const main = compiled!.main;
+  const settings = () => appSettings(main).body;
 
-describe('app settings', () => {
-  it('sets every setting of src/config.ts, or leaves it unset for a stated reason', () => {
-    const set = Object.keys(templateSettings());
-    expect(SETTING_NAMES.filter((name) => !set.includes(name) && !(name in NOT_SET_IN_AZURE))).toEqual([]);
+  it('creates everything the code needs: settings, trigger queues and connections, queues, tables, containers', () => {
+    expect(definitions.some((definition) => definition.kind === 'queue')).toBe(true);
+    expect(missing(main, definitions)).toEqual(NOTHING_MISSING);
   });
 
-  it.each(Object.entries(NOT_SET_IN_AZURE))('%s is a setting that may stay unset (%s)', (name) => {
-    expect(SETTING_NAMES).toContain(name);
-    expect(Object.keys(templateSettings())).not.toContain(name);
-    const schema = settingsSchema.shape[name as keyof typeof settingsSchema.shape];
-    expect(schema.safeParse(undefined).success).toBe(true);
+  describe('notices what a template lacks', () => {
+    it('a poison queue', () => {
+      const json = structuredClone(compiled!.json);
+      json.variables!.queueNames = (json.variables!.queueNames as string[]).filter((name) => name !== 'export-chunks-brevo-poison');
+      expect(missing(expand(json), definitions).queues).toEqual(['export-chunks-brevo-poison']);
+    });
+
+    it('a table and a container', () => {
+      const json = structuredClone(compiled!.json);
+      json.variables!.tableNames = (json.variables!.tableNames as string[]).filter((name) => name !== 'governor');
+      json.variables!.containerNames = (json.variables!.containerNames as string[]).filter((name) => name !== 'ledgers');
+      const found = missing(expand(json), definitions);
+      expect([found.tables, found.containers]).toEqual([['governor'], ['ledgers']]);
+    });
+
+    it('a setting that a trigger names', () => {
+      const json = structuredClone(compiled!.json);
+      const appSettingsJson = moduleTemplate(json, 'functionApp').resources!.appSettings as { properties: Record<string, unknown> };
+      delete appSettingsJson.properties.REFRESH_SCHEDULE;
+      const found = missing(expand(json), definitions);
+      expect([found.settings, found.triggerSettings]).toEqual([['REFRESH_SCHEDULE'], ['REFRESH_SCHEDULE']]);
+    });
   });
 
-  it('sets nothing the app does not read, apart from the platform settings', () => {
-    const unknown = Object.keys(templateSettings()).filter(
-      (name) => !(SETTING_NAMES as readonly string[]).includes(name) && !(name in PLATFORM_SETTINGS),
-    );
-    expect(unknown).toEqual([]);
+  describe('app settings', () => {
+    it.each(Object.entries(NOT_SET_IN_AZURE))('%s is a setting that may stay unset (%s)', (name) => {
+      expect(SETTING_NAMES).toContain(name);
+      expect(Object.keys(settings())).not.toContain(name);
+      const schema = settingsSchema.shape[name as keyof typeof settingsSchema.shape];
+      expect(schema.safeParse(undefined).success).toBe(true);
+    });
+
+    it('sets nothing the app does not read, apart from the platform settings', () => {
+      const unknown = Object.keys(settings()).filter((name) => !(SETTING_NAMES as readonly string[]).includes(name) && !(name in PLATFORM_SETTINGS));
+      expect(unknown).toEqual([]);
+    });
+
+    it('schedules the refresh at the code default unless the deployment says otherwise', () => {
+      expect(settings().REFRESH_SCHEDULE).toBe(DEFAULT_REFRESH_SCHEDULE);
+      const parameters = readFileSync(path.join(REPO_DIR, 'infra', 'main.parameters.json'), 'utf8');
+      expect(parameters).toContain(`"\${REFRESH_SCHEDULE=${DEFAULT_REFRESH_SCHEDULE}}"`);
+    });
+
+    it('names REFRESH_SCHEDULE among the settings the triggers read (the host resolves %SETTING%)', () => {
+      expect(JSON.stringify(definitions.map((definition) => ({ ...definition.options, handler: undefined })))).toContain('%REFRESH_SCHEDULE%');
+    });
   });
 
-  it('schedules the refresh at the code default unless the deployment says otherwise', () => {
-    const settings = templateSettings();
-    expect(templates.resolve(appSettingsResource().file, settings.REFRESH_SCHEDULE!)).toEqual([DEFAULT_REFRESH_SCHEDULE]);
-    const parameters = readFileSync(path.join(INFRA_DIR, 'main.parameters.json'), 'utf8');
-    expect(parameters).toContain(`"\${REFRESH_SCHEDULE=${DEFAULT_REFRESH_SCHEDULE}}"`);
-  });
-});
-
-describe('triggers', () => {
-  it('sets every app setting that a trigger names as %SETTING% (the host resolves those, not src/config.ts)', () => {
-    const named = definitions.flatMap((definition) =>
-      [...JSON.stringify({ ...definition.options, handler: undefined }).matchAll(/%([A-Za-z0-9_]+)%/g)].map((match) => match[1]!),
-    );
-    expect(named).toContain('REFRESH_SCHEDULE');
-    expect(named.filter((name) => !(name in templateSettings()))).toEqual([]);
+  describe('storage names', () => {
+    it('creates no queue, table or container that the code has stopped using', () => {
+      const used = new Set<string>([...allQueueNames(), ...Object.values(TABLE_NAMES), ...Object.values(CONTAINER_NAMES)]);
+      const extra = [QUEUES, TABLES, CONTAINERS].flatMap((type) => createdNames(main, type)).filter((name) => !used.has(name));
+      // The one other container: the one Flex Consumption deploys the package from.
+      expect(extra).toEqual([expect.stringMatching(/^app-package-func-[a-z0-9]+-[a-z0-9]{7}$/)]);
+    });
   });
 
-  it("creates the queue of every queue trigger and gives the trigger's connection an account", () => {
-    const queues = definitions.flatMap((definition) => (definition.kind === 'queue' ? [definition.options] : []));
-    expect(queues.length).toBeGreaterThan(0);
-    const created = literalNames('Microsoft.Storage/storageAccounts/queueServices/queues');
-    expect(queues.map((queue) => queue.queueName).filter((name) => !created.includes(name))).toEqual([]);
-    const settings = Object.keys(templateSettings());
-    expect(queues.map((queue) => queue.connection).filter((connection) => !settings.includes(`${connection}__accountName`))).toEqual([]);
-  });
-});
+  describe('routes outside App Service Authentication', () => {
+    /** Functions that must answer without a token: the health check and Brevo's webhook (it carries its own token). */
+    const isAnonymousByDesign = (route: string) => route === 'health' || route === 'openapi.json' || route.startsWith('webhooks/brevo/');
 
-describe('storage names', () => {
-  const QUEUES = 'Microsoft.Storage/storageAccounts/queueServices/queues';
-  const TABLES = 'Microsoft.Storage/storageAccounts/tableServices/tables';
-  const CONTAINERS = 'Microsoft.Storage/storageAccounts/blobServices/containers';
-
-  it('creates every queue the code uses, poison queues included', () => {
-    expect(allQueueNames().filter((name) => !literalNames(QUEUES).includes(name))).toEqual([]);
-  });
-
-  it('creates every table the code uses', () => {
-    expect(Object.values(TABLE_NAMES).filter((name) => !literalNames(TABLES).includes(name))).toEqual([]);
-  });
-
-  it('creates every blob container the code uses', () => {
-    expect(Object.values(CONTAINER_NAMES).filter((name) => !literalNames(CONTAINERS).includes(name))).toEqual([]);
-  });
-
-  it('creates no queue, table or container that the code has stopped using', () => {
-    const used = new Set<string>([...allQueueNames(), ...Object.values(TABLE_NAMES), ...Object.values(CONTAINER_NAMES)]);
-    const created = [...literalNames(QUEUES), ...literalNames(TABLES), ...literalNames(CONTAINERS)];
-    expect(created.filter((name) => !used.has(name))).toEqual([]);
-    // The one computed name: the container Flex Consumption deploys the package from.
-    const computed = [QUEUES, TABLES, CONTAINERS].flatMap((type) => templates.namesCreated(type)).filter((name) => typeof name !== 'string');
-    expect(computed.map((name) => (name instanceof Expr ? name.text : name))).toEqual([
-      "'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'",
-    ]);
-  });
-});
-
-describe('routes outside App Service Authentication', () => {
-  /** Functions that must answer without a token: the health check and Brevo's webhook (it carries its own token). */
-  const isAnonymousByDesign = (route: string) => route === 'health' || route.startsWith('webhooks/brevo/');
-
-  function routePrefix(): string {
-    const hostJson = path.join(INFRA_DIR, '..', 'host.json');
-    try {
-      const prefix = (JSON.parse(readFileSync(hostJson, 'utf8')) as { extensions?: { http?: { routePrefix?: string } } }).extensions?.http?.routePrefix;
-      return prefix ?? 'api';
-    } catch {
-      return 'api';
+    function routePrefix(): string {
+      const hostJson = JSON.parse(readFileSync(path.join(REPO_DIR, 'host.json'), 'utf8')) as { extensions?: { http?: { routePrefix?: string } } };
+      return hostJson.extensions?.http?.routePrefix ?? 'api';
     }
-  }
 
-  function excludedPaths(): string[] {
-    const auth = templates.resources('Microsoft.Web/sites/config').find((resource) => templates.body(resource).name === 'authsettingsV2');
-    const paths = auth ? at(templates.body(auth), 'properties.globalValidation.excludedPaths') : undefined;
-    return Array.isArray(paths) ? paths.filter((item): item is string => typeof item === 'string') : [];
-  }
-
-  /** App Service Authentication matches an excluded path exactly, or every path under a `/*` path. */
-  const isExcluded = (requestPath: string) =>
-    excludedPaths().some((excluded) => (excluded.endsWith('/*') ? requestPath.startsWith(excluded.slice(0, -1)) : requestPath === excluded));
-
-  it('excludes exactly the functions that are anonymous by design', () => {
-    const http = definitions.flatMap((definition) => (definition.kind === 'http' ? [definition] : []));
-    expect(http.filter(({ options }) => isAnonymousByDesign(options.route)).map(({ options }) => options.route).sort()).toEqual([
-      'health',
-      'webhooks/brevo/{token}',
-    ]);
-    for (const { name, options } of http) {
-      const samplePath = `/${routePrefix()}/${options.route.replace(/\{[^}]+\}/g, 'sample')}`;
-      expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(options.route));
+    function excludedPaths(): string[] {
+      const paths = (siteConfig(main, 'authsettingsV2').body.properties as { globalValidation?: { excludedPaths?: unknown } }).globalValidation?.excludedPaths;
+      return Array.isArray(paths) ? paths.filter((item): item is string => typeof item === 'string') : [];
     }
-  });
 
-  it("excludes the Brevo webhook's route from the public contract", () => {
-    expect(isExcluded(`/${routePrefix()}/webhooks/brevo/an-unguessable-token`)).toBe(true);
-    expect(isExcluded(`/${routePrefix()}/webhooks/brevo`)).toBe(false);
-    expect(isExcluded(`/${routePrefix()}/connections`)).toBe(false);
+    /** App Service Authentication matches an excluded path exactly, or every path under a `/*` path. */
+    const isExcluded = (requestPath: string) =>
+      excludedPaths().some((excluded) => (excluded.endsWith('/*') ? requestPath.startsWith(excluded.slice(0, -1)) : requestPath === excluded));
+
+    it('excludes exactly the functions that are anonymous by design', () => {
+      const http = definitions.flatMap((definition) => (definition.kind === 'http' ? [definition] : []));
+      expect(http.filter(({ options }) => isAnonymousByDesign(options.route)).map(({ options }) => options.route).sort()).toEqual([
+        'health',
+        'openapi.json',
+        'webhooks/brevo/{token}',
+      ]);
+      for (const { name, options } of http) {
+        const samplePath = `/${routePrefix()}/${options.route.replace(/\{[^}]+\}/g, 'sample')}`;
+        expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(options.route));
+      }
+    });
+
+    it("excludes the Brevo webhook's route from the public contract", () => {
+      expect(isExcluded(`/${routePrefix()}/webhooks/brevo/an-unguessable-token`)).toBe(true);
+      expect(isExcluded(`/${routePrefix()}/webhooks/brevo`)).toBe(false);
+      expect(isExcluded(`/${routePrefix()}/connections`)).toBe(false);
+    });
   });
 });

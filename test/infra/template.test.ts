@@ -1,21 +1,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { at, Expr, INFRA_DIR, isRecord, type ResourceDeclaration, Templates, type Traced, type Value } from './bicep';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Computed, DEPLOYMENT_INPUTS, type Resource, Runtime, type Value } from './arm';
+import { allCreated, APP_ROLES, appSettings, compiledTemplate, created, expand, REPO_DIR, roleAssignments, siteConfig } from './compiled';
 
 /**
- * What the template must say, read from the parsed Bicep: the hosting plan, the locked-down
- * storage account and vault, least-privilege roles, authentication in front of the API, and
- * what azd needs to deploy.
+ * What the compiled template deploys, read as Azure Resource Manager would expand it: the hosting
+ * plan, the locked-down storage account and vault and their logs, least-privilege roles,
+ * authentication in front of the API before the app starts, and what azd needs.
  */
-let templates: Templates;
-
-beforeAll(async () => {
-  templates = await Templates.load();
-});
+const compiled = await compiledTemplate();
 
 const SITE = 'Microsoft.Web/sites';
-const SITE_CONFIG = 'Microsoft.Web/sites/config';
 
 /** Settings that the Flex Consumption plan rejects: runtime, scale and content moved to `functionAppConfig`. */
 const FLEX_REJECTED_SETTINGS = [
@@ -40,244 +37,240 @@ const FLEX_REJECTED_SETTINGS = [
   'WEBSITE_VNET_ROUTE_ALL',
 ];
 
-/** Built-in roles (ids are the same in every subscription) and the one resource each is granted on. */
-const APP_ROLES = [
-  { role: 'Storage Blob Data Owner', id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b', scope: 'Microsoft.Storage/storageAccounts' },
-  { role: 'Storage Queue Data Contributor', id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88', scope: 'Microsoft.Storage/storageAccounts' },
-  { role: 'Storage Table Data Contributor', id: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3', scope: 'Microsoft.Storage/storageAccounts' },
-  { role: 'Key Vault Secrets Officer', id: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7', scope: 'Microsoft.KeyVault/vaults' },
-  { role: 'Monitoring Metrics Publisher', id: '3913510d-42f4-4e42-8a64-420c390055eb', scope: 'Microsoft.Insights/components' },
-];
+const at = (value: Value | undefined, dotted: string): Value | undefined =>
+  dotted.split('.').reduce<Value | undefined>((current, key) => {
+    if (current === null || typeof current !== 'object' || Array.isArray(current) || current instanceof Runtime || current instanceof Computed) return undefined;
+    return current[key];
+  }, value);
 
-function configNamed(name: string): ResourceDeclaration {
-  const found = templates.resources(SITE_CONFIG).filter((resource) => templates.body(resource).name === name);
-  if (found.length !== 1) throw new Error(`Expected one ${SITE_CONFIG} named ${name}, found ${found.length}`);
-  return found[0]!;
-}
+const property = (resource: Resource, dotted: string) => at(resource.body, dotted);
+const runtime = (resource: Resource, ...path: string[]) => new Runtime(resource.id, path);
 
-function property(resource: ResourceDeclaration, dotted: string): Value | undefined {
-  return at(templates.body(resource), dotted);
-}
+describe.skipIf(!compiled)('compiled template', () => {
+  const main = compiled!.main;
+  const site = () => created(main, SITE);
+  const storage = () => created(main, 'Microsoft.Storage/storageAccounts');
+  const vault = () => created(main, 'Microsoft.KeyVault/vaults');
+  const identity = () => created(main, 'Microsoft.ManagedIdentity/userAssignedIdentities');
+  const workspace = () => created(main, 'Microsoft.OperationalInsights/workspaces');
+  const insights = () => created(main, 'Microsoft.Insights/components');
 
-/** Where a property's value comes from, through module parameters and outputs. */
-function origins(resource: ResourceDeclaration, dotted: string): Traced[] {
-  const value = property(resource, dotted);
-  if (value === undefined) throw new Error(`${resource.symbol} has no ${dotted}`);
-  return templates.trace(resource.file, value);
-}
-
-function texts(traced: Traced[]): string[] {
-  return traced.map(({ value }) => (value instanceof Expr ? value.text : JSON.stringify(value)));
-}
-
-function appSettings(): { [key: string]: Value } {
-  const settings = property(configNamed('appsettings'), 'properties');
-  if (!isRecord(settings)) throw new Error('appsettings has no literal properties object');
-  return settings;
-}
-
-describe('Function App', () => {
-  it('runs on the Flex Consumption plan (FC1) on Linux', () => {
-    const plan = templates.created('Microsoft.Web/serverfarms');
-    expect(property(plan, 'sku')).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
-    expect(property(plan, 'properties.reserved')).toBe(true);
-    const site = templates.created(SITE);
-    expect(property(site, 'kind')).toBe('functionapp,linux');
-    expect(texts(origins(site, 'properties.serverFarmId'))).toEqual([`${plan.symbol}.id`]);
-  });
-
-  it('runs Node 22, with instance memory and instance count as parameters of the main template', () => {
-    const site = templates.created(SITE);
-    expect(property(site, 'properties.functionAppConfig.runtime')).toEqual({ name: 'node', version: '22' });
-    const main = templates.file('main.bicep');
-    for (const [setting, param, defaultValue] of [
-      ['instanceMemoryMB', 'instanceMemoryMB', 2048],
-      ['maximumInstanceCount', 'maximumInstanceCount', 100],
-    ] as const) {
-      const traced = origins(site, `properties.functionAppConfig.scaleAndConcurrency.${setting}`);
-      expect(traced.map(({ file }) => file.name)).toEqual(['main.bicep']);
-      expect(traced.map(({ value }) => value)).toEqual([defaultValue]);
-      expect(main.params.has(param)).toBe(true);
-    }
-  });
-
-  it('runs as the user-assigned identity and deploys its package from a blob container with it', () => {
-    const site = templates.created(SITE);
-    expect(property(site, 'identity.type')).toBe('UserAssigned');
-    expect(property(site, 'properties.functionAppConfig.deployment.storage.type')).toBe('blobContainer');
-    expect(property(site, 'properties.functionAppConfig.deployment.storage.authentication.type')).toBe('UserAssignedIdentity');
-    const identity = origins(site, 'properties.functionAppConfig.deployment.storage.authentication.userAssignedIdentityResourceId');
-    expect(texts(identity)).toEqual(['identity.id']);
-    expect(identity.map((traced) => templates.symbolType(traced))).toEqual(['Microsoft.ManagedIdentity/userAssignedIdentities']);
-  });
-
-  it('answers HTTPS only and takes its runtime from functionAppConfig, not siteConfig', () => {
-    const site = templates.created(SITE);
-    expect(property(site, 'properties.httpsOnly')).toBe(true);
-    const siteConfig = property(site, 'properties.siteConfig');
-    expect(at(siteConfig, 'linuxFxVersion')).toBeUndefined();
-    // Every setting lives in the one appsettings resource, where the drift test reads them.
-    expect(at(siteConfig, 'appSettings')).toBeUndefined();
-  });
-
-  it('sets none of the settings that Flex Consumption rejects', () => {
-    expect(Object.keys(appSettings()).filter((name) => FLEX_REJECTED_SETTINGS.includes(name))).toEqual([]);
-  });
-
-  it('reaches the host storage with its identity, never with a connection string', () => {
-    const settings = appSettings();
-    const settingsFile = configNamed('appsettings').file;
-    expect(settings.AzureWebJobsStorage).toBeUndefined();
-    expect(settings.AzureWebJobsStorage__credential).toBe('managedidentity');
-    const account = templates.trace(settingsFile, settings.AzureWebJobsStorage__accountName!);
-    expect(account.map((traced) => templates.symbolType(traced))).toEqual(['Microsoft.Storage/storageAccounts']);
-    for (const name of ['AzureWebJobsStorage__clientId', 'AZURE_CLIENT_ID']) {
-      const clientId = templates.trace(settingsFile, settings[name]!);
-      expect(texts(clientId), name).toEqual(['identity.properties.clientId']);
-      expect(clientId.map((traced) => traced.file.name)).toEqual(['core/identity.bicep']);
-    }
-  });
-
-  it('points the app at its vault, its own public URL and Entra-authenticated telemetry', () => {
-    const settings = appSettings();
-    const settingsFile = configNamed('appsettings').file;
-    const vault = templates.trace(settingsFile, settings.KEY_VAULT_URL!);
-    expect(texts(vault)).toEqual(['vault.properties.vaultUri']);
-    expect(vault.map((traced) => templates.symbolType(traced))).toEqual(['Microsoft.KeyVault/vaults']);
-    const publicUrl = settings.PUBLIC_BASE_URL;
-    expect(publicUrl instanceof Expr ? publicUrl.parts[0] : publicUrl).toBe('https://');
-    expect(publicUrl instanceof Expr ? publicUrl.text : '').toContain('.properties.defaultHostName');
-    expect(texts(templates.trace(settingsFile, settings.APPLICATIONINSIGHTS_CONNECTION_STRING!))).toEqual([
-      'applicationInsights.properties.ConnectionString',
-    ]);
-    const authentication = settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING;
-    expect(authentication instanceof Expr ? authentication.text : authentication).toMatch(/^'ClientId=\$\{identityClientId\};Authorization=AAD'$/);
-  });
-});
-
-describe('storage account', () => {
-  it('accepts Entra identities only, over TLS 1.2 or later, with no public blobs', () => {
-    const storage = templates.created('Microsoft.Storage/storageAccounts');
-    expect(property(storage, 'properties.allowSharedKeyAccess')).toBe(false);
-    expect(property(storage, 'properties.minimumTlsVersion')).toBe('TLS1_2');
-    expect(property(storage, 'properties.allowBlobPublicAccess')).toBe(false);
-    expect(property(storage, 'properties.supportsHttpsTrafficOnly')).toBe(true);
-  });
-});
-
-describe('Key Vault', () => {
-  it('authorizes with Azure RBAC and keeps deleted secrets recoverable', () => {
-    const vault = templates.created('Microsoft.KeyVault/vaults');
-    expect(property(vault, 'properties.enableRbacAuthorization')).toBe(true);
-    expect(property(vault, 'properties.enableSoftDelete')).toBe(true);
-    expect(property(vault, 'properties.enablePurgeProtection')).toBe(true);
-    expect(property(vault, 'properties.accessPolicies')).toBeUndefined();
-  });
-});
-
-describe('monitoring', () => {
-  it('keeps Application Insights data in a Log Analytics workspace, with local authentication off', () => {
-    const insights = templates.created('Microsoft.Insights/components');
-    const workspace = templates.created('Microsoft.OperationalInsights/workspaces');
-    expect(texts(origins(insights, 'properties.WorkspaceResourceId'))).toEqual([`${workspace.symbol}.id`]);
-    expect(property(insights, 'properties.DisableLocalAuth')).toBe(true);
-    expect(property(workspace, 'properties.features.disableLocalAuth')).toBe(true);
-  });
-});
-
-describe('role assignments', () => {
-  const assignments = () =>
-    templates.resources('Microsoft.Authorization/roleAssignments').map((resource) => {
-      const definition = property(resource, 'properties.roleDefinitionId');
-      const scope = property(resource, 'scope');
-      return {
-        resource,
-        roleId: definition instanceof Expr && definition.name === 'subscriptionResourceId' ? definition.parts[1] : definition,
-        scope: scope instanceof Expr ? templates.symbolType({ file: resource.file, value: scope }) : undefined,
-      };
+  describe('Function App', () => {
+    it('runs on the Flex Consumption plan (FC1) on Linux', () => {
+      const plan = created(main, 'Microsoft.Web/serverfarms');
+      expect(property(plan, 'sku')).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
+      expect(property(plan, 'properties.reserved')).toBe(true);
+      expect(property(site(), 'kind')).toBe('functionapp,linux');
+      expect(property(site(), 'properties.serverFarmId')).toBe(plan.id);
     });
 
-  it.each(APP_ROLES)('grants the app identity $role on the $scope', ({ id, scope }) => {
-    const granted = assignments().filter((assignment) => assignment.roleId === id);
-    expect(granted.map((assignment) => assignment.scope)).toEqual([scope]);
-    const { resource } = granted[0]!;
-    expect(property(resource, 'properties.principalType')).toBe('ServicePrincipal');
-    const principal = origins(resource, 'properties.principalId');
-    expect(texts(principal)).toEqual(['identity.properties.principalId']);
-    expect(principal.map((traced) => templates.symbolType(traced))).toEqual(['Microsoft.ManagedIdentity/userAssignedIdentities']);
+    it('runs Node 22, with the instance memory and instance count that the main template is given', () => {
+      expect(property(site(), 'properties.functionAppConfig.runtime')).toEqual({ name: 'node', version: '22' });
+      expect(property(site(), 'properties.functionAppConfig.scaleAndConcurrency')).toEqual({ instanceMemoryMB: 2048, maximumInstanceCount: 100 });
+      const other = expand(compiled!.json, { ...DEPLOYMENT_INPUTS, instanceMemoryMB: 4096, maximumInstanceCount: 7 });
+      expect(property(created(other, SITE), 'properties.functionAppConfig.scaleAndConcurrency')).toEqual({ instanceMemoryMB: 4096, maximumInstanceCount: 7 });
+    });
+
+    it('runs as the user-assigned identity and deploys its package from a blob container with it', () => {
+      expect(property(site(), 'identity.type')).toBe('UserAssigned');
+      expect(Object.keys(property(site(), 'identity.userAssignedIdentities') as object)).toEqual([identity().id]);
+      const packageStorage = property(site(), 'properties.functionAppConfig.deployment.storage');
+      expect(at(packageStorage, 'type')).toBe('blobContainer');
+      expect(at(packageStorage, 'authentication')).toEqual({ type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity().id });
+      const container = allCreated(main, 'Microsoft.Storage/storageAccounts/blobServices/containers').find((candidate) =>
+        String(candidate.name).includes('/app-package-'),
+      );
+      expect(container, 'the package container').toBeDefined();
+      expect(at(packageStorage, 'value')).toEqual(
+        new Computed('format', ['{0}{1}', runtime(storage(), 'properties', 'primaryEndpoints', 'blob'), String(container!.name).split('/').at(-1)!]),
+      );
+    });
+
+    it('answers HTTPS only, over TLS 1.2, and takes its runtime from functionAppConfig, not siteConfig', () => {
+      expect(property(site(), 'properties.httpsOnly')).toBe(true);
+      expect(property(site(), 'properties.siteConfig.minTlsVersion')).toBe('1.2');
+      expect(property(site(), 'properties.siteConfig.ftpsState')).toBe('Disabled');
+      expect(property(site(), 'properties.siteConfig.linuxFxVersion')).toBeUndefined();
+      // Every setting lives in the one appsettings resource, where the drift test reads them.
+      expect(property(site(), 'properties.siteConfig.appSettings')).toBeUndefined();
+    });
+
+    it.each(['scm', 'ftp'])('accepts no basic (user name and password) credentials for %s', (kind) => {
+      const policies = allCreated(main, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies').filter(
+        (policy) => policy.name === `${String(site().name)}/${kind}`,
+      );
+      expect(policies.map((policy) => property(policy, 'properties'))).toEqual([{ allow: false }]);
+    });
+
+    it('sets none of the settings that Flex Consumption rejects', () => {
+      expect(Object.keys(appSettings(main).body).filter((name) => FLEX_REJECTED_SETTINGS.includes(name))).toEqual([]);
+    });
+
+    it('reaches the host storage with its identity, never with a connection string', () => {
+      const settings = appSettings(main).body;
+      expect(settings.AzureWebJobsStorage).toBeUndefined();
+      expect(settings.AzureWebJobsStorage__credential).toBe('managedidentity');
+      expect(settings.AzureWebJobsStorage__accountName).toBe(storage().name);
+      expect(settings.AzureWebJobsStorage__clientId).toEqual(runtime(identity(), 'properties', 'clientId'));
+      expect(settings.AZURE_CLIENT_ID).toEqual(runtime(identity(), 'properties', 'clientId'));
+    });
+
+    it('points the app at its vault, its own public URL and Entra-authenticated telemetry', () => {
+      const settings = appSettings(main).body;
+      expect(settings.KEY_VAULT_URL).toEqual(runtime(vault(), 'properties', 'vaultUri'));
+      expect(settings.PUBLIC_BASE_URL).toEqual(new Computed('format', ['https://{0}', runtime(site(), 'properties', 'defaultHostName')]));
+      expect(settings.APPLICATIONINSIGHTS_CONNECTION_STRING).toEqual(runtime(insights(), 'properties', 'ConnectionString'));
+      expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toEqual(
+        new Computed('format', ['ClientId={0};Authorization=AAD', runtime(identity(), 'properties', 'clientId')]),
+      );
+    });
+
+    it('gets the settings that start its host only once App Service Authentication guards it', () => {
+      const auth = siteConfig(main, 'authsettingsV2');
+      const settings = appSettings(main).resource;
+      // The auth settings come from a module: the settings wait for that whole deployment.
+      const authDeployment = settings.deployment.resources.find(
+        (resource) => resource.type === 'Microsoft.Resources/deployments' && resource.dependsOn.includes(site().id),
+      );
+      expect(authDeployment, 'a module that waits for the site').toBeDefined();
+      expect(settings.deployment.module(String(authDeployment!.name)).resources).toContain(auth);
+      expect(settings.dependsOn).toContain(authDeployment!.id);
+    });
   });
 
-  it('grants no other role (least privilege)', () => {
-    expect(assignments().map((assignment) => assignment.roleId).sort()).toEqual(APP_ROLES.map((role) => role.id).sort());
+  describe('storage account', () => {
+    it('accepts Entra identities only, over TLS 1.2 or later, with no public blobs', () => {
+      expect(property(storage(), 'properties.allowSharedKeyAccess')).toBe(false);
+      expect(property(storage(), 'properties.minimumTlsVersion')).toBe('TLS1_2');
+      expect(property(storage(), 'properties.allowBlobPublicAccess')).toBe(false);
+      expect(property(storage(), 'properties.supportsHttpsTrafficOnly')).toBe(true);
+    });
+
+    it.each(['blobServices', 'queueServices', 'tableServices'])('sends the logs and transaction metrics of its %s to the workspace', (service) => {
+      const serviceId = `${storage().id}/${service}/default`;
+      const settings = allCreated(main, 'Microsoft.Insights/diagnosticSettings').filter((setting) => setting.id.startsWith(`${serviceId}/providers/`));
+      expect(settings).toHaveLength(1);
+      expect(property(settings[0]!, 'properties.workspaceId')).toBe(workspace().id);
+      expect(property(settings[0]!, 'properties.logs')).toEqual([{ categoryGroup: 'allLogs', enabled: true }]);
+      expect(property(settings[0]!, 'properties.metrics')).toEqual([{ category: 'Transaction', enabled: true }]);
+    });
   });
 
-  it('names each assignment after its scope, principal and role, so a redeployment finds it', () => {
-    for (const { resource } of assignments()) {
-      const name = property(resource, 'name');
-      expect(name instanceof Expr && name.name === 'guid' ? name.parts.length : 0, resource.symbol).toBe(3);
-    }
-  });
-});
+  describe('Key Vault', () => {
+    it('authorizes with Azure RBAC and keeps deleted secrets recoverable', () => {
+      expect(property(vault(), 'properties.enableRbacAuthorization')).toBe(true);
+      expect(property(vault(), 'properties.enableSoftDelete')).toBe(true);
+      expect(property(vault(), 'properties.enablePurgeProtection')).toBe(true);
+      expect(property(vault(), 'properties.accessPolicies')).toBeUndefined();
+    });
 
-describe('App Service Authentication', () => {
-  const auth = () => configNamed('authsettingsV2');
-
-  it('requires an Entra ID token on every request and answers 401 without one', () => {
-    expect(property(auth(), 'properties.platform.enabled')).toBe(true);
-    expect(property(auth(), 'properties.globalValidation.requireAuthentication')).toBe(true);
-    expect(property(auth(), 'properties.globalValidation.unauthenticatedClientAction')).toBe('Return401');
-    expect(property(auth(), 'properties.httpSettings.requireHttps')).toBe(true);
-    expect(property(auth(), 'properties.identityProviders.azureActiveDirectory.enabled')).toBe(true);
+    it('sends its audit log (who read or wrote which secret) and metrics to the workspace', () => {
+      const settings = allCreated(main, 'Microsoft.Insights/diagnosticSettings').filter((setting) => setting.id.startsWith(`${vault().id}/providers/`));
+      expect(settings).toHaveLength(1);
+      expect(property(settings[0]!, 'properties.workspaceId')).toBe(workspace().id);
+      expect(property(settings[0]!, 'properties.logs')).toEqual([{ categoryGroup: 'allLogs', enabled: true }]);
+      expect(property(settings[0]!, 'properties.metrics')).toEqual([{ category: 'AllMetrics', enabled: true }]);
+    });
   });
 
-  it('accepts tokens for the app registration given to the main template', () => {
-    const clientId = origins(auth(), 'properties.identityProviders.azureActiveDirectory.registration.clientId');
-    expect(clientId.map(({ file, value }) => [file.name, value instanceof Expr ? value.kind : value])).toEqual([['main.bicep', 'param']]);
-    const entraClientId = templates.file('main.bicep').params.get('entraClientId');
-    // Required, so that a deployment without an app registration fails instead of leaving the API open.
-    expect(entraClientId?.defaultValue).toBeUndefined();
-    expect(property(auth(), 'properties.identityProviders.azureActiveDirectory.validation.allowedAudiences')).toHaveLength(2);
+  describe('monitoring', () => {
+    it('keeps Application Insights data in a Log Analytics workspace, with local authentication off', () => {
+      expect(property(insights(), 'properties.WorkspaceResourceId')).toBe(workspace().id);
+      expect(property(insights(), 'properties.DisableLocalAuth')).toBe(true);
+      expect(property(workspace(), 'properties.features.disableLocalAuth')).toBe(true);
+    });
   });
 
-  it('lets through only the health check and the Brevo webhook', () => {
-    expect(property(auth(), 'properties.globalValidation.excludedPaths')).toEqual(['/api/health', '/api/webhooks/brevo/*']);
-  });
-});
+  describe('role assignments', () => {
+    it.each(APP_ROLES)('grants the app identity $role on the $scope', ({ id, scope }) => {
+      const granted = roleAssignments(main).filter((assignment) => assignment.roleId === id);
+      expect(granted.map((assignment) => assignment.scope?.type)).toEqual([scope]);
+      expect(property(granted[0]!.resource, 'properties.principalType')).toBe('ServicePrincipal');
+      expect(property(granted[0]!.resource, 'properties.principalId')).toEqual(runtime(identity(), 'properties', 'principalId'));
+    });
 
-describe('outputs', () => {
-  it.each([
-    { output: 'SERVICE_API_URI', origin: "'https://${functionApp.properties.defaultHostName}'" },
-    { output: 'AZURE_KEY_VAULT_URI', origin: 'vault.properties.vaultUri' },
-    { output: 'AZURE_IDENTITY_CLIENT_ID', origin: 'identity.properties.clientId' },
-  ])('main.bicep outputs $output', ({ output, origin }) => {
-    const main = templates.file('main.bicep');
-    const expression = main.outputs.get(output);
-    expect(expression, `main.bicep has no output ${output}`).toBeDefined();
-    expect(texts(templates.trace(main, templates.evaluate(main, expression!)))).toEqual([origin]);
-  });
-});
+    it('grants no other role (least privilege)', () => {
+      expect(roleAssignments(main).map((assignment) => assignment.roleId).sort()).toEqual(APP_ROLES.map((role) => role.id).sort());
+    });
 
-describe('azd', () => {
-  const azureYaml = () => readFileSync(path.join(INFRA_DIR, '..', 'azure.yaml'), 'utf8');
+    it('names each assignment after its scope, principal and role, so a redeployment finds it', () => {
+      for (const { resource, roleId, scope } of roleAssignments(main)) {
+        expect(resource.name).toEqual(new Computed('guid', [scope!.id, runtime(identity(), 'properties', 'principalId'), roleId!]));
+      }
+    });
 
-  it('deploys the azure.yaml service to the Function App that carries its azd-service-name tag', () => {
-    const service = /^services:\n {2}([a-z0-9-]+):\n((?: {4}.*\n)+)/m.exec(azureYaml());
-    expect(service, 'azure.yaml names one service').not.toBeNull();
-    expect(service![2]).toMatch(/^ {4}host: function$/m);
-    const tags = property(templates.created(SITE), 'tags');
-    const serviceTag = tags instanceof Expr && tags.name === 'union' ? at(tags.parts[1], 'azd-service-name') : undefined;
-    const site = templates.created(SITE);
-    expect(serviceTag === undefined ? [] : templates.resolve(site.file, serviceTag)).toEqual([service![1]]);
+    it('is granted before the app starts', () => {
+      const rbac = main.resources.find((resource) => resource.name === 'rbac');
+      const app = main.resources.find((resource) => resource.name === 'functionApp');
+      expect(app?.dependsOn).toContain(rbac?.id);
+    });
   });
 
-  it('gives main.bicep every parameter that has no default from main.parameters.json', () => {
-    const parameters = JSON.parse(readFileSync(path.join(INFRA_DIR, 'main.parameters.json'), 'utf8')) as {
-      parameters: Record<string, { value: unknown }>;
-    };
-    const main = templates.file('main.bicep');
-    const required = [...main.params.values()].filter((param) => !param.defaultValue).map((param) => param.name);
-    expect(required).toContain('entraClientId');
-    expect(required.filter((name) => !(name in parameters.parameters))).toEqual([]);
-    expect(Object.keys(parameters.parameters).filter((name) => !main.params.has(name))).toEqual([]);
+  describe('App Service Authentication', () => {
+    const auth = () => siteConfig(main, 'authsettingsV2');
+
+    it('guards the Function App, requires an Entra ID token on every request and answers 401 without one', () => {
+      expect(auth().name).toBe(`${String(site().name)}/authsettingsV2`);
+      expect(property(auth(), 'properties.platform.enabled')).toBe(true);
+      expect(property(auth(), 'properties.globalValidation.requireAuthentication')).toBe(true);
+      expect(property(auth(), 'properties.globalValidation.unauthenticatedClientAction')).toBe('Return401');
+      expect(property(auth(), 'properties.httpSettings.requireHttps')).toBe(true);
+      expect(property(auth(), 'properties.identityProviders.azureActiveDirectory.enabled')).toBe(true);
+    });
+
+    it('accepts tokens for the app registration that the main template is given, and nothing deploys without one', () => {
+      const clientId = DEPLOYMENT_INPUTS.entraClientId;
+      expect(property(auth(), 'properties.identityProviders.azureActiveDirectory.registration.clientId')).toBe(clientId);
+      expect(property(auth(), 'properties.identityProviders.azureActiveDirectory.validation.allowedAudiences')).toEqual([`api://${clientId}`, clientId]);
+      // Required, so that a deployment without an app registration fails instead of leaving the API open.
+      const declared = compiled!.json.parameters?.entraClientId;
+      expect(declared?.defaultValue).toBeUndefined();
+      expect(declared).toMatchObject({ minLength: 36, maxLength: 36 });
+    });
+
+    it('lets through only the health check, the Brevo webhook and the OpenAPI description', () => {
+      expect(property(auth(), 'properties.globalValidation.excludedPaths')).toEqual(['/api/health', '/api/webhooks/brevo/*', '/api/openapi.json']);
+    });
+  });
+
+  describe('outputs', () => {
+    it('gives azd the app URL, the vault and the identity', () => {
+      const outputs = main.outputs();
+      expect(outputs.SERVICE_API_URI).toEqual(new Computed('format', ['https://{0}', runtime(site(), 'properties', 'defaultHostName')]));
+      expect(outputs.AZURE_KEY_VAULT_URI).toEqual(runtime(vault(), 'properties', 'vaultUri'));
+      expect(outputs.AZURE_IDENTITY_CLIENT_ID).toEqual(runtime(identity(), 'properties', 'clientId'));
+      expect(outputs.AZURE_FUNCTION_APP_NAME).toBe(site().name);
+      expect(outputs.AZURE_RESOURCE_GROUP).toBe(`rg-${DEPLOYMENT_INPUTS.environmentName}`);
+    });
+  });
+
+  describe('azd', () => {
+    const azureYaml = () => readFileSync(path.join(REPO_DIR, 'azure.yaml'), 'utf8');
+
+    it('deploys the azure.yaml service to the Function App that carries its azd-service-name tag', () => {
+      const service = /^services:\n {2}([a-z0-9-]+):\n((?: {4}.*\n)+)/m.exec(azureYaml());
+      expect(service, 'azure.yaml names one service').not.toBeNull();
+      expect(service![2]).toMatch(/^ {4}host: function$/m);
+      expect(property(site(), 'tags')).toEqual({ 'azd-env-name': DEPLOYMENT_INPUTS.environmentName, 'azd-service-name': service![1] });
+    });
+
+    it('tags every resource group and resource it creates with the environment', () => {
+      const untagged = main
+        .allResources()
+        .filter((resource) => !resource.existing && 'location' in resource.body)
+        .filter((resource) => at(resource.body, 'tags.azd-env-name') !== DEPLOYMENT_INPUTS.environmentName);
+      expect(untagged.map((resource) => resource.id)).toEqual([]);
+    });
+
+    it('gives main.bicep every parameter that has no default from main.parameters.json', () => {
+      const parameters = z
+        .object({ parameters: z.record(z.string(), z.object({ value: z.unknown() })) })
+        .parse(JSON.parse(readFileSync(path.join(REPO_DIR, 'infra', 'main.parameters.json'), 'utf8'))).parameters;
+      const declared = compiled!.json.parameters ?? {};
+      const required = Object.entries(declared).filter(([, parameter]) => parameter.defaultValue === undefined).map(([name]) => name);
+      expect(required).toContain('entraClientId');
+      expect(required.filter((name) => !(name in parameters))).toEqual([]);
+      expect(Object.keys(parameters).filter((name) => !(name in declared))).toEqual([]);
+    });
   });
 });
