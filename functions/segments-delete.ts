@@ -5,7 +5,7 @@ import { defineHttp } from '../src/app/definitions';
 import { deleteSegment } from '../src/segments/repository';
 import { app } from './app';
 
-export const segmentsDelete = defineHttp('segments-delete', { route: 'segments/{segmentId}', methods: ['DELETE'] }, async (request) => {
+export const segmentsDelete = defineHttp('segments-delete', { route: 'api/segments/{segmentId}', methods: ['DELETE'] }, async (request) => {
   authorize(request, 'segment:write');
   await deleteSegment(getAppContext(), readSegmentId(request));
   return { status: 204 };

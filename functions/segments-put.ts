@@ -5,7 +5,7 @@ import { defineHttp, json } from '../src/app/definitions';
 import { ingestSegment } from '../src/segments/ingest';
 import { app } from './app';
 
-export const segmentsPut = defineHttp('segments-put', { route: 'segments/{segmentId}', methods: ['PUT'] }, async (request) => {
+export const segmentsPut = defineHttp('segments-put', { route: 'api/segments/{segmentId}', methods: ['PUT'] }, async (request) => {
   const principal = authorize(request, 'segment:write');
   const upload = parseSegmentUpload(request);
   const result = await ingestSegment(getAppContext(), { ...upload, body: request.body, uploadedBy: principal.name });

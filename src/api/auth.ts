@@ -1,5 +1,6 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
+import { ROLES, type Role } from '../domain/session';
 import { Errors } from '../errors';
 
 /**
@@ -7,8 +8,7 @@ import { Errors } from '../errors';
  * (clients cannot forge it while authentication is on), and the one place that decides what each
  * role may do.
  */
-export const ROLES = ['Admin', 'Contributor'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 
 export interface Principal {
   userId: string;

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionDefinition } from '../../src/app/definitions';
 import { DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
+import { WEB_ANONYMOUS_PATHS } from '../../src/api/web';
 import { allQueueNames, CONTAINER_NAMES, TABLE_NAMES } from '../../src/storage/names';
 import { at, Expr, INFRA_DIR, isRecord, type ResourceDeclaration, Templates, type Value } from './bicep';
 
@@ -147,7 +148,7 @@ describe('storage names', () => {
 
 describe('routes outside App Service Authentication', () => {
   /** Functions that must answer without a token: the health check and Brevo's webhook (it carries its own token). */
-  const isAnonymousByDesign = (route: string) => route === 'health' || route.startsWith('webhooks/brevo/');
+  const isAnonymousByDesign = (publicPath: string) => publicPath === '/api/health' || publicPath.startsWith('/api/webhooks/brevo/');
 
   function routePrefix(): string {
     const hostJson = path.join(INFRA_DIR, '..', 'host.json');
@@ -158,6 +159,9 @@ describe('routes outside App Service Authentication', () => {
       return 'api';
     }
   }
+
+  /** The URL path of a function's route: host.json's routePrefix (possibly empty), then the route. */
+  const publicPath = (route: string) => `/${[routePrefix(), route].filter((part) => part !== '').join('/')}`;
 
   function excludedPaths(): string[] {
     const auth = templates.resources('Microsoft.Web/sites/config').find((resource) => templates.body(resource).name === 'authsettingsV2');
@@ -171,19 +175,25 @@ describe('routes outside App Service Authentication', () => {
 
   it('excludes exactly the functions that are anonymous by design', () => {
     const http = definitions.flatMap((definition) => (definition.kind === 'http' ? [definition] : []));
-    expect(http.filter(({ options }) => isAnonymousByDesign(options.route)).map(({ options }) => options.route).sort()).toEqual([
-      'health',
-      'webhooks/brevo/{token}',
+    expect(http.map(({ options }) => publicPath(options.route)).filter(isAnonymousByDesign).sort()).toEqual([
+      '/api/health',
+      '/api/webhooks/brevo/{token}',
     ]);
     for (const { name, options } of http) {
-      const samplePath = `/${routePrefix()}/${options.route.replace(/\{[^}]+\}/g, 'sample')}`;
-      expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(options.route));
+      const samplePath = publicPath(options.route).replace(/\{[^}]+\}/g, 'sample');
+      expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(samplePath));
     }
   });
 
   it("excludes the Brevo webhook's route from the public contract", () => {
-    expect(isExcluded(`/${routePrefix()}/webhooks/brevo/an-unguessable-token`)).toBe(true);
-    expect(isExcluded(`/${routePrefix()}/webhooks/brevo`)).toBe(false);
-    expect(isExcluded(`/${routePrefix()}/connections`)).toBe(false);
+    expect(isExcluded('/api/webhooks/brevo/an-unguessable-token')).toBe(true);
+    expect(isExcluded('/api/webhooks/brevo')).toBe(false);
+    expect(isExcluded('/api/connections')).toBe(false);
+  });
+
+  it("excludes nothing but those functions and the web app's page and assets, which hold no data", () => {
+    const allowed = new Set<string>(['/api/health', '/api/webhooks/brevo/*', ...WEB_ANONYMOUS_PATHS]);
+    expect(excludedPaths().filter((excluded) => !allowed.has(excluded))).toEqual([]);
+    expect(WEB_ANONYMOUS_PATHS.filter((excluded) => excluded.startsWith('/api'))).toEqual([]);
   });
 });
