@@ -1,4 +1,4 @@
-import { HttpRequest } from '@azure/functions';
+import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebHandler, findWebRoot, webTarget } from '../../../src/api/web';
 import { web } from '../../../functions/web';
 import { invokeHttp } from '../../support/http';
+
+const bodyText = (response: HttpResponseInit) => (typeof response.body === 'string' ? response.body : Buffer.from(response.body as Uint8Array).toString('utf8'));
 
 describe('which file a path of the web app names', () => {
   it.each([
@@ -57,7 +59,7 @@ describe('the web function', () => {
       expect(response.status).toBe(200);
       expect(response.headers).toMatchObject({ 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
       expect(String((response.headers as Record<string, string>)['content-security-policy'])).toContain("script-src 'self'");
-      expect(String(response.body)).toContain('<title>segment-export</title>');
+      expect(bodyText(response)).toContain('<title>segment-export</title>');
     }
   });
 
@@ -89,7 +91,7 @@ describe('the web function', () => {
     const unbuilt = createWebHandler({ root: () => join(root, 'nothing-here') });
     const response = await unbuilt(new HttpRequest({ method: 'GET', url: 'http://localhost:7071/', params: { path: '' } }));
     expect(response.status).toBe(503);
-    expect(String(response.body)).toContain('npm run build');
+    expect(bodyText(response)).toContain('npm run build');
   });
 
   it("answers an unknown /api route with the API's JSON 404, not the page", async () => {
