@@ -37,6 +37,8 @@ export interface SandboxOptions {
   runTimers?: boolean;
   logSink?: LogSink;
   functionsDirectory?: string;
+  /** The web app's role switch (Admin / Contributor) of the local host; on unless false. */
+  roleSwitch?: boolean;
 }
 
 export interface Sandbox {
@@ -134,7 +136,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     log: context.log,
     port,
     hostname: '127.0.0.1',
-    roleSwitch: true,
+    roleSwitch: options.roleSwitch ?? true,
   });
 
   const api: Sandbox['api'] = async (method, path, apiOptions = {}) => {
