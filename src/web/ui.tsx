@@ -5,12 +5,16 @@ import { STATUS_LABELS } from './format';
 
 // The building blocks every page uses: its heading, and its loading, empty and error states.
 
+/** The first page after loading keeps the browser's focus, so that Tab starts at the skip link. */
+let loaded = false;
+
 export function Page(props: { title: string; actions?: ReactNode; children: ReactNode; lead?: ReactNode }) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${props.title} · segment-export`;
-    // A new page: move the focus (and a screen reader) to its heading.
-    heading.current?.focus({ preventScroll: true });
+    // Another page of the app: move the focus (and a screen reader) to its heading.
+    if (loaded) heading.current?.focus({ preventScroll: true });
+    loaded = true;
   }, [props.title]);
   return (
     <>

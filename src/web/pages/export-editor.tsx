@@ -109,10 +109,11 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
     return chosen[0]!.fields.filter((field) => chosen.every((segment) => segment.fields.includes(field)));
   }, [segments, segmentIds]);
 
-  const problems = fieldProblems(error);
+  // Brevo's answer about the list is the field's own problem; other refusals list every field.
+  const listRefused = error instanceof ApiError && error.code === 'list_not_found';
+  const problems = listRefused ? [] : fieldProblems(error);
   const problemOf = (path: string) => problems.find((problem) => problem.path === path || problem.path.startsWith(`${path}.`))?.message;
-  const listProblem =
-    problemOf('options.listId') ?? (error instanceof ApiError && error.code === 'list_not_found' ? error.message : undefined);
+  const listProblem = listRefused ? error.message : problemOf('options.listId');
   const ready = name.trim() !== '' && connectionId !== '' && segmentIds.length > 0 && Boolean(mapping.email) && !saving && (provider !== 'brevo' || listId !== '');
 
   const toggleSegment = (segmentId: string, on: boolean) => {

@@ -121,7 +121,7 @@ export function OverviewPage() {
               </Empty>
             ) : (
               <>
-                <RunsChart bars={bars} summary={`Bar chart of ${bars.length} runs: ${count(sent)} records sent and ${count(rejected)} rejected in all.`} />
+                <RunsChart bars={bars} summary={`Bar chart of ${bars.length} ${bars.length === 1 ? 'run' : 'runs'}: ${count(sent)} records sent and ${count(rejected)} rejected in all.`} />
                 <details>
                   <summary>The numbers behind the chart</summary>
                   <div className="table-wrap">
