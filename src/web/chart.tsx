@@ -23,8 +23,8 @@ export function RunsChart(props: { bars: readonly RunBar[]; summary: string }) {
       data: {
         labels: props.bars.map((bar) => bar.label),
         datasets: [
-          { label: 'Sent', data: props.bars.map((bar) => bar.sent), backgroundColor: SENT_COLOR },
-          { label: 'Rejected', data: props.bars.map((bar) => bar.rejected), backgroundColor: REJECTED_COLOR },
+          { label: 'Sent', data: props.bars.map((bar) => bar.sent), backgroundColor: SENT_COLOR, maxBarThickness: 40 },
+          { label: 'Rejected', data: props.bars.map((bar) => bar.rejected), backgroundColor: REJECTED_COLOR, maxBarThickness: 40 },
         ],
       },
       options: {

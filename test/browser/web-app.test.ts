@@ -278,12 +278,29 @@ describeInBrowser('the admin web app, as an Admin', () => {
     await expectAccessible(page, 'the runs page');
   });
 
-  it('shows an error state it can retry', async () => {
+  it('shows its loading and error states, and recovers on "Try again"', async () => {
     const { page } = admin;
     await open(page, 'runs/no-such-run', 'Run');
     await page.getByRole('alert').filter({ hasText: "Run 'no-such-run' does not exist" }).waitFor();
     await screenshot(page, '17-run-not-found');
     await expectAccessible(page, 'an error state');
+
+    // The API answers slowly, then not at all, then again.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/segments', async (route) => {
+      await held;
+      await route.abort('connectionreset');
+    });
+    await open(page, 'segments', 'Segments');
+    await page.getByRole('status').filter({ hasText: 'Loading segments…' }).waitFor();
+    await screenshot(page, '18-segments-loading');
+    release();
+    await page.getByRole('alert').filter({ hasText: 'Could not load the segments. The app could not be reached' }).waitFor();
+    await screenshot(page, '19-segments-unreachable');
+    await page.unroute('**/api/segments');
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.getByRole('row', { name: /VIP customers/ }).waitFor();
   });
 
   it('is usable with the keyboard alone', async () => {

@@ -50,8 +50,14 @@ function RunDetails(props: { run: RunResource; exportName: string | undefined; o
   const seconds = runSeconds(run);
   const [cancelling, setCancelling] = useState(false);
   const [cancelError, setCancelError] = useState<string>();
+  const chunks =
+    run.progress.chunksTotal > 0
+      ? `${count(run.progress.chunksDone)} of ${count(run.progress.chunksTotal)} chunks`
+      : finished
+        ? 'nothing to deliver'
+        : 'planning the chunks';
   const progressDetail = [
-    `${count(run.progress.chunksDone)} of ${count(run.progress.chunksTotal)} chunks`,
+    chunks,
     run.progress.etaSeconds === undefined ? undefined : `about ${duration(run.progress.etaSeconds)} left`,
   ]
     .filter(Boolean)
