@@ -12,6 +12,7 @@ import { SegmentsPage } from './pages/segments';
 import { href, useRoute, type Route } from './router';
 import { loadSession, signIn, SIGN_IN_URL, SIGN_OUT_URL, switchLocalRole, type Session, type SessionState } from './session';
 import { Loading, Page } from './ui';
+import logo from './favicon.svg';
 
 export function App() {
   const [state, setState] = useState<SessionState | undefined>();
@@ -104,7 +105,7 @@ function Shell(props: { session: Session; onRoleChange: () => void }) {
       </a>
       <header className="top">
         <a className="brand" href={href()}>
-          <img src="/favicon.svg" alt="" width={24} height={24} />
+          <img src={logo} alt="" width={24} height={24} />
           segment-export
         </a>
         <nav aria-label="Main">

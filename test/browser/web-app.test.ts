@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { me } from '../../functions/me';
+import { WEB_ANONYMOUS_PATHS } from '../../src/api/web';
 import { web } from '../../functions/web';
 import type { RunResource } from '../../src/domain/run';
 import { createLogger } from '../../src/log';
@@ -370,8 +371,15 @@ describeInBrowser('signing in where App Service Authentication is in front (no r
   it('sends a person who is not signed in to Entra ID, and back to the page they asked for', async () => {
     const visitor = await person({ baseURL: host.url });
     const { page } = visitor;
+    const asked: string[] = [];
+    page.on('request', (request) => asked.push(new URL(request.url()).pathname));
     await page.goto('/#/segments');
     await page.waitForURL((url) => url.pathname === '/.auth/login/aad' && url.searchParams.get('post_login_redirect_uri') === '/');
+    // Before sign-in the page loads nothing but what App Service Authentication lets through, and
+    // asks two questions that it answers with 401: who am I, and am I local.
+    const anonymous = (path: string) =>
+      WEB_ANONYMOUS_PATHS.some((allowed) => (allowed.endsWith('/*') ? path.startsWith(allowed.slice(0, -1)) : path === allowed));
+    expect(asked.filter((path) => !anonymous(path))).toEqual(['/.local/session', '/api/me', '/.auth/login/aad']);
 
     // Back again at once: the sign-in did not take, so the page offers the link instead of looping.
     await page.goto('/');
@@ -387,6 +395,13 @@ describeInBrowser('signing in where App Service Authentication is in front (no r
     await page.getByRole('heading', { level: 1, name: 'Segments' }).waitFor();
     expect(new URL(page.url()).hash).toBe('#/segments');
     await visitor.context.close();
+  });
+
+  it('finds what it must: the accessibility scan fails a page with an unlabelled field', async () => {
+    const { page, context } = await person({ baseURL: host.url });
+    await page.setContent('<!doctype html><html lang="en"><title>t</title><main><h1>t</h1><input type="text"></main></html>');
+    await expect(expectAccessible(page, 'a page with an unlabelled field')).rejects.toThrow(/label/);
+    await context.close();
   });
 
   it('shows who is signed in and their role, a way to sign out, and no role switch', async () => {
