@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,37 @@ describe('routes: the API under /api, the web app at /', () => {
     expect(web.options.methods).toEqual(['GET', 'HEAD']);
     const lowest = Math.min(...http.filter(({ name }) => name !== 'web').map(({ options }) => compileRoute(options.route).precedence));
     expect(compileRoute(web.options.route).precedence).toBeLessThan(lowest);
+  });
+});
+
+describe('the deployed package', () => {
+  /** .funcignore's patterns the way git reads them, for the few forms the file uses. */
+  function ignored(path: string): boolean {
+    let result = false;
+    for (const raw of readFileSync(join(root, '.funcignore'), 'utf8').split('\n').map((line) => line.trim())) {
+      if (raw === '' || raw.startsWith('#')) continue;
+      const negated = raw.startsWith('!');
+      const pattern = (negated ? raw.slice(1) : raw).replace(/\/$/, '');
+      const anchored = pattern.includes('/');
+      const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}(/|$)`);
+      const candidates = anchored ? [path] : path.split('/').map((_, index, parts) => parts.slice(index).join('/'));
+      if (candidates.some((candidate) => regex.test(candidate))) result = !negated;
+    }
+    return result;
+  }
+
+  it('holds what the remote build needs to build the web app, and no test output', () => {
+    for (const path of ['src/web/index.html', 'src/web/main.tsx', 'src/web/vite.config.mts', 'src/web/tsconfig.json', 'src/domain/session.ts', 'package.json', 'package-lock.json', 'host.json']) {
+      expect(ignored(path), path).toBe(false);
+    }
+    expect(ignored('test-output/browser/01-overview-empty.png')).toBe(true);
+    expect(ignored('test/browser/web-app.test.ts')).toBe(true);
+    expect(ignored('test/emulators/index.ts')).toBe(false);
+  });
+
+  it('builds the web app in npm run build, which the remote build runs', () => {
+    const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts.build).toContain('vite build --config src/web/vite.config.mts');
   });
 });
 
