@@ -1,5 +1,6 @@
 // @ts-check
 import eslint from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 // The layers, as the design draws them: imports point down only.
@@ -57,6 +58,11 @@ export default tseslint.config(
     // Small functions, one level of abstraction each (what ships; tests may read as long tables).
     files: ['src/**/*.ts'],
     rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    // The admin web app (src/web/tsconfig.json): browser code, React components.
+    files: ['src/web/**/*.{ts,tsx}'],
+    ...reactHooks.configs.flat.recommended,
   },
   {
     files: ['test/**/*.ts'],

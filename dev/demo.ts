@@ -10,6 +10,7 @@ import { startSandbox, type Sandbox } from './sandbox';
  * the three provider emulators and the app itself start in this process; a generated segment is
  * uploaded through the API; one export per provider runs on demand with live progress; then 1% of
  * the segment changes and a second run sends only the difference. Exits non-zero if a run failed.
+ * `--keep-open` leaves the app running afterwards, for a look at the web app, until Ctrl-C.
  */
 const PROVIDERS = ['iterable', 'brevo', 'omnisend'] as const;
 type Provider = (typeof PROVIDERS)[number];
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
       'rate-scale': { type: 'string', default: '20' },
       seed: { type: 'string', default: '7' },
       log: { type: 'string' },
+      'keep-open': { type: 'boolean', default: false },
     },
   });
   const count = positiveInteger(values.count, '--count');
@@ -77,6 +79,11 @@ async function main(): Promise<void> {
       `Destination now holds: Iterable list ${lists.iterable.toLocaleString('en-US')}, Brevo list ${lists.brevo.toLocaleString('en-US')}, Omnisend tag ${lists.omnisend.toLocaleString('en-US')} members.`,
     );
     console.log(failed ? '\nA run did not succeed: see the statuses above.' : '\nAll runs succeeded.');
+    if (values['keep-open']) {
+      console.log(`\nThe app is still running: open ${sandbox.url}/ to see what the demo did (its role switch picks Admin or Contributor).`);
+      console.log('Press Ctrl-C to stop it.');
+      await untilStopped();
+    }
   } finally {
     await sandbox.close();
   }
@@ -145,6 +152,14 @@ function summary(runs: Map<Provider, RunResource>): string {
       ];
     }),
   );
+}
+
+/** Resolves on Ctrl-C (SIGINT) or SIGTERM. */
+function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }
 
 function positiveInteger(text: string | undefined, name: string): number {

@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createAppContext, setAppContext, type AppContext, type Tuning } from '../src/app/context';
 import type { FunctionDefinition } from '../src/app/definitions';
@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config';
 import type { RunResource } from '../src/domain/run';
 import { createLogger, type LogSink } from '../src/log';
 import { startAzurite, type RunningAzurite } from './local/azurite';
-import { parseHostJson } from './local/host-json';
+import { parseHostJson, readHostJson } from './local/host-json';
 import { startLocalHost, type RunningHost } from './local/host';
 import { loadDefinitions } from './local/load-definitions';
 import { LocalSecretStore } from '../src/secrets/local-store';
@@ -37,6 +37,8 @@ export interface SandboxOptions {
   runTimers?: boolean;
   logSink?: LogSink;
   functionsDirectory?: string;
+  /** The web app's role switch (Admin / Contributor) of the local host; on unless false. */
+  roleSwitch?: boolean;
 }
 
 export interface Sandbox {
@@ -118,6 +120,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     hostSettings: parseHostJson({
       version: '2.0',
       extensions: {
+        http: { routePrefix: readHostJson(projectHostJson()).routePrefix },
         queues: {
           batchSize: 8,
           newBatchThreshold: 4,
@@ -133,6 +136,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     log: context.log,
     port,
     hostname: '127.0.0.1',
+    roleSwitch: options.roleSwitch ?? true,
   });
 
   const api: Sandbox['api'] = async (method, path, apiOptions = {}) => {
@@ -204,6 +208,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       rmSync(secretsDirectory, { recursive: true, force: true });
     },
   };
+}
+
+/** The project's host.json, above this file whether it runs from source or from dist/. */
+function projectHostJson(): string {
+  for (let directory = __dirname; dirname(directory) !== directory; directory = dirname(directory)) {
+    if (existsSync(join(directory, 'host.json'))) return join(directory, 'host.json');
+  }
+  throw new Error(`No host.json above ${__dirname}`);
 }
 
 /** A port nothing listens on right now, on the loopback interface. */

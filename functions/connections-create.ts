@@ -7,7 +7,7 @@ import { createConnection } from '../src/connections/service';
 import { createConnectionBodySchema } from '../src/domain/connection';
 import { app } from './app';
 
-export const connectionsCreate = defineHttp('connections-create', { route: 'connections', methods: ['POST'] }, async (request) => {
+export const connectionsCreate = defineHttp('connections-create', { route: 'api/connections', methods: ['POST'] }, async (request) => {
   const principal = authorize(request, 'connection:manage');
   const body = await readJsonBody(request, createConnectionBodySchema);
   const connection = await createConnection(getAppContext(), principal, body);

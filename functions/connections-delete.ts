@@ -6,7 +6,7 @@ import { app } from './app';
 
 export const connectionsDelete = defineHttp(
   'connections-delete',
-  { route: 'connections/{connectionId}', methods: ['DELETE'] },
+  { route: 'api/connections/{connectionId}', methods: ['DELETE'] },
   async (request) => {
     const principal = authorize(request, 'connection:manage');
     const connectionId = connectionIdFrom(request);

@@ -7,7 +7,7 @@ import { app } from './app';
 
 export const connectionsGet = defineHttp(
   'connections-get',
-  { route: 'connections/{connectionId}', methods: ['GET'] },
+  { route: 'api/connections/{connectionId}', methods: ['GET'] },
   async (request) => {
     const principal = authorize(request, 'connection:read');
     return json(200, await getVisibleConnection(getAppContext(), principal, connectionIdFrom(request)));

@@ -4,7 +4,7 @@ import { defineHttp, json } from '../src/app/definitions';
 import { listVisibleConnections } from '../src/connections/service';
 import { app } from './app';
 
-export const connectionsList = defineHttp('connections-list', { route: 'connections', methods: ['GET'] }, async (request) => {
+export const connectionsList = defineHttp('connections-list', { route: 'api/connections', methods: ['GET'] }, async (request) => {
   const principal = authorize(request, 'connection:read');
   return json(200, { items: await listVisibleConnections(getAppContext(), principal) });
 });

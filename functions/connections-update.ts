@@ -9,7 +9,7 @@ import { app } from './app';
 
 export const connectionsUpdate = defineHttp(
   'connections-update',
-  { route: 'connections/{connectionId}', methods: ['PATCH'] },
+  { route: 'api/connections/{connectionId}', methods: ['PATCH'] },
   async (request) => {
     const principal = authorize(request, 'connection:manage');
     const connectionId = connectionIdFrom(request);

@@ -2,6 +2,6 @@ import { handleCreateExport } from '../src/api/exports';
 import { defineHttp } from '../src/app/definitions';
 import { app } from './app';
 
-export const exportsCreate = defineHttp('exports-create', { route: 'exports', methods: ['POST'] }, handleCreateExport);
+export const exportsCreate = defineHttp('exports-create', { route: 'api/exports', methods: ['POST'] }, handleCreateExport);
 
 app.http(exportsCreate.name, exportsCreate.options);

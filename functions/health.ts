@@ -3,7 +3,7 @@ import { getAppContext } from '../src/app/context';
 import { defineHttp, json } from '../src/app/definitions';
 import { app } from './app';
 
-export const health = defineHttp('health', { route: 'health', methods: ['GET'] }, async () => {
+export const health = defineHttp('health', { route: 'api/health', methods: ['GET'] }, async () => {
   const report = await checkHealth(getAppContext());
   return json(report.status === 'healthy' ? 200 : 503, report);
 });

@@ -6,6 +6,6 @@ import { app } from './app';
  * Anonymous: the description is public (it is docs/openapi.json of the repository) and names no
  * secret, so tools may read it without signing in.
  */
-export const openapi = defineHttp('openapi', { route: 'openapi.json', methods: ['GET'] }, async () => json(200, openApiDocument()));
+export const openapi = defineHttp('openapi', { route: 'api/openapi.json', methods: ['GET'] }, async () => json(200, openApiDocument()));
 
 app.http(openapi.name, openapi.options);

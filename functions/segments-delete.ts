@@ -4,7 +4,7 @@ import { getAppContext } from '../src/app/context';
 import { defineHttp } from '../src/app/definitions';
 import { app } from './app';
 
-export const segmentsDelete = defineHttp('segments-delete', { route: 'segments/{segmentId}', methods: ['DELETE'] }, async (request) => {
+export const segmentsDelete = defineHttp('segments-delete', { route: 'api/segments/{segmentId}', methods: ['DELETE'] }, async (request) => {
   authorize(request, 'segment:write');
   await deleteUnusedSegment(getAppContext(), readSegmentId(request));
   return { status: 204 };

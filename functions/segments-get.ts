@@ -5,7 +5,7 @@ import { defineHttp, json } from '../src/app/definitions';
 import { getSegment } from '../src/segments/repository';
 import { app } from './app';
 
-export const segmentsGet = defineHttp('segments-get', { route: 'segments/{segmentId}', methods: ['GET'] }, async (request) => {
+export const segmentsGet = defineHttp('segments-get', { route: 'api/segments/{segmentId}', methods: ['GET'] }, async (request) => {
   authorize(request, 'segment:read');
   return json(200, await getSegment(getAppContext(), readSegmentId(request)));
 });

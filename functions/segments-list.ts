@@ -5,7 +5,7 @@ import { defineHttp, json } from '../src/app/definitions';
 import { listSegments } from '../src/segments/repository';
 import { app } from './app';
 
-export const segmentsList = defineHttp('segments-list', { route: 'segments', methods: ['GET'] }, async (request) => {
+export const segmentsList = defineHttp('segments-list', { route: 'api/segments', methods: ['GET'] }, async (request) => {
   authorize(request, 'segment:read');
   const items: Segment[] = [];
   for await (const segment of listSegments(getAppContext())) items.push(segment);

@@ -4,7 +4,7 @@ import { getAppContext } from '../src/app/context';
 import { defineHttp, json } from '../src/app/definitions';
 import { app } from './app';
 
-export const segmentsPut = defineHttp('segments-put', { route: 'segments/{segmentId}', methods: ['PUT'] }, async (request) => {
+export const segmentsPut = defineHttp('segments-put', { route: 'api/segments/{segmentId}', methods: ['PUT'] }, async (request) => {
   const principal = authorize(request, 'segment:write');
   const upload = parseSegmentUpload(request);
   const result = await uploadSegment(getAppContext(), { upload, body: request.body, principal });

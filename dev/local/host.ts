@@ -8,6 +8,8 @@ import { createHttpServer } from './http-server';
 import { startQueuePollers } from './queues';
 import { startTimers, type Runner } from './timers';
 
+const LOOPBACK = '127.0.0.1';
+
 export interface LocalHostOptions {
   definitions: readonly FunctionDefinition[];
   hostSettings: HostSettings;
@@ -17,7 +19,13 @@ export interface LocalHostOptions {
   log: Logger;
   /** 7071 like `func start`; 0 picks a free port. */
   port?: number;
+  /**
+   * The interface to listen on: loopback unless told otherwise, since this host trusts the
+   * caller's principal header (and `roleSwitch` grants roles) where Azure would authenticate.
+   */
   hostname?: string;
+  /** Offer the web app's role switch (Admin / Contributor); see `./role-switch`. */
+  roleSwitch?: boolean;
   /** Which kinds to run (tests may want only some). */
   enable?: { http?: boolean; timers?: boolean; queues?: boolean };
 }
@@ -62,15 +70,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
         definitions: of('http'),
         routePrefix: options.hostSettings.routePrefix,
         log: options.log,
+        roleSwitch: options.roleSwitch,
       });
-      port = await listen(server, options.port ?? 7071, options.hostname);
+      port = await listen(server, options.port ?? 7071, options.hostname ?? LOOPBACK);
     }
   } catch (error) {
     await Promise.allSettled(runners.map((runner) => runner.stop()));
     throw error;
   }
 
-  const hostname = options.hostname ?? 'localhost';
+  const hostname = options.hostname ?? LOOPBACK;
   return {
     url: `http://${hostname === '0.0.0.0' ? 'localhost' : hostname}:${port}`,
     port,

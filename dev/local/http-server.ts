@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { HttpDefinition } from '../../src/app/definitions';
 import type { Logger } from '../../src/log';
+import { handleLocalSession, localPrincipalHeader } from './role-switch';
 import { compileRoute, type CompiledRoute } from './routes';
 
 interface Route {
@@ -17,6 +18,8 @@ export interface HttpServerOptions {
   definitions: readonly HttpDefinition[];
   routePrefix: string;
   log: Logger;
+  /** Offer the web app's role switch (`./role-switch`): the local host stands in for App Service Authentication. */
+  roleSwitch?: boolean;
 }
 
 /** Serves HTTP definitions with the Functions host's routes, route parameters and streaming bodies. */
@@ -42,6 +45,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const host = req.headers.host ?? 'localhost';
     const url = new URL(req.url ?? '/', `http://${host}`);
     const method = (req.method ?? 'GET').toUpperCase();
+    if (options.roleSwitch && (await handleLocalSession(req, res, url.pathname))) return;
     const path = url.pathname.toLowerCase().startsWith(`${prefix}/`) || prefix === '' ? url.pathname.slice(prefix.length) : undefined;
     const found = path === undefined ? undefined : findRoute(routes, path, method);
     if (!found) {
@@ -49,7 +53,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       res.writeHead(404).end();
       return;
     }
-    const request = toHttpRequest(req, url, method, found.params);
+    const request = toHttpRequest(req, url, method, found.params, options.roleSwitch ? localPrincipalHeader(req) : undefined);
     const context = new InvocationContext({
       invocationId: randomUUID(),
       functionName: found.route.definition.name,
@@ -69,12 +73,19 @@ function findRoute(routes: readonly Route[], path: string, method: string): { ro
   return undefined;
 }
 
-function toHttpRequest(req: IncomingMessage, url: URL, method: string, params: Record<string, string>): HttpRequest {
+function toHttpRequest(
+  req: IncomingMessage,
+  url: URL,
+  method: string,
+  params: Record<string, string>,
+  principalHeader: string | undefined,
+): HttpRequest {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
+  if (principalHeader !== undefined) headers.set('x-ms-client-principal', principalHeader);
   const hasBody = method !== 'GET' && method !== 'HEAD';
   if (!hasBody) req.resume();
   // Streams the body through (`duplex: 'half'`), as the Functions host does with HTTP streaming on.

@@ -1,7 +1,9 @@
 /**
  * Route templates as the Functions host reads them: literal segments, `{name}`, optional `{name?}`
- * (last segments only) and constraints `{name:int}`, `{name:alpha}`, `{name:guid}`. Literal
- * segments win over parameters when two templates match the same path.
+ * (last segments only), constraints `{name:int}`, `{name:alpha}`, `{name:guid}`, and a catch-all
+ * `{*name}` (last segment only) that takes the rest of the path, the empty path included. Literal
+ * segments win over parameters when two templates match the same path, and a catch-all loses to
+ * every template without one, as in ASP.NET Core routing.
  */
 export interface CompiledRoute {
   template: string;
@@ -14,6 +16,7 @@ interface Segment {
   literal?: string;
   name?: string;
   optional?: boolean;
+  catchAll?: boolean;
   constraint?: string;
 }
 
@@ -29,16 +32,20 @@ export function compileRoute(template: string): CompiledRoute {
     .split('/')
     .filter((part) => part !== '')
     .map((part) => {
-      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?(\?)?\}$/.exec(part);
+      const param = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?(\?)?\}$/.exec(part);
       if (!param) return { literal: part.toLowerCase() };
-      return { name: param[1]!, constraint: param[2], optional: param[3] === '?' };
+      return { name: param[2]!, catchAll: param[1] === '*', constraint: param[3], optional: param[4] === '?' };
     });
+  const catchAllAt = segments.findIndex((segment) => segment.catchAll);
+  if (catchAllAt !== -1 && catchAllAt !== segments.length - 1) throw new Error(`Route '${template}': a catch-all must be the last segment`);
+  const catchAll = catchAllAt === -1 ? undefined : segments.pop();
+  const literals = segments.filter((segment) => segment.literal !== undefined).length;
   return {
     template,
-    precedence: segments.filter((segment) => segment.literal !== undefined).length * 100 + segments.length,
+    precedence: catchAll ? literals * 100 - 50 : literals * 100 + segments.length,
     match(path) {
       const parts = path.replace(/^\/+|\/+$/g, '').split('/').filter((part) => part !== '');
-      if (parts.length > segments.length) return undefined;
+      if (parts.length > segments.length && !catchAll) return undefined;
       const params: Record<string, string> = {};
       for (const [index, segment] of segments.entries()) {
         const part = parts[index];
@@ -50,17 +57,26 @@ export function compileRoute(template: string): CompiledRoute {
           if (part.toLowerCase() !== segment.literal) return undefined;
           continue;
         }
-        let value: string;
-        try {
-          value = decodeURIComponent(part);
-        } catch {
-          return undefined;
-        }
+        const value = decode(part);
+        if (value === undefined) return undefined;
         const rule = segment.constraint ? CONSTRAINTS[segment.constraint] : undefined;
         if (rule && !rule.test(value)) return undefined;
         params[segment.name!] = value;
       }
+      if (catchAll) {
+        const rest = parts.slice(segments.length).map(decode);
+        if (rest.some((part) => part === undefined)) return undefined;
+        params[catchAll.name!] = rest.join('/');
+      }
       return params;
     },
   };
+}
+
+function decode(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
 }

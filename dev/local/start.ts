@@ -52,9 +52,11 @@ async function main(): Promise<void> {
     storage: context.storage,
     log,
     port,
+    roleSwitch: true,
   });
-  console.log(`segment-export is running at ${host.url}/api (local host; ${definitions.length} functions)`);
+  console.log(`segment-export is running on ${host.url} (local host, loopback only; ${definitions.length} functions)`);
   for (const definition of definitions) console.log(`  ${describe(definition)}`);
+  console.log(`The admin web app: http://localhost:${host.port}/ (its role switch picks Admin or Contributor; there is no sign-in here)`);
 
   let stopping = false;
   const stop = async (): Promise<void> => {
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
 function describe(definition: Awaited<ReturnType<typeof loadDefinitions>>[number]): string {
   switch (definition.kind) {
     case 'http':
-      return `${definition.name}: [${definition.options.methods.join(',')}] /api/${definition.options.route}`;
+      return `${definition.name}: [${definition.options.methods.join(',')}] /${definition.options.route}`;
     case 'timer':
       return `${definition.name}: timer ${definition.options.schedule}`;
     case 'queue':

@@ -11,11 +11,15 @@ param entraTenantId string = tenant().tenantId
 
 // The only routes that take anonymous requests: the health check reveals nothing but up/down,
 // Brevo's import webhook authenticates itself with an unguessable per-import token in its path,
-// and the API's OpenAPI description is the committed docs/openapi.json (it names no secret).
+// the API's OpenAPI description is the committed docs/openapi.json (it names no secret), and the
+// web app's page and assets hold no data (the page signs the person in when /api/me answers 401).
 var anonymousPaths = [
   '/api/health'
   '/api/webhooks/brevo/*'
   '/api/openapi.json'
+  '/'
+  '/index.html'
+  '/assets/*'
 ]
 
 resource functionApp 'Microsoft.Web/sites@2025-03-01' existing = {

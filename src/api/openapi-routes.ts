@@ -33,6 +33,8 @@ export type RouteBody =
 
 export type RouteAccess =
   | { kind: 'principal'; action: Action; contributors?: string }
+  /** Any signed-in principal, whatever its roles. */
+  | { kind: 'signed-in' }
   | { kind: 'anonymous'; why: string };
 
 export interface RouteSpec {
@@ -84,6 +86,16 @@ const UPLOAD_ERRORS = [
 const BREVO_LIST_ERRORS = [Errors.listNotFound, Errors.providerAuthFailed, Errors.providerUnavailable, Errors.dependencyUnavailable] as const;
 
 export const ROUTES: readonly RouteSpec[] = [
+  {
+    function: 'me',
+    method: 'get',
+    route: 'me',
+    tag: 'Health',
+    summary: 'Who is signed in',
+    description: 'The caller as the API sees them: user id, name and the app roles they hold (the web app shows it).',
+    access: { kind: 'signed-in' },
+    responses: [{ status: 200, description: 'The signed-in principal', schema: 'Me' }],
+  },
   {
     function: 'health',
     method: 'get',

@@ -5,6 +5,7 @@ import { connectionListSchema, createConnectionBodySchema, publicConnectionSchem
 import { errorBodySchema } from '../domain/envelope';
 import { createExportBodySchema, exportListSchema, exportResourceSchema, updateExportBodySchema } from '../domain/export';
 import { healthReportSchema } from '../domain/health';
+import { meSchema } from '../domain/session';
 import { refreshResultSchema, rejectListSchema, rejectRowSchema, runListSchema, runResourceSchema, runStartedSchema } from '../domain/run';
 import { segmentListSchema, segmentSchema, segmentUploadResultSchema } from '../domain/segment';
 
@@ -16,6 +17,7 @@ const openApiDocumentSchema = z
 export const RESPONSE_SCHEMAS = {
   ErrorBody: errorBodySchema,
   HealthReport: healthReportSchema,
+  Me: meSchema,
   PublicConnection: publicConnectionSchema,
   ConnectionList: connectionListSchema,
   Segment: segmentSchema,

@@ -42,6 +42,8 @@ export interface OpenApiOperation {
   security: Record<string, string[]>[];
   /** The app roles that may call the operation (any one of them); absent on anonymous routes. */
   'x-roles'?: Role[];
+  /** Any signed-in principal may call it, with or without an app role. */
+  'x-any-principal'?: true;
   parameters?: OpenApiParameter[];
   requestBody?: { required: boolean; description?: string; content: Record<string, OpenApiMediaType> };
   responses: Record<string, OpenApiResponseOrRef>;
@@ -146,6 +148,7 @@ function operation(route: RouteSpec, sharedResponses: Record<string, OpenApiResp
     description: [route.description, accessNote(route)].filter(Boolean).join('\n\n'),
     security: access.kind === 'anonymous' ? [] : PRINCIPAL_SECURITY,
     ...(access.kind === 'principal' ? { 'x-roles': [...rolesAllowedTo(access.action)] } : {}),
+    ...(access.kind === 'signed-in' ? { 'x-any-principal': true as const } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body ? { requestBody: requestBody(route.body) } : {}),
     responses: responses(route, sharedResponses),
@@ -155,6 +158,7 @@ function operation(route: RouteSpec, sharedResponses: Record<string, OpenApiResp
 function accessNote(route: RouteSpec): string {
   const { access } = route;
   if (access.kind === 'anonymous') return `No principal needed. ${access.why}`;
+  if (access.kind === 'signed-in') return 'Any signed-in principal, with or without an app role.';
   const roles = rolesAllowedTo(access.action);
   const note = access.contributors && roles.includes('Contributor') ? ` (Contributors ${access.contributors})` : '';
   return `Roles: ${roles.join(', ')}${note}.`;
@@ -204,7 +208,7 @@ function responses(route: RouteSpec, sharedResponses: Record<string, OpenApiResp
   const result: Record<string, OpenApiResponseOrRef> = {};
   for (const success of route.responses) result[String(success.status)] = successResponse(success);
   const errors = [
-    ...(route.access.kind === 'principal' ? PRINCIPAL_ERRORS : []),
+    ...(route.access.kind === 'principal' ? PRINCIPAL_ERRORS : route.access.kind === 'signed-in' ? [Errors.unauthenticated] : []),
     ...(route.body?.kind === 'json' ? JSON_BODY_ERRORS : []),
     ...(route.errors ?? []),
     ...EVERY_ROUTE_ERRORS,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../../dev/local/load-definitions';
+import { WEB_ANONYMOUS_PATHS } from '../../src/api/web';
 import type { FunctionDefinition } from '../../src/app/definitions';
 import { DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
 import { allQueueNames, CONTAINER_NAMES, TABLE_NAMES } from '../../src/storage/names';
@@ -147,13 +148,17 @@ describe.skipIf(!compiled)('compiled template against the code', () => {
   });
 
   describe('routes outside App Service Authentication', () => {
-    /** Functions that must answer without a token: the health check and Brevo's webhook (it carries its own token). */
-    const isAnonymousByDesign = (route: string) => route === 'health' || route === 'openapi.json' || route.startsWith('webhooks/brevo/');
+    /** Paths that must answer without a token: the health check, Brevo's webhook (it carries its own token) and the API's description. */
+    const isAnonymousByDesign = (publicPath: string) =>
+      publicPath === '/api/health' || publicPath === '/api/openapi.json' || publicPath.startsWith('/api/webhooks/brevo/');
 
     function routePrefix(): string {
       const hostJson = JSON.parse(readFileSync(path.join(REPO_DIR, 'host.json'), 'utf8')) as { extensions?: { http?: { routePrefix?: string } } };
       return hostJson.extensions?.http?.routePrefix ?? 'api';
     }
+
+    /** The URL path of a function's route: host.json's routePrefix (possibly empty), then the route. */
+    const publicPath = (route: string) => `/${[routePrefix(), route].filter((part) => part !== '').join('/')}`;
 
     function excludedPaths(): string[] {
       const paths = (siteConfig(main, 'authsettingsV2').body.properties as { globalValidation?: { excludedPaths?: unknown } }).globalValidation?.excludedPaths;
@@ -164,23 +169,30 @@ describe.skipIf(!compiled)('compiled template against the code', () => {
     const isExcluded = (requestPath: string) =>
       excludedPaths().some((excluded) => (excluded.endsWith('/*') ? requestPath.startsWith(excluded.slice(0, -1)) : requestPath === excluded));
 
-    it('excludes exactly the functions that are anonymous by design', () => {
-      const http = definitions.flatMap((definition) => (definition.kind === 'http' ? [definition] : []));
-      expect(http.filter(({ options }) => isAnonymousByDesign(options.route)).map(({ options }) => options.route).sort()).toEqual([
-        'health',
-        'openapi.json',
-        'webhooks/brevo/{token}',
+    it('excludes exactly the API functions that are anonymous by design', () => {
+      const http = definitions.flatMap((definition) => (definition.kind === 'http' && definition.name !== 'web' ? [definition] : []));
+      expect(http.map(({ options }) => publicPath(options.route)).filter(isAnonymousByDesign).sort()).toEqual([
+        '/api/health',
+        '/api/openapi.json',
+        '/api/webhooks/brevo/{token}',
       ]);
       for (const { name, options } of http) {
-        const samplePath = `/${routePrefix()}/${options.route.replace(/\{[^}]+\}/g, 'sample')}`;
-        expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(options.route));
+        const samplePath = publicPath(options.route).replace(/\{[^}]+\}/g, 'sample');
+        expect(isExcluded(samplePath), `${name} (${samplePath})`).toBe(isAnonymousByDesign(samplePath));
       }
     });
 
     it("excludes the Brevo webhook's route from the public contract", () => {
-      expect(isExcluded(`/${routePrefix()}/webhooks/brevo/an-unguessable-token`)).toBe(true);
-      expect(isExcluded(`/${routePrefix()}/webhooks/brevo`)).toBe(false);
-      expect(isExcluded(`/${routePrefix()}/connections`)).toBe(false);
+      expect(isExcluded('/api/webhooks/brevo/an-unguessable-token')).toBe(true);
+      expect(isExcluded('/api/webhooks/brevo')).toBe(false);
+      expect(isExcluded('/api/connections')).toBe(false);
+    });
+
+    it("excludes nothing but those functions and the web app's page and assets, which hold no data", () => {
+      const allowed = new Set<string>(['/api/health', '/api/webhooks/brevo/*', '/api/openapi.json', ...WEB_ANONYMOUS_PATHS]);
+      expect(excludedPaths().filter((excluded) => !allowed.has(excluded))).toEqual([]);
+      for (const page of WEB_ANONYMOUS_PATHS) expect(excludedPaths()).toContain(page);
+      expect(WEB_ANONYMOUS_PATHS.filter((excluded) => excluded.startsWith('/api'))).toEqual([]);
     });
   });
 });

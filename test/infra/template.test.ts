@@ -228,8 +228,8 @@ describe.skipIf(!compiled)('compiled template', () => {
       expect(declared).toMatchObject({ minLength: 36, maxLength: 36 });
     });
 
-    it('lets through only the health check, the Brevo webhook and the OpenAPI description', () => {
-      expect(property(auth(), 'properties.globalValidation.excludedPaths')).toEqual(['/api/health', '/api/webhooks/brevo/*', '/api/openapi.json']);
+    it('lets through only the health check, the Brevo webhook, the OpenAPI description and the web page', () => {
+      expect(property(auth(), 'properties.globalValidation.excludedPaths')).toEqual(['/api/health', '/api/webhooks/brevo/*', '/api/openapi.json', '/', '/index.html', '/assets/*']);
     });
   });
 

@@ -44,7 +44,7 @@ export async function invokeHttp(definition: HttpDefinition, options: InvokeOpti
   const query = new URLSearchParams(options.query ?? {}).toString();
   const request = new HttpRequest({
     method: options.method ?? definition.options.methods[0] ?? 'GET',
-    url: `http://localhost:7071/api/${options.path ?? definition.options.route}${query ? `?${query}` : ''}`,
+    url: `http://localhost:7071/${options.path === undefined ? definition.options.route : `api/${options.path}`}${query ? `?${query}` : ''}`,
     headers,
     params: options.params ?? {},
     query: options.query ?? {},

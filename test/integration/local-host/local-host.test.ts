@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineHttp, defineQueue, defineTimer, json, type FunctionDefinition } from '../../../src/app/definitions';
 import { createLogger } from '../../../src/log';
@@ -20,10 +21,10 @@ afterEach(async () => {
   host = undefined;
 });
 
-async function start(context: TestContext, definitions: FunctionDefinition[], env: Record<string, string> = {}) {
+async function start(context: TestContext, definitions: FunctionDefinition[], env: Record<string, string> = {}, routePrefix?: string) {
   host = await startLocalHost({
     definitions,
-    hostSettings,
+    hostSettings: routePrefix === undefined ? hostSettings : { ...hostSettings, routePrefix },
     env: { ...context.env, ...env },
     storage: context.storage,
     log: createLogger(() => undefined),
@@ -129,6 +130,31 @@ describe('local host: HTTP functions', () => {
     const running = await start(context, [byId, literal]);
     expect(await (await fetch(`${running.url}/api/runs/latest`)).json()).toEqual({ which: 'literal' });
     expect(await (await fetch(`${running.url}/api/runs/r1`)).json()).toEqual({ which: 'byId' });
+  });
+
+  it('gives a catch-all route whatever no other route takes, the empty path included', async () => {
+    const context = await createTestContext();
+    const byId = defineHttp('byId', { route: 'api/runs/{runId}', methods: ['GET'] }, async (request) => json(200, { which: 'byId', params: request.params }));
+    const rest = defineHttp('rest', { route: '{*path}', methods: ['GET'] }, async (request) => json(200, { which: 'rest', params: request.params }));
+    const running = await start(context, [rest, byId], {}, '');
+    expect(await (await fetch(`${running.url}/api/runs/r1`)).json()).toEqual({ which: 'byId', params: { runId: 'r1' } });
+    expect(await (await fetch(`${running.url}/`)).json()).toEqual({ which: 'rest', params: { path: '' } });
+    expect(await (await fetch(`${running.url}/exports/a%20b/runs`)).json()).toEqual({ which: 'rest', params: { path: 'exports/a b/runs' } });
+    expect(await (await fetch(`${running.url}/api/runs/r1/more`)).json()).toEqual({ which: 'rest', params: { path: 'api/runs/r1/more' } });
+    expect((await fetch(`${running.url}/api/runs/r1`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('listens on the loopback interface unless told otherwise', async () => {
+    const context = await createTestContext();
+    const running = await startLocalHost({ definitions: [], hostSettings, env: context.env, storage: context.storage, log: createLogger(() => undefined), port: 0 });
+    host = running;
+    expect(running.url).toBe(`http://127.0.0.1:${running.port}`);
+    expect((await fetch(`http://127.0.0.1:${running.port}/api/health`)).status).toBe(404);
+    // This machine's own address on another interface, if it has one: nothing answers there.
+    const other = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address && address.family === 'IPv4' && !address.internal);
+    if (other) await expect(fetch(`http://${other.address}:${running.port}/api/health`)).rejects.toThrow();
   });
 });
 
