@@ -75,8 +75,9 @@ export interface StepOptions extends ProviderCallOptions {
 /**
  * The one interface the export pipeline speaks to every provider. Delivery of a chunk is a small
  * state machine of single requests, so that the sender can ask the rate governor for exactly one
- * token before each request, persist progress between requests, and re-enqueue (never sleep) when
- * it has to wait — for tokens, or for a provider's asynchronous processing.
+ * token before each request, persist progress between requests, and choose how to wait — for
+ * tokens, or for a provider's asynchronous processing: a short wait (up to a second) is spent in
+ * place, a longer one re-enqueues the chunk with a visibility delay.
  */
 export interface ProviderAdapter {
   readonly provider: ProviderName;

@@ -1,16 +1,14 @@
+// A streaming RFC 4180 parser: text goes in chunk by chunk (any split, even inside a quoted field
+// or between CR and LF), complete records come out with the line they start on. The first
+// non-blank record is the header; its delimiter (comma or semicolon, whichever occurs more often
+// outside quotes) is used for the whole file. Records end at LF, CRLF or CR; a quoted field may
+// hold delimiters, quotes (doubled) and line breaks. Blank lines are skipped.
+//
+// Lines and columns are 1-based and count physical lines (a quoted line break starts a new one)
+// and characters.
 import type { SegmentLimits } from '../domain/segment';
 import { type AppError, Errors, withDetails } from '../errors';
 
-/**
- * A streaming RFC 4180 parser: text goes in chunk by chunk (any split, even inside a quoted field
- * or between CR and LF), complete records come out with the line they start on. The first
- * non-blank record is the header; its delimiter (comma or semicolon, whichever occurs more often
- * outside quotes) is used for the whole file. Records end at LF, CRLF or CR; a quoted field may
- * hold delimiters, quotes (doubled) and line breaks. Blank lines are skipped.
- *
- * Lines and columns are 1-based and count physical lines (a quoted line break starts a new one)
- * and characters.
- */
 export type CsvLimits = Pick<SegmentLimits, 'maxFieldsPerRecord' | 'maxFieldChars' | 'maxLineChars'>;
 
 const QUOTE = 0x22;
@@ -122,9 +120,12 @@ export class CsvParser {
     this.delimiterCode = delimiter.charCodeAt(0);
   }
 
-  // eslint-disable-next-line max-lines-per-function -- one character loop; split under issue 10
+  /**
+   * The character loop (the hot path of an upload). Its state lives in a local while it runs. A
+   * line break or a character that may change the state goes to its step, which answers the next
+   * state; inside a field, the ordinary characters up to the next such one are skipped in one go.
+   */
   private parse(text: string): void {
-    const delimiter = this.delimiterCode;
     const length = text.length;
     const offset = this.chunkOffset;
     this.segmentStart = 0;
@@ -132,79 +133,116 @@ export class CsvParser {
     for (let i = 0; i < length; i++) {
       const c = text.charCodeAt(i);
       if (c === LF || c === CR) {
-        if (c === LF && this.afterCR) {
-          // The LF of a CRLF: the CR already counted the line (and ended the record, if any).
-          this.afterCR = false;
-          this.lineStart = offset + i + 1;
-          continue;
-        }
-        this.afterCR = c === CR;
-        if (state !== State.Quoted) {
-          if (state === State.Unquoted) this.endRecord(this.carry + text.slice(this.segmentStart, i), offset + i);
-          else if (state === State.QuoteInQuoted) this.endRecord(this.carry, offset + i);
-          else if (this.fields.length > 0) this.endRecord('', offset + i);
-          // Otherwise a blank line: nothing to end.
-          state = State.FieldStart;
-        }
-        this.newLine(offset + i);
+        state = this.lineBreak(c, state, text, i, offset);
         continue;
       }
       this.afterCR = false;
-      switch (state) {
-        case State.FieldStart:
-          if (this.fields.length === 0) this.recordLine = this.line;
-          if (c === QUOTE) {
-            state = State.Quoted;
-            this.carry = '';
-            this.segmentStart = i + 1;
-            this.quotedFieldLine = this.line;
-            this.quotedFieldColumn = this.columnAt(offset + i);
-          } else if (c === delimiter) {
-            this.endField('', offset + i);
-          } else {
-            state = State.Unquoted;
-            this.carry = '';
-            this.segmentStart = i;
-          }
-          break;
-        case State.Unquoted:
-          if (c === delimiter) {
-            this.endField(this.carry + text.slice(this.segmentStart, i), offset + i);
-            state = State.FieldStart;
-          } else if (c === QUOTE) {
-            throw this.malformed('a quote inside an unquoted field (quote the whole field and double the quote)', offset + i);
-          }
-          break;
-        case State.Quoted:
-          if (c === QUOTE) {
-            this.carry += text.slice(this.segmentStart, i);
-            state = State.QuoteInQuoted;
-          }
-          break;
-        case State.QuoteInQuoted:
-          if (c === QUOTE) {
-            // A doubled quote stands for one quote; the field goes on.
-            this.carry += '"';
-            this.segmentStart = i + 1;
-            state = State.Quoted;
-          } else if (c === delimiter) {
-            this.endField(this.carry, offset + i);
-            state = State.FieldStart;
-          } else {
-            throw this.malformed('only a delimiter or a line break may follow a closing quote', offset + i);
-          }
-          break;
-      }
+      state = this.fieldChar(c, state, text, i, offset);
+      if (state === State.Unquoted || state === State.Quoted) i = this.nextSpecial(text, i + 1, state === State.Quoted) - 1;
     }
-    // Keep the unfinished field's text for the next chunk.
+    this.endChunk(state, text, offset);
+  }
+
+  /**
+   * The index of the first character from `from` that may end or change the field (a line break, a
+   * quote, and outside quotes the delimiter), or the text's length.
+   */
+  private nextSpecial(text: string, from: number, quoted: boolean): number {
+    const delimiter = quoted ? QUOTE : this.delimiterCode;
+    const length = text.length;
+    let i = from;
+    for (; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === delimiter || c === QUOTE || c === LF || c === CR) break;
+    }
+    return i;
+  }
+
+  /** A CR or LF at `i`: ends the record unless it stands inside quotes, and counts the line (a CRLF once). */
+  private lineBreak(c: number, state: State, text: string, i: number, offset: number): State {
+    if (c === LF && this.afterCR) {
+      // The LF of a CRLF: the CR already counted the line (and ended the record, if any).
+      this.afterCR = false;
+      this.lineStart = offset + i + 1;
+      return state;
+    }
+    this.afterCR = c === CR;
+    let next = state;
+    if (state !== State.Quoted) {
+      if (state === State.Unquoted) this.endRecord(this.carry + text.slice(this.segmentStart, i), offset + i);
+      else if (state === State.QuoteInQuoted) this.endRecord(this.carry, offset + i);
+      else if (this.fields.length > 0) this.endRecord('', offset + i);
+      // Otherwise a blank line: nothing to end.
+      next = State.FieldStart;
+    }
+    this.newLine(offset + i);
+    return next;
+  }
+
+  /** Any other character at `i`: what it means depends on where in a field it stands. */
+  private fieldChar(c: number, state: State, text: string, i: number, offset: number): State {
+    switch (state) {
+      case State.FieldStart:
+        return this.fieldStart(c, i, offset);
+      case State.Unquoted:
+        if (c === this.delimiterCode) {
+          this.endField(this.carry + text.slice(this.segmentStart, i), offset + i);
+          return State.FieldStart;
+        }
+        if (c === QUOTE) throw this.malformed('a quote inside an unquoted field (quote the whole field and double the quote)', offset + i);
+        return state;
+      case State.Quoted:
+        if (c !== QUOTE) return state;
+        this.carry += text.slice(this.segmentStart, i);
+        return State.QuoteInQuoted;
+      case State.QuoteInQuoted:
+        return this.afterQuoteInQuoted(c, i, offset);
+    }
+  }
+
+  /** The first character of a field: a quote opens a quoted field, a delimiter ends an empty one. */
+  private fieldStart(c: number, i: number, offset: number): State {
+    if (this.fields.length === 0) this.recordLine = this.line;
+    this.carry = '';
+    if (c === QUOTE) {
+      this.segmentStart = i + 1;
+      this.quotedFieldLine = this.line;
+      this.quotedFieldColumn = this.columnAt(offset + i);
+      return State.Quoted;
+    }
+    if (c === this.delimiterCode) {
+      this.endField('', offset + i);
+      return State.FieldStart;
+    }
+    this.segmentStart = i;
+    return State.Unquoted;
+  }
+
+  /** The character after a quote inside a quoted field: a doubled quote, or what may follow the closing one. */
+  private afterQuoteInQuoted(c: number, i: number, offset: number): State {
+    if (c === QUOTE) {
+      // A doubled quote stands for one quote; the field goes on.
+      this.carry += '"';
+      this.segmentStart = i + 1;
+      return State.Quoted;
+    }
+    if (c === this.delimiterCode) {
+      this.endField(this.carry, offset + i);
+      return State.FieldStart;
+    }
+    throw this.malformed('only a delimiter or a line break may follow a closing quote', offset + i);
+  }
+
+  /** Keeps the unfinished field's text for the next chunk and checks the line so far. */
+  private endChunk(state: State, text: string, offset: number): void {
     if (state === State.Unquoted || state === State.Quoted) {
       this.carry += text.slice(this.segmentStart);
       if (this.carry.length > this.limits.maxFieldChars) {
-        throw this.limitError('maxFieldChars', this.limits.maxFieldChars, offset + length);
+        throw this.limitError('maxFieldChars', this.limits.maxFieldChars, offset + text.length);
       }
     }
     this.state = state;
-    this.chunkOffset = offset + length;
+    this.chunkOffset = offset + text.length;
     if (this.chunkOffset - this.lineStart > this.limits.maxLineChars) {
       throw this.limitError('maxLineChars', this.limits.maxLineChars, this.lineStart + this.limits.maxLineChars);
     }

@@ -1,12 +1,10 @@
+// A streaming NDJSON parser: one JSON object per line (LF or CRLF), blank lines skipped. Objects are
+// flat: values are strings, numbers, booleans or null. Values come out as text — numbers exactly as
+// written, so that a 20-digit customer id keeps every digit, `null` as `''` — which is why this is
+// a small parser of its own rather than `JSON.parse`.
 import type { SegmentLimits } from '../domain/segment';
 import { type AppError, Errors, withDetails } from '../errors';
 
-/**
- * A streaming NDJSON parser: one JSON object per line (LF or CRLF), blank lines skipped. Objects are
- * flat: values are strings, numbers, booleans or null. Values come out as text — numbers exactly as
- * written, so that a 20-digit customer id keeps every digit, `null` as `''` — which is why this is
- * a small parser of its own rather than `JSON.parse`.
- */
 export type NdjsonLimits = Pick<SegmentLimits, 'maxFieldsPerRecord' | 'maxFieldChars' | 'maxLineChars'>;
 
 /** One object: its property names and values, in the order written. */
@@ -92,141 +90,165 @@ function isBlank(text: string): boolean {
 }
 
 /** Parses one line holding a flat JSON object; errors name the line and column. */
-// eslint-disable-next-line max-lines-per-function -- one character loop; split under issue 10
 export function parseFlatObject(text: string, line: number, limits: NdjsonLimits): FlatRecord {
-  let position = 0;
-  const names: string[] = [];
-  const values: string[] = [];
+  return new FlatObjectReader(text, line, limits).read();
+}
 
-  const fail = (reason: string, at = position): AppError => {
-    const column = at + 1;
-    return withDetails(Errors.segmentJsonMalformed(line, column, reason), { line, column, reason });
-  };
-  const skipWhitespace = (): void => {
-    WHITESPACE.lastIndex = position;
-    WHITESPACE.test(text);
-    position = WHITESPACE.lastIndex;
-  };
-  const expect = (char: string, what: string): void => {
-    skipWhitespace();
-    if (text[position] !== char) throw fail(position >= text.length ? `the line ends where ${what} belongs` : `expected ${what}`);
-    position++;
-  };
-  const readString = (): string => {
-    SIMPLE_STRING.lastIndex = position;
-    const simple = SIMPLE_STRING.exec(text);
-    if (simple) {
-      position = SIMPLE_STRING.lastIndex;
-      return simple[1]!;
-    }
-    return readEscapedString();
-  };
-  const readEscapedString = (): string => {
-    const start = position;
-    let result = '';
-    let chunkStart = ++position;
+/** A cursor over one line: each method reads one piece of JSON at `position` and moves past it. */
+class FlatObjectReader {
+  private position = 0;
+  private readonly names: string[] = [];
+  private readonly values: string[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly line: number,
+    private readonly limits: NdjsonLimits,
+  ) {}
+
+  read(): FlatRecord {
+    this.skipWhitespace();
+    if (this.text[this.position] !== '{') throw this.fail('each line must be a JSON object');
+    this.position++;
+    this.skipWhitespace();
+    if (this.text[this.position] === '}') this.position++;
+    else this.readMembers();
+    this.skipWhitespace();
+    if (this.position < this.text.length) throw this.fail('only one JSON object may stand on a line');
+    return { names: this.names, values: this.values };
+  }
+
+  /** The members up to and including the closing `}`, separated by commas. */
+  private readMembers(): void {
     for (;;) {
-      if (position >= text.length) throw fail('a string is not closed', start);
-      const c = text.charCodeAt(position);
-      if (c === 0x22) {
-        result += text.slice(chunkStart, position);
-        position++;
-        return result;
+      this.readMember();
+      this.skipWhitespace();
+      const next = this.text[this.position];
+      if (next !== ',' && next !== '}') {
+        throw this.fail(this.position >= this.text.length ? "the line ends before the object's closing '}'" : "expected ',' or '}'");
       }
-      if (c < 0x20) throw fail('a control character inside a string must be escaped');
-      if (c !== 0x5c) {
-        position++;
-        continue;
-      }
-      result += text.slice(chunkStart, position);
-      const escape = text[position + 1];
-      if (escape === 'u') {
-        const hex = text.slice(position + 2, position + 6);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw fail('\\u must be followed by four hex digits');
-        result += String.fromCharCode(parseInt(hex, 16));
-        position += 6;
-      } else if (escape !== undefined && ESCAPES[escape] !== undefined) {
-        result += ESCAPES[escape];
-        position += 2;
-      } else {
-        throw fail('an unknown escape sequence');
-      }
-      chunkStart = position;
+      this.position++;
+      if (next === '}') return;
     }
-  };
-  const readValue = (name: string): string => {
-    skipWhitespace();
+  }
+
+  /** One `"name": value`, checked against the limits and the names before it. */
+  private readMember(): void {
+    this.skipWhitespace();
+    if (this.text[this.position] !== '"') throw this.fail('expected a property name in double quotes');
+    const nameAt = this.position;
+    const name = this.readString();
+    if (this.names.includes(name)) throw this.fail(`field '${name}' appears twice`, nameAt);
+    if (this.names.length >= this.limits.maxFieldsPerRecord) throw this.limitExceeded('maxFieldsPerRecord', nameAt);
+    this.expect(':', "':' after a property name");
+    const valueAt = this.position;
+    const value = this.readValue(name);
+    if (value.length > this.limits.maxFieldChars) throw this.limitExceeded('maxFieldChars', valueAt);
+    this.names.push(name);
+    this.values.push(value);
+  }
+
+  private readValue(name: string): string {
+    this.skipWhitespace();
+    const { text, position } = this;
     const c = text[position];
-    if (c === '"') return readString();
-    if (c === 't' && text.startsWith('true', position)) return advance('true');
-    if (c === 'f' && text.startsWith('false', position)) return advance('false');
+    if (c === '"') return this.readString();
+    if (c === 't' && text.startsWith('true', position)) return this.advance('true');
+    if (c === 'f' && text.startsWith('false', position)) return this.advance('false');
     if (c === 'n' && text.startsWith('null', position)) {
-      position += 4;
+      this.position += 4;
       return '';
     }
     if (c === '{' || c === '[') {
-      throw fail(`field '${name}' holds ${c === '{' ? 'an object' : 'an array'}; only strings, numbers, booleans and null are accepted`);
+      throw this.fail(`field '${name}' holds ${c === '{' ? 'an object' : 'an array'}; only strings, numbers, booleans and null are accepted`);
     }
     NUMBER.lastIndex = position;
     const number = NUMBER.exec(text);
     if (number && number[0] !== '') {
-      position = NUMBER.lastIndex;
+      this.position = NUMBER.lastIndex;
       return number[0];
     }
-    throw fail(position >= text.length ? `the line ends where the value of '${name}' belongs` : `field '${name}' has no valid JSON value`);
-  };
-  const advance = (literal: string): string => {
-    position += literal.length;
-    return literal;
-  };
+    throw this.fail(position >= text.length ? `the line ends where the value of '${name}' belongs` : `field '${name}' has no valid JSON value`);
+  }
 
-  skipWhitespace();
-  if (text[position] !== '{') throw fail('each line must be a JSON object');
-  position++;
-  skipWhitespace();
-  if (text[position] === '}') {
-    position++;
-  } else {
+  private readString(): string {
+    SIMPLE_STRING.lastIndex = this.position;
+    const simple = SIMPLE_STRING.exec(this.text);
+    if (simple) {
+      this.position = SIMPLE_STRING.lastIndex;
+      return simple[1]!;
+    }
+    return this.readEscapedString();
+  }
+
+  /** A string with escapes (or an unclosed or invalid one): read piece by piece. */
+  private readEscapedString(): string {
+    const { text } = this;
+    const start = this.position;
+    let result = '';
+    let chunkStart = ++this.position;
     for (;;) {
-      skipWhitespace();
-      if (text[position] !== '"') throw fail('expected a property name in double quotes');
-      const nameAt = position;
-      const name = readString();
-      if (names.includes(name)) throw fail(`field '${name}' appears twice`, nameAt);
-      if (names.length >= limits.maxFieldsPerRecord) {
-        throw withDetails(Errors.segmentLimitExceeded('maxFieldsPerRecord', limits.maxFieldsPerRecord, line), {
-          line,
-          column: nameAt + 1,
-          limit: 'maxFieldsPerRecord',
-          max: limits.maxFieldsPerRecord,
-        });
+      if (this.position >= text.length) throw this.fail('a string is not closed', start);
+      const c = text.charCodeAt(this.position);
+      if (c === 0x22) {
+        result += text.slice(chunkStart, this.position);
+        this.position++;
+        return result;
       }
-      expect(':', "':' after a property name");
-      const valueAt = position;
-      const value = readValue(name);
-      if (value.length > limits.maxFieldChars) {
-        throw withDetails(Errors.segmentLimitExceeded('maxFieldChars', limits.maxFieldChars, line), {
-          line,
-          column: valueAt + 1,
-          limit: 'maxFieldChars',
-          max: limits.maxFieldChars,
-        });
-      }
-      names.push(name);
-      values.push(value);
-      skipWhitespace();
-      if (text[position] === ',') {
-        position++;
+      if (c < 0x20) throw this.fail('a control character inside a string must be escaped');
+      if (c !== 0x5c) {
+        this.position++;
         continue;
       }
-      if (text[position] === '}') {
-        position++;
-        break;
-      }
-      throw fail(position >= text.length ? "the line ends before the object's closing '}'" : "expected ',' or '}'");
+      result += text.slice(chunkStart, this.position) + this.readEscape();
+      chunkStart = this.position;
     }
   }
-  skipWhitespace();
-  if (position < text.length) throw fail('only one JSON object may stand on a line');
-  return { names, values };
+
+  /** The escape sequence at the backslash at `position`: what it stands for. */
+  private readEscape(): string {
+    const escape = this.text[this.position + 1];
+    if (escape === 'u') {
+      const hex = this.text.slice(this.position + 2, this.position + 6);
+      if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw this.fail('\\u must be followed by four hex digits');
+      this.position += 6;
+      return String.fromCharCode(parseInt(hex, 16));
+    }
+    if (escape !== undefined && ESCAPES[escape] !== undefined) {
+      this.position += 2;
+      return ESCAPES[escape];
+    }
+    throw this.fail('an unknown escape sequence');
+  }
+
+  private expect(char: string, what: string): void {
+    this.skipWhitespace();
+    if (this.text[this.position] !== char) {
+      throw this.fail(this.position >= this.text.length ? `the line ends where ${what} belongs` : `expected ${what}`);
+    }
+    this.position++;
+  }
+
+  private advance(literal: string): string {
+    this.position += literal.length;
+    return literal;
+  }
+
+  private skipWhitespace(): void {
+    WHITESPACE.lastIndex = this.position;
+    WHITESPACE.test(this.text);
+    this.position = WHITESPACE.lastIndex;
+  }
+
+  private fail(reason: string, at = this.position): AppError {
+    const { line } = this;
+    const column = at + 1;
+    return withDetails(Errors.segmentJsonMalformed(line, column, reason), { line, column, reason });
+  }
+
+  private limitExceeded(limit: 'maxFieldsPerRecord' | 'maxFieldChars', at: number): AppError {
+    const { line } = this;
+    const max = this.limits[limit];
+    return withDetails(Errors.segmentLimitExceeded(limit, max, line), { line, column: at + 1, limit, max });
+  }
 }
