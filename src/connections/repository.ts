@@ -4,6 +4,7 @@ import type { AppContext } from '../app/context';
 import { connectionOptionsSchema, connectionSchema, type Connection } from '../domain/connection';
 import { Errors } from '../errors';
 import { providerNameSchema } from '../providers/types';
+import { deleteEntity, getEntity, isAlreadyExists, replaceEntityIfUnchanged } from '../storage/tables';
 
 /**
  * The connections table: one row per connection in a single partition (connections are few, and
@@ -31,6 +32,7 @@ export const connectionRowSchema = z.object({
   updatedBy: z.string(),
 });
 export type ConnectionRow = z.infer<typeof connectionRowSchema>;
+const storedRowSchema = connectionRowSchema.extend({ etag: z.string() });
 
 export interface StoredConnection {
   connection: Connection;
@@ -87,7 +89,7 @@ export async function insertConnection(context: AppContext, connection: Connecti
   try {
     await connectionsTable(context).createEntity(toRow(connection), { abortSignal: options.abortSignal });
   } catch (error) {
-    if (statusOf(error) === 409) throw Errors.conflict(`A connection with id '${connection.id}' already exists`);
+    if (isAlreadyExists(error)) throw Errors.conflict(`A connection with id '${connection.id}' already exists`);
     throw error;
   }
 }
@@ -97,13 +99,8 @@ export async function getConnection(
   connectionId: string,
   options: RepositoryOptions = {},
 ): Promise<StoredConnection | undefined> {
-  try {
-    const entity = await connectionsTable(context).getEntity(CONNECTIONS_PARTITION, connectionId, { abortSignal: options.abortSignal });
-    return { connection: fromRow(entity), etag: entity.etag };
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw error;
-  }
+  const row = await getEntity(connectionsTable(context), CONNECTIONS_PARTITION, connectionId, storedRowSchema, options);
+  return row && { connection: fromRow(row), etag: row.etag };
 }
 
 export async function* listConnections(context: AppContext, options: RepositoryOptions = {}): AsyncGenerator<Connection> {
@@ -121,28 +118,13 @@ export async function replaceConnection(
   etag: string,
   options: RepositoryOptions = {},
 ): Promise<void> {
-  try {
-    await connectionsTable(context).updateEntity(toRow(connection), 'Replace', { etag, abortSignal: options.abortSignal });
-  } catch (error) {
-    const status = statusOf(error);
-    if (status === 412 || status === 404) {
-      throw Errors.conflict(`Connection '${connection.id}' changed or was deleted while this request ran; read it again and retry`);
-    }
-    throw error;
+  const replaced = await replaceEntityIfUnchanged(connectionsTable(context), toRow(connection), etag, options);
+  if (replaced === undefined) {
+    throw Errors.conflict(`Connection '${connection.id}' changed or was deleted while this request ran; read it again and retry`);
   }
 }
 
 /** Deletes the row; succeeds when it is already gone. */
 export async function deleteConnectionRow(context: AppContext, connectionId: string, options: RepositoryOptions = {}): Promise<void> {
-  try {
-    await connectionsTable(context).deleteEntity(CONNECTIONS_PARTITION, connectionId, { abortSignal: options.abortSignal });
-  } catch (error) {
-    if (statusOf(error) === 404) return;
-    throw error;
-  }
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
+  await deleteEntity(connectionsTable(context), CONNECTIONS_PARTITION, connectionId, options);
 }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { RestError, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { deleteEntityIfUnchanged, isAlreadyExists, isNotFound, isPreconditionFailed } from '../storage/tables';
 
 /**
  * Remembers provider-side targets that we create (the Iterable list named after a segment), and
@@ -55,7 +56,7 @@ export function createTableTargetRegistry(table: TableClient): TargetRegistry {
         if (row.state === 'ready' && row.targetId !== undefined) return { state: 'ready', id: row.targetId, etag: row.etag };
         return { state: 'creating', owner: row.owner ?? '', claimedAtMs: row.claimedAtMs ?? 0, etag: row.etag };
       } catch (error) {
-        if (error instanceof RestError && error.statusCode === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     },
@@ -66,7 +67,7 @@ export function createTableTargetRegistry(table: TableClient): TargetRegistry {
           etag === undefined ? await table.createEntity(entity) : await table.updateEntity(entity, 'Replace', { etag });
         return { etag: response.etag ?? '' };
       } catch (error) {
-        if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) return undefined;
+        if (isAlreadyExists(error) || isPreconditionFailed(error)) return undefined;
         throw error;
       }
     },
@@ -75,11 +76,8 @@ export function createTableTargetRegistry(table: TableClient): TargetRegistry {
     },
     async release(key, etag) {
       const { partitionKey, rowKey } = keys(key);
-      try {
-        await table.deleteEntity(partitionKey, rowKey, { etag });
-      } catch (error) {
-        if (!(error instanceof RestError && (error.statusCode === 404 || error.statusCode === 412))) throw error;
-      }
+      // Changed meanwhile: someone else holds the claim now, and it is theirs to give up.
+      await deleteEntityIfUnchanged(table, partitionKey, rowKey, etag);
     },
   };
 }

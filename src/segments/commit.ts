@@ -1,10 +1,8 @@
 import type { AppContext } from '../app/context';
 import type { Segment } from '../domain/segment';
 import { Errors } from '../errors';
+import { deleteEntity, getEntity, isAlreadyExists, isPreconditionFailed } from '../storage/tables';
 import {
-  deleteEntityIfExists,
-  getEntityOrUndefined,
-  isStatus,
   META_PARTITION,
   metaRowSchema,
   segmentsTable,
@@ -58,7 +56,7 @@ export async function commitVersion(context: AppContext, options: CommitVersionO
   try {
     return await makeCurrent(context, options, now);
   } catch (error) {
-    await deleteEntityIfExists(table, versionPartition(segmentId), versionRowKey(version));
+    await deleteEntity(table, versionPartition(segmentId), versionRowKey(version));
     throw error;
   }
 }
@@ -67,7 +65,7 @@ async function makeCurrent(context: AppContext, options: CommitVersionOptions, n
   const { segmentId, version, abortSignal } = options;
   const table = segmentsTable(context);
   for (let attempt = 1; ; attempt++) {
-    const meta = await getEntityOrUndefined(table, META_PARTITION, segmentId, metaRowSchema, abortSignal);
+    const meta = await getEntity(table, META_PARTITION, segmentId, metaRowSchema, { abortSignal });
     if (meta && meta.version > version) {
       throw Errors.conflict(
         meta.deleted
@@ -95,7 +93,7 @@ async function makeCurrent(context: AppContext, options: CommitVersionOptions, n
       return toSegment(metaRowSchema.parse({ ...row, etag: '' }));
     } catch (error) {
       // Someone else changed the row between our read and write: read again and decide again.
-      const raced = isStatus(error, 412) || isStatus(error, 409);
+      const raced = isPreconditionFailed(error) || isAlreadyExists(error);
       if (!raced || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
     }
   }

@@ -6,7 +6,8 @@ import type { SegmentMember } from '../domain/segment';
 import { Errors } from '../errors';
 import { parseStoredLines } from './codec';
 import { partBlobName, supersededBlobName } from './layout';
-import { getEntityOrUndefined, segmentsTable, versionPartition, versionRowKey, versionRowSchema, type VersionRow } from './table';
+import { getEntity } from '../storage/tables';
+import { segmentsTable, versionPartition, versionRowKey, versionRowSchema, type VersionRow } from './table';
 
 /**
  * Streams a segment version's members from Blob storage, part after part, with memory bounded by
@@ -39,7 +40,7 @@ export async function* readSegmentBatches(
   options: ReadSegmentOptions = {},
 ): AsyncGenerator<SegmentMember[], void, undefined> {
   const { abortSignal } = options;
-  const row = await getEntityOrUndefined(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, abortSignal);
+  const row = await getEntity(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, { abortSignal });
   if (!row) throw Errors.notFound('Segment version', `${segmentId}/${version}`);
   const container = context.storage.container(context.storage.names.containers.segments);
   const superseded = row.supersededCount > 0 ? await readSuperseded(container, segmentId, version, abortSignal) : new Uint32Array(0);

@@ -2,7 +2,8 @@ import type { AppContext } from '../app/context';
 import type { Segment } from '../domain/segment';
 import { Errors } from '../errors';
 import { versionCutoff } from './layout';
-import { getEntityOrUndefined, isStatus, META_PARTITION, metaRowSchema, segmentsTable, toSegment } from './table';
+import { getEntity, isNotFound, isPreconditionFailed } from '../storage/tables';
+import { META_PARTITION, metaRowSchema, segmentsTable, toSegment } from './table';
 import { cleanupSegment } from './versions';
 
 /** Segment metadata: read, list, delete. Uploads go through `ingestSegment`. */
@@ -12,7 +13,7 @@ export interface SegmentRequestOptions {
 
 /** The segment, or undefined when it does not exist (or was deleted). */
 export async function findSegment(context: AppContext, segmentId: string, options: SegmentRequestOptions = {}): Promise<Segment | undefined> {
-  const row = await getEntityOrUndefined(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options.abortSignal);
+  const row = await getEntity(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options);
   return row && !row.deleted ? toSegment(row) : undefined;
 }
 
@@ -43,7 +44,7 @@ export async function* listSegments(context: AppContext, options: SegmentRequest
 export async function deleteSegment(context: AppContext, segmentId: string, options: SegmentRequestOptions = {}): Promise<void> {
   const { abortSignal } = options;
   const table = segmentsTable(context);
-  const row = await getEntityOrUndefined(table, META_PARTITION, segmentId, metaRowSchema, abortSignal);
+  const row = await getEntity(table, META_PARTITION, segmentId, metaRowSchema, { abortSignal });
   if (!row || row.deleted) return;
   const now = context.now();
   try {
@@ -53,8 +54,8 @@ export async function deleteSegment(context: AppContext, segmentId: string, opti
       { etag: row.etag, abortSignal },
     );
   } catch (error) {
-    if (isStatus(error, 412)) throw Errors.conflict('The segment changed while it was being deleted; try again');
-    if (isStatus(error, 404)) return;
+    if (isPreconditionFailed(error)) throw Errors.conflict('The segment changed while it was being deleted; try again');
+    if (isNotFound(error)) return;
     throw error;
   }
   context.log.info('segment deleted', { segmentId });

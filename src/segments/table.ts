@@ -94,41 +94,6 @@ export function toSegment(row: MetaRow): Segment {
   };
 }
 
-/** Reads one entity, or undefined when it does not exist. */
-export async function getEntityOrUndefined<T extends z.ZodType>(
-  table: TableClient,
-  partitionKey: string,
-  rowKey: string,
-  schema: T,
-  abortSignal?: AbortSignal,
-): Promise<z.infer<T> | undefined> {
-  try {
-    const entity = await table.getEntity(partitionKey, rowKey, { abortSignal });
-    return schema.parse(entity);
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
-}
-
-export function isStatus(error: unknown, status: number): boolean {
-  return typeof error === 'object' && error !== null && (error as { statusCode?: unknown }).statusCode === status;
-}
-
-/** Deletes an entity; already gone is fine. */
-export async function deleteEntityIfExists(
-  table: TableClient,
-  partitionKey: string,
-  rowKey: string,
-  abortSignal?: AbortSignal,
-): Promise<void> {
-  try {
-    await table.deleteEntity(partitionKey, rowKey, { abortSignal });
-  } catch (error) {
-    if (!isStatus(error, 404)) throw error;
-  }
-}
-
 /** Every version row and holder row of a segment. */
 export async function readVersionPartition(
   context: AppContext,

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
+import { isNotFound } from '../storage/tables';
 import { partBlobName, RECORDS_PER_PART, supersededBlobName, versionPrefix } from './layout';
 
 /**
@@ -142,5 +143,5 @@ export async function deleteVersionBlobs(
 }
 
 function ignoreNotFound(error: unknown): void {
-  if ((error as { statusCode?: unknown }).statusCode !== 404) throw error;
+  if (!isNotFound(error)) throw error;
 }

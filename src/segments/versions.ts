@@ -1,14 +1,12 @@
 import type { AppContext } from '../app/context';
 import { segmentVersionSchema, type Segment, type SegmentVersionInfo } from '../domain/segment';
-import { AppError, Errors, isAppError } from '../errors';
+import { Errors, isAppError } from '../errors';
 import { parseBlobName, versionStartedAt } from './layout';
+import { deleteEntity, deleteEntityIfUnchanged, getEntity, replaceEntityIfUnchanged } from '../storage/tables';
 import {
-  deleteEntityIfExists,
-  getEntityOrUndefined,
   holderRowKey,
   holderRowPrefix,
   holderRowSchema,
-  isStatus,
   META_PARTITION,
   metaRowSchema,
   readVersionPartition,
@@ -62,7 +60,7 @@ export async function acquireSegmentVersion(
   try {
     await readyVersion(context, segmentId, version, abortSignal);
   } catch (error) {
-    await deleteEntityIfExists(table, partition, holderRowKey(version, runId));
+    await deleteEntity(table, partition, holderRowKey(version, runId));
     throw error;
   }
   return toVersionInfo(segmentId, before);
@@ -79,7 +77,7 @@ export async function acquireCurrentSegmentVersion(
   options: SegmentVersionOptions = {},
 ): Promise<Segment> {
   for (let attempt = 1; ; attempt++) {
-    const meta = await getEntityOrUndefined(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options.abortSignal);
+    const meta = await getEntity(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options);
     if (!meta || meta.deleted) throw Errors.notFound('Segment', segmentId);
     try {
       await acquireSegmentVersion(context, segmentId, meta.version, runId, options);
@@ -98,7 +96,7 @@ export async function releaseSegmentVersion(
   runId: string,
   options: SegmentVersionOptions = {},
 ): Promise<void> {
-  await deleteEntityIfExists(segmentsTable(context), versionPartition(segmentId), holderRowKey(version, runId), options.abortSignal);
+  await deleteEntity(segmentsTable(context), versionPartition(segmentId), holderRowKey(version, runId), options);
   await cleanupSegment(context, segmentId, options).catch((error: unknown) =>
     context.log.warn('segment cleanup failed', { segmentId, error: error instanceof Error ? error : String(error) }),
   );
@@ -111,7 +109,7 @@ export async function readyVersion(
   version: string,
   abortSignal?: AbortSignal,
 ): Promise<VersionRow> {
-  const row = await getEntityOrUndefined(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, abortSignal);
+  const row = await getEntity(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, { abortSignal });
   if (!row || row.state !== 'ready') throw Errors.notFound('Segment version', `${segmentId}/${version}`);
   return row;
 }
@@ -132,13 +130,13 @@ export async function cleanupSegment(context: AppContext, segmentId: string, opt
   const { abortSignal } = options;
   const table = segmentsTable(context);
   const now = context.now().getTime();
-  const meta = await getEntityOrUndefined(table, META_PARTITION, segmentId, metaRowSchema, abortSignal);
+  const meta = await getEntity(table, META_PARTITION, segmentId, metaRowSchema, { abortSignal });
   const { versions, holders } = await readVersionPartition(context, segmentId, abortSignal);
   const isLive = (holder: HolderRow) => now - Date.parse(holder.acquiredAt) < SEGMENT_HOLD_EXPIRY_IN_MS;
   const isAbandoned = (version: string) => now - versionStartedAt(version).getTime() > ABANDONED_VERSION_AGE_IN_MS;
 
   for (const holder of holders.filter((holder) => !isLive(holder))) {
-    await deleteEntityIfExists(table, holder.partitionKey, holder.rowKey, abortSignal);
+    await deleteEntity(table, holder.partitionKey, holder.rowKey, { abortSignal });
     context.log.warn('segment hold expired', { segmentId, version: holder.version, runId: holder.runId });
   }
   const current = meta && !meta.deleted ? meta.version : undefined;
@@ -153,7 +151,8 @@ export async function cleanupSegment(context: AppContext, segmentId: string, opt
   await deleteAbandonedBlobs(context, segmentId, new Set(versions.map((row) => row.version)), isAbandoned, abortSignal);
   if (meta?.deleted && isAbandoned(meta.version) && versions.length === versionsDeleted.length) {
     // Nothing of the segment is left and no upload that predates the deletion can still commit.
-    await table.deleteEntity(META_PARTITION, segmentId, { etag: meta.etag, abortSignal }).catch(ignoreRaces);
+    // A lost race (gone, or changed meanwhile) leaves the row to whoever won.
+    await deleteEntityIfUnchanged(table, META_PARTITION, segmentId, meta.etag, { abortSignal });
   }
   if (versionsDeleted.length > 0) context.log.info('segment versions deleted', { segmentId, versions: versionsDeleted });
   return { versionsDeleted };
@@ -201,13 +200,9 @@ async function deleteVersion(
 ): Promise<boolean> {
   const table = segmentsTable(context);
   const mark = { partitionKey: row.partitionKey, rowKey: row.rowKey };
-  try {
-    await table.updateEntity({ ...mark, state: 'deleting' }, 'Merge', { etag: row.etag, abortSignal });
-  } catch (error) {
-    // Changed or gone since we read it: another cleanup or a hold got there first.
-    if (isStatus(error, 404) || isStatus(error, 412)) return false;
-    throw error;
-  }
+  const marked = await replaceEntityIfUnchanged(table, { ...mark, state: 'deleting' }, row.etag, { mode: 'Merge', abortSignal });
+  // Changed or gone since we read it: another cleanup or a hold got there first.
+  if (marked === undefined) return false;
   const holders = await listHolders(context, segmentId, row.version, abortSignal);
   if (holders.some(isLive)) {
     await table.updateEntity({ ...mark, state: 'ready' }, 'Merge', { abortSignal });
@@ -215,8 +210,8 @@ async function deleteVersion(
   }
   const container = context.storage.container(context.storage.names.containers.segments);
   await deleteVersionBlobs(container, segmentId, row.version, abortSignal);
-  await deleteEntityIfExists(table, row.partitionKey, row.rowKey, abortSignal);
-  for (const holder of holders) await deleteEntityIfExists(table, holder.partitionKey, holder.rowKey, abortSignal);
+  await deleteEntity(table, row.partitionKey, row.rowKey, { abortSignal });
+  for (const holder of holders) await deleteEntity(table, holder.partitionKey, holder.rowKey, { abortSignal });
   return true;
 }
 
@@ -251,10 +246,4 @@ async function deleteAbandonedBlobs(
     await deleteVersionBlobs(container, segmentId, version, abortSignal);
     context.log.info('abandoned segment upload removed', { segmentId, version });
   }
-}
-
-/** Swallows the answers of a lost race (gone, changed); rethrows anything else. */
-function ignoreRaces(error: unknown): undefined {
-  if (isStatus(error, 404) || isStatus(error, 412)) return undefined;
-  throw error instanceof AppError || error instanceof Error ? error : new Error(String(error));
 }

@@ -74,6 +74,27 @@ export async function deleteEntity(table: TableClient, partitionKey: string, row
 }
 
 /**
+ * Deletes an entity under the ETag it was read with; succeeds when it is already gone. Answers
+ * false when someone changed it meanwhile (it was kept).
+ */
+export async function deleteEntityIfUnchanged(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+  etag: string,
+  options: OperationOptions = {},
+): Promise<boolean> {
+  try {
+    await table.deleteEntity(partitionKey, rowKey, { abortSignal: options.abortSignal, etag });
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return true;
+    if (isPreconditionFailed(error)) return false;
+    throw error;
+  }
+}
+
+/**
  * Writes an entity under the ETag it was read with (`Replace` or `Merge`); answers the new ETag, or
  * undefined when someone changed (or deleted) it meanwhile.
  */

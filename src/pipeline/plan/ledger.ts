@@ -2,7 +2,7 @@ import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
 import { chunkOperationSchema, type ChunkOperation } from '../../providers/types';
-import { isStatus } from '../store/runs-table';
+import { getEntity, isNotFound } from '../../storage/tables';
 import { hashEmail, hashEmailBytes, type Hash64 } from './hash';
 import { HashIndex } from './hash-index';
 import { BlobLineWriter } from '../store/blob-lines';
@@ -61,14 +61,9 @@ export async function ledgerBase(context: AppContext, exportId: string, targetKe
 }
 
 async function readManifest(context: AppContext, exportId: string, targetKey: string) {
-  try {
-    const row = manifestRowSchema.parse(await ledgerTable(context).getEntity(exportId, targetKey));
-    const parse = (text: string | undefined) => (text ? snapshotRefSchema.parse(JSON.parse(text)) : undefined);
-    return { current: parse(row.current), previous: parse(row.previous) };
-  } catch (error) {
-    if (isStatus(error, 404)) return { current: undefined, previous: undefined };
-    throw error;
-  }
+  const row = await getEntity(ledgerTable(context), exportId, targetKey, manifestRowSchema);
+  const parse = (text: string | undefined) => (text ? snapshotRefSchema.parse(JSON.parse(text)) : undefined);
+  return { current: parse(row?.current), previous: parse(row?.previous) };
 }
 
 /** Makes `runId`'s snapshot the current one (idempotent for a re-planned run). */
@@ -84,7 +79,7 @@ export async function commitSnapshot(context: AppContext, exportId: string, targ
     // Two runs back: its snapshot and its chunks' records (which only the run after it needed,
     // to learn what it failed to deliver) are no longer read by anyone.
     await ledgerContainer(context).deleteBlob(manifest.previous.blob, { deleteSnapshots: 'include' }).catch((error: unknown) => {
-      if (!isStatus(error, 404)) throw error;
+      if (!isNotFound(error)) throw error;
     });
     await deleteChunkPayloads(context, manifest.previous.runId);
   }

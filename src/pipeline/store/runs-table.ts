@@ -1,8 +1,16 @@
-import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
 import { chunkDocSchema, runDocSchema, type ChunkDoc, type RunDoc } from '../../domain/run';
+import {
+  createEntityIfAbsent,
+  deletePartition,
+  getEntity,
+  isPreconditionFailed,
+  isTransactionConflict,
+  replaceEntityIfUnchanged,
+} from '../../storage/tables';
 
 /**
  * The runs table keeps everything of one run in the run's own partition — the run document
@@ -15,6 +23,7 @@ export const chunkRowKey = (chunk: number): string => `c-${String(chunk).padStar
 export const MAX_TRANSACTION_ACTIONS = 100;
 
 const docRowSchema = z.object({ partitionKey: z.string(), rowKey: z.string(), doc: z.string(), etag: z.string() });
+const chunkRowSchema = docRowSchema.extend({ payload: z.string().optional() });
 
 export interface Versioned<T> {
   value: T;
@@ -25,34 +34,14 @@ export function runsTable(context: AppContext): TableClient {
   return context.storage.table(context.storage.names.tables.runs);
 }
 
-function parseDoc<T extends z.ZodType>(schema: T, entity: unknown): Versioned<z.infer<T>> {
-  const row = docRowSchema.parse(entity);
-  return { value: schema.parse(JSON.parse(row.doc)), etag: row.etag };
-}
-
-export function isStatus(error: unknown, ...statuses: number[]): boolean {
-  return error instanceof RestError && statuses.includes(error.statusCode ?? 0);
-}
-
 export async function getRunDoc(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<Versioned<RunDoc> | undefined> {
-  try {
-    const entity = await runsTable(context).getEntity(runId, RUN_ROW, { abortSignal });
-    return parseDoc(runDocSchema, entity);
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
+  const row = await getEntity(runsTable(context), runId, RUN_ROW, docRowSchema, { abortSignal });
+  return row && { value: runDocSchema.parse(JSON.parse(row.doc)), etag: row.etag };
 }
 
 /** Creates the run document; false when a run with this id already exists. */
 export async function insertRunDoc(context: AppContext, doc: RunDoc): Promise<boolean> {
-  try {
-    await runsTable(context).createEntity({ partitionKey: doc.runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) });
-    return true;
-  } catch (error) {
-    if (isStatus(error, 409)) return false;
-    throw error;
-  }
+  return await createEntityIfAbsent(runsTable(context), { partitionKey: doc.runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) });
 }
 
 /**
@@ -78,19 +67,15 @@ export async function updateRunDoc(
       );
       return { doc: next, changed: true };
     } catch (error) {
-      if (!isStatus(error, 412) || attempt > 50) throw error;
+      if (!isPreconditionFailed(error) || attempt > 50) throw error;
       await backoff(attempt);
     }
   }
 }
 
 export async function getChunkDoc(context: AppContext, runId: string, chunk: number): Promise<Versioned<ChunkDoc> | undefined> {
-  try {
-    return parseChunk(await runsTable(context).getEntity(runId, chunkRowKey(chunk)));
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
+  const row = await getEntity(runsTable(context), runId, chunkRowKey(chunk), chunkRowSchema);
+  return row && parseChunk(row);
 }
 
 export async function* listChunkDocs(context: AppContext, runId: string, abortSignal?: AbortSignal): AsyncGenerator<ChunkDoc> {
@@ -113,13 +98,7 @@ export async function insertChunkDocs(context: AppContext, runId: string, chunks
 
 /** Saves a chunk's delivery state; false when someone else changed the chunk meanwhile. */
 export async function saveChunkDoc(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>): Promise<string | undefined> {
-  try {
-    const response = await runsTable(context).updateEntity(chunkEntity(runId, chunk.value), 'Replace', { etag: chunk.etag });
-    return response.etag;
-  } catch (error) {
-    if (isStatus(error, 412, 404)) return undefined;
-    throw error;
-  }
+  return await replaceEntityIfUnchanged(runsTable(context), chunkEntity(runId, chunk.value), chunk.etag);
 }
 
 /**
@@ -165,18 +144,11 @@ function chunkEntity(runId: string, chunk: ChunkDoc) {
   };
 }
 
-const chunkRowSchema = docRowSchema.extend({ payload: z.string().optional() });
 
 function parseChunk(entity: unknown): Versioned<ChunkDoc> {
   const row = chunkRowSchema.parse(entity);
   const doc = chunkDocSchema.parse({ ...(JSON.parse(row.doc) as object), ...(row.payload === undefined ? {} : { payloadInline: row.payload }) });
   return { value: doc, etag: row.etag };
-}
-
-function isTransactionConflict(error: unknown): boolean {
-  if (isStatus(error, 412, 409)) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /UpdateConditionNotSatisfied|ConditionNotMet|precondition/i.test(message);
 }
 
 async function backoff(attempt: number): Promise<void> {
@@ -216,10 +188,5 @@ export async function listRunIdsPage(
 }
 
 export async function deleteRunIndex(context: AppContext, exportId: string): Promise<void> {
-  const table = runIndexTable(context);
-  for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}`, select: ['RowKey'] } })) {
-    await table.deleteEntity(exportId, String(entity.rowKey)).catch((error: unknown) => {
-      if (!isStatus(error, 404)) throw error;
-    });
-  }
+  await deletePartition(runIndexTable(context), exportId);
 }
