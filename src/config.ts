@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, Errors } from './errors';
+import { Errors } from './errors';
 import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
 
 /**
@@ -96,8 +96,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     }
   }
   if (problems.length > 0 || !parsed.success) {
-    const error = Errors.invalidConfiguration(problems);
-    throw new AppError(error.code, error.status, error.message, { details: { problems } });
+    throw Errors.invalidConfiguration(problems, { details: { problems } });
   }
   return toConfig(parsed.data);
 }

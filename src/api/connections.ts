@@ -3,7 +3,7 @@ import { connectionIdSchema, deleteConnectionQuerySchema } from '../domain/conne
 import type { AppContext } from '../app/context';
 import { deleteConnection, getVisibleConnection } from '../connections/service';
 import type { Principal } from '../domain/policy';
-import { Errors, withDetails } from '../errors';
+import { Errors } from '../errors';
 import { exportsUsingConnection } from '../exports/repository';
 import { removeExportsOfConnection } from '../pipeline/cleanup';
 import { parseQuery } from './validation';
@@ -34,10 +34,9 @@ export async function deleteConnectionAndExports(context: AppContext, principal:
   await getVisibleConnection(context, principal, connectionId);
   const exportIds = await exportsUsingConnection(context, connectionId);
   if (exportIds.length > 0 && !options.force) {
-    throw withDetails(
-      Errors.conflict(`Connection '${connectionId}' is used by export(s) ${exportIds.join(', ')}; delete them first or repeat with ?force=true`),
-      { exportIds },
-    );
+    throw Errors.conflict(`Connection '${connectionId}' is used by export(s) ${exportIds.join(', ')}; delete them first or repeat with ?force=true`, {
+      details: { exportIds },
+    });
   }
   if (exportIds.length > 0) await removeExportsOfConnection(context, connectionId);
   await deleteConnection(context, principal, connectionId, { deletedExports: exportIds.length });

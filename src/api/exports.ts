@@ -11,12 +11,12 @@ import { getConnection } from '../connections/repository';
 import type { Connection } from '../domain/connection';
 import { createExportBodySchema, exportIdSchema, updateExportBodySchema, type CreateExportBody, type Export, type ExportResource, type UpdateExportBody } from '../domain/export';
 import { canUseExport, type Principal } from '../domain/policy';
-import { AppError, Errors } from '../errors';
+import { Errors } from '../errors';
 import { createExportRow, listExports, replaceExportRow } from '../exports/repository';
 import { exportProblems, invalidExport, newExportId } from '../exports/validation';
 import { getProviderAccount } from '../pipeline/accounts';
 import { removeExport } from '../pipeline/cleanup';
-import { isProviderError } from '../providers/errors';
+import { isProviderErrorKind, toApiError } from '../providers/errors';
 import { findSegment } from '../segments/repository';
 import type { OperationOptions } from '../storage/tables';
 import { authorize } from './auth';
@@ -139,15 +139,13 @@ async function checkBrevoList(context: AppContext, connection: Connection, listI
     const { adapter } = await getProviderAccount(context, connection.id, { ...options, fresh: true });
     await adapter.prepareTarget({ provider: 'brevo', listId }, { abortSignal: options.abortSignal, timeoutInMs: LIST_CHECK_TIMEOUT_IN_MS });
   } catch (error) {
-    if (!isProviderError(error)) throw error;
-    if (error.kind === 'permanent') {
-      throw new AppError('list_not_found', 422, `Brevo has no list ${listId} for this connection`, {
+    if (isProviderErrorKind(error, 'permanent')) {
+      throw Errors.listNotFound('Brevo', listId, {
         details: [{ path: 'options.listId', message: error.providerMessage ?? 'the list does not exist' }],
         cause: error,
       });
     }
-    if (error.kind === 'auth') throw Errors.providerAuthFailed('Brevo');
-    throw new AppError(Errors.providerUnavailable.code, 502, Errors.providerUnavailable('Brevo').message, { cause: error });
+    throw toApiError(error);
   }
 }
 

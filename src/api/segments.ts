@@ -11,7 +11,7 @@ import {
   type SegmentFormat,
 } from '../domain/segment';
 import type { AppContext } from '../app/context';
-import { Errors, withDetails } from '../errors';
+import { Errors } from '../errors';
 import { exportsUsingSegment } from '../exports/repository';
 import { deleteSegment } from '../segments/repository';
 import { parseWith } from './validation';
@@ -52,7 +52,7 @@ export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
   const declaredBytes = Number(request.headers.get('content-length') ?? '0');
   const { maxBodyBytes } = DEFAULT_SEGMENT_LIMITS;
   if (declaredBytes > maxBodyBytes) {
-    throw withDetails(Errors.segmentTooLarge(maxBodyBytes, 1), { line: 1, limit: 'maxBodyBytes', max: maxBodyBytes });
+    throw Errors.segmentTooLarge(maxBodyBytes, 1, { details: { line: 1, limit: 'maxBodyBytes', max: maxBodyBytes } });
   }
   return { segmentId, name: query.name, keyField: query.keyField, format };
 }
@@ -60,6 +60,6 @@ export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
 /** `DELETE /api/segments/{segmentId}`: refused (409 `segment_in_use`) while an export uses the segment. */
 export async function deleteUnusedSegment(context: AppContext, segmentId: string): Promise<void> {
   const exportIds = (await exportsUsingSegment(context, segmentId)).map((stored) => stored.export.id);
-  if (exportIds.length > 0) throw withDetails(Errors.segmentInUse(exportIds), { exportIds });
+  if (exportIds.length > 0) throw Errors.segmentInUse(exportIds, { details: { exportIds } });
   await deleteSegment(context, segmentId);
 }

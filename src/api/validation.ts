@@ -1,6 +1,6 @@
 import type { HttpRequest } from '@azure/functions';
 import type { z } from 'zod';
-import { AppError, Errors, validationError } from '../errors';
+import { Errors, validationError } from '../errors';
 
 export const MAX_JSON_BODY_BYTES = 256 * 1024;
 
@@ -17,14 +17,14 @@ export async function readJsonBody<T extends z.ZodType>(request: HttpRequest, sc
     throw Errors.unsupportedMediaType(contentType || '(none)', 'application/json');
   }
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_JSON_BODY_BYTES) throw tooLarge();
+  if (declared > MAX_JSON_BODY_BYTES) throw Errors.payloadTooLarge(MAX_JSON_BODY_BYTES);
   const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_JSON_BODY_BYTES) throw tooLarge();
+  if (Buffer.byteLength(text) > MAX_JSON_BODY_BYTES) throw Errors.payloadTooLarge(MAX_JSON_BODY_BYTES);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (cause) {
-    throw new AppError(Errors.invalidJson.code, 400, Errors.invalidJson().message, { cause });
+    throw Errors.invalidJson({ cause });
   }
   return parseWith(schema, value, 'request body');
 }
@@ -32,8 +32,4 @@ export async function readJsonBody<T extends z.ZodType>(request: HttpRequest, sc
 /** Validates route parameters and the query string together. */
 export function parseQuery<T extends z.ZodType>(request: HttpRequest, schema: T): z.infer<T> {
   return parseWith(schema, Object.fromEntries(request.query.entries()), 'query string');
-}
-
-function tooLarge(): AppError {
-  return new AppError('payload_too_large', 413, `The request body exceeds ${MAX_JSON_BODY_BYTES} bytes`);
 }

@@ -12,7 +12,7 @@ import {
   type PublicConnection,
   type UpdateConnectionBody,
 } from '../domain/connection';
-import { Errors, validationError, withDetails } from '../errors';
+import { Errors, validationError } from '../errors';
 import { SecretStoreError, toSecretName } from '../secrets';
 import {
   deleteConnectionRow,
@@ -232,7 +232,7 @@ async function secretStore<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    if (error instanceof SecretStoreError) throw withDetails(Errors.dependencyUnavailable('The secret store'), undefined, error);
+    if (error instanceof SecretStoreError) throw Errors.dependencyUnavailable('The secret store', { cause: error });
     throw error;
   }
 }

@@ -8,7 +8,7 @@ import { getConnection } from '../connections/repository';
 import type { Export } from '../domain/export';
 import type { ProviderName } from '../domain/provider';
 import { isTerminal, type RunDoc, type RunMode, type RunTrigger } from '../domain/run';
-import { AppError, Errors } from '../errors';
+import { Errors } from '../errors';
 import { getExport, setActiveRun, type StoredExport } from '../exports/repository';
 import { createRun, finishRun } from './run-state';
 import { getRunDoc } from './store/runs-table';
@@ -36,13 +36,6 @@ export function scheduledRunId(exportId: string, occurrence: Date): string {
   return `sched-${occurrence.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${exportId}`;
 }
 
-export class RunInProgressError extends AppError {
-  constructor(readonly activeRunId: string) {
-    const base = Errors.runInProgress(activeRunId);
-    super(base.code, base.status, base.message, { details: { runId: activeRunId } });
-  }
-}
-
 export async function startRun(context: AppContext, exportId: string, options: StartRunOptions): Promise<RunDoc> {
   const now = context.now();
   const runId = options.runId ?? newRunId(now);
@@ -56,7 +49,7 @@ export async function startRun(context: AppContext, exportId: string, options: S
     const busyWith = await activeRunOf(context, stored);
     if (busyWith === runId) return await create(context, stored.export, runId, options);
     if (busyWith) {
-      if (options.trigger === 'on-demand') throw new RunInProgressError(busyWith);
+      if (options.trigger === 'on-demand') throw Errors.runInProgress(busyWith, { details: { runId: busyWith } });
       return await create(context, stored.export, runId, options, `Another run of this export (${busyWith}) was still active`);
     }
     if (await setActiveRun(context, stored, runId, now)) return await create(context, stored.export, runId, options);

@@ -1,9 +1,8 @@
 import type { Dispatcher } from 'undici';
-import { Errors, withDetails, type AppError } from '../errors';
 import type { Logger } from '../log';
 import type { StorageClients } from '../storage/clients';
 import { BrevoAdapter, type BrevoAttributeNames } from './brevo/adapter';
-import { isProviderError, providerDisplayName } from './errors';
+import { toApiError } from './errors';
 import { ProviderHttpClient, type RetryPolicy } from './http';
 import { ITERABLE_HOSTS, IterableAdapter, type IterableRegion } from './iterable/adapter';
 import { OMNISEND_API_VERSION, OmnisendAdapter } from './omnisend/adapter';
@@ -110,16 +109,8 @@ export async function verifyProviderKey(settings: ProviderAdapterSettings, optio
   try {
     await createProviderAdapter(settings).verifyCredentials({ timeoutInMs: VERIFY_TIMEOUT_MS, ...options });
   } catch (error) {
-    throw toConnectError(settings.provider, error);
+    throw toApiError(error);
   }
-}
-
-function toConnectError(provider: ProviderName, error: unknown): unknown {
-  if (!isProviderError(error)) return error;
-  const details = { statusCode: error.statusCode, providerCode: error.providerCode };
-  const mapped: AppError =
-    error.kind === 'auth' ? Errors.providerAuthFailed(providerDisplayName(provider)) : Errors.providerUnavailable(providerDisplayName(provider));
-  return withDetails(mapped, details, error);
 }
 
 function httpClient(

@@ -7,7 +7,7 @@ import {
   type SegmentLimits,
   type SegmentUploadResult,
 } from '../domain/segment';
-import { AppError, Errors, withDetails } from '../errors';
+import { AppError, Errors } from '../errors';
 import { encodeRow } from './codec';
 import { commitVersion } from './commit';
 import { newSegmentVersion } from './layout';
@@ -125,7 +125,7 @@ async function writeUpload(writer: VersionWriter, options: IngestSegmentOptions)
       bodyBytes += chunk.byteLength;
       if (bodyBytes > limits.maxBodyBytes) {
         const line = decoder.currentLine;
-        throw withDetails(Errors.segmentTooLarge(limits.maxBodyBytes, line), { line, limit: 'maxBodyBytes', max: limits.maxBodyBytes });
+        throw Errors.segmentTooLarge(limits.maxBodyBytes, line, { details: { line, limit: 'maxBodyBytes', max: limits.maxBodyBytes } });
       }
       await store(decoder.push(decodeText(textDecoder, chunk, decoder)));
       onProgress?.({ bodyBytes, records: members.records });
@@ -133,7 +133,7 @@ async function writeUpload(writer: VersionWriter, options: IngestSegmentOptions)
   }
   await store(decoder.push(decodeText(textDecoder, undefined, decoder)));
   await store(decoder.end());
-  if (members.records === 0) throw withDetails(Errors.segmentEmpty(), { line: decoder.currentLine });
+  if (members.records === 0) throw Errors.segmentEmpty({ details: { line: decoder.currentLine } });
 
   const superseded = members.supersededOrdinals();
   if (superseded.length > 0) await writer.writeSuperseded(superseded);
@@ -153,8 +153,7 @@ function decodeText(textDecoder: TextDecoder, chunk: Uint8Array | undefined, dec
     return chunk === undefined ? textDecoder.decode() : textDecoder.decode(chunk, { stream: true });
   } catch (cause) {
     const line = decoder.currentLine + (chunk === undefined ? 0 : linesBeforeInvalidByte(chunk));
-    const error = Errors.segmentEncodingInvalid(line);
-    throw new AppError(error.code, error.status, error.message, { details: { line }, cause });
+    throw Errors.segmentEncodingInvalid(line, { details: { line }, cause });
   }
 }
 
@@ -184,9 +183,9 @@ class MemberKeys {
 
   add(value: string, line: number): void {
     const key = value.trim();
-    if (key === '') throw withDetails(Errors.segmentKeyMissing(`The record at line ${line} has no profile key`), { line });
+    if (key === '') throw Errors.segmentKeyMissing(`The record at line ${line} has no profile key`, { details: { line } });
     if (this.records >= this.maxRecords) {
-      throw withDetails(Errors.segmentLimitExceeded('maxRecords', this.maxRecords, line), { line, limit: 'maxRecords', max: this.maxRecords });
+      throw Errors.segmentLimitExceeded('maxRecords', this.maxRecords, line, { details: { line, limit: 'maxRecords', max: this.maxRecords } });
     }
     const previous = this.ordinals.get(key);
     if (previous === undefined) {

@@ -1,5 +1,5 @@
 import { DEFAULT_KEY_FIELDS, type SegmentFormat, type SegmentLimits } from '../domain/segment';
-import { type AppError, Errors, withDetails } from '../errors';
+import { type AppError, Errors } from '../errors';
 import { CsvParser } from './csv-parser';
 import { NdjsonParser } from './ndjson-parser';
 
@@ -162,17 +162,17 @@ function findKeyIndex(fields: readonly string[], keyField: string | undefined, l
 }
 
 function keyMissing(message: string, line: number): AppError {
-  return withDetails(Errors.segmentKeyMissing(`${message} (line ${line})`), { line });
+  return Errors.segmentKeyMissing(`${message} (line ${line})`, { details: { line } });
 }
 
 function malformedHeader(line: number, reason: string): AppError {
-  return withDetails(Errors.segmentCsvMalformed(line, 1, reason), { line, column: 1, reason });
+  return Errors.segmentCsvMalformed(line, 1, reason, { details: { line, column: 1, reason } });
 }
 
 function malformedJson(line: number, reason: string): AppError {
-  return withDetails(Errors.segmentJsonMalformed(line, 1, reason), { line, column: 1, reason });
+  return Errors.segmentJsonMalformed(line, 1, reason, { details: { line, column: 1, reason } });
 }
 
 function limitExceeded(limit: keyof SegmentLimits, max: number, line: number): AppError {
-  return withDetails(Errors.segmentLimitExceeded(limit, max, line), { line, limit, max });
+  return Errors.segmentLimitExceeded(limit, max, line, { details: { line, limit, max } });
 }

@@ -2,7 +2,7 @@ import { odata, type TableClient, type TableEntityResult, type TransactionAction
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
 import { rejectRowSchema, type RejectRow } from '../../domain/run';
-import { AppError } from '../../errors';
+import { Errors } from '../../errors';
 import { BlobLineWriter } from './blob-lines';
 import { readLines } from './lines';
 import { MAX_TRANSACTION_ACTIONS } from './runs-table';
@@ -94,12 +94,6 @@ const cursorSchema = z.union([
 ]);
 type Cursor = z.infer<typeof cursorSchema>;
 
-export class InvalidContinuationTokenError extends AppError {
-  constructor() {
-    super('validation_failed', 400, 'The continuationToken is not one this API gave out', { details: [{ path: 'continuationToken', message: 'not valid' }] });
-  }
-}
-
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
@@ -109,7 +103,7 @@ function decodeCursor(token: string | undefined): Cursor {
   try {
     return cursorSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
   } catch {
-    throw new InvalidContinuationTokenError();
+    throw Errors.invalidContinuationToken({ details: [{ path: 'continuationToken', message: 'not valid' }] });
   }
 }
 
