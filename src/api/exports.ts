@@ -4,8 +4,8 @@
 // an export; deleting one cancels its active run.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import type { AppContext } from '../app/context';
-import { getAppContext } from '../app/context';
+import { getAppContext, type AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { json } from '../app/definitions';
 import { getConnection } from '../connections/repository';
 import type { Connection } from '../domain/connection';
@@ -14,14 +14,13 @@ import { canUseExport, type Principal } from '../domain/policy';
 import { Errors } from '../errors';
 import { createExportRow, listExports, replaceExportRow } from '../exports/repository';
 import { exportProblems, invalidExport, newExportId } from '../exports/validation';
-import { getProviderAccount } from '../pipeline/accounts';
+import { requireProviderAccount } from '../pipeline/accounts';
 import { removeExport } from '../pipeline/cleanup';
 import { isProviderErrorKind, toApiError } from '../providers/errors';
-import { findSegment } from '../segments/repository';
-import type { OperationOptions } from '../storage/tables';
+import { getSegment } from '../segments/repository';
 import { authorize } from './auth';
 import { parseWith, readJsonBody } from './validation';
-import { getVisibleExport } from './visibility';
+import { requireVisibleExport } from './visibility';
 
 const exportParams = z.object({ exportId: exportIdSchema });
 const MAX_UPDATE_ATTEMPTS = 5;
@@ -42,7 +41,7 @@ export async function handleListExports(request: HttpRequest): Promise<HttpRespo
 export async function handleGetExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const { stored, connection } = await getVisibleExport(getAppContext(), principal, exportId);
+  const { stored, connection } = await requireVisibleExport(getAppContext(), principal, exportId);
   return json(200, present(stored.export, connection, stored.activeRunId));
 }
 
@@ -57,7 +56,7 @@ export async function handleDeleteExport(request: HttpRequest): Promise<HttpResp
   const principal = authorize(request, 'export:write');
   const { exportId } = parseWith(exportParams, request.params, 'route');
   const context = getAppContext();
-  await getVisibleExport(context, principal, exportId);
+  await requireVisibleExport(context, principal, exportId);
   await removeExport(context, exportId, `deleted by ${principal.name}`);
   context.log.info('export deleted', { exportId, userId: principal.userId });
   return { status: 204 };
@@ -84,12 +83,12 @@ export async function createExport(context: AppContext, principal: Principal, bo
   return present(value, connection, undefined);
 }
 
-async function listVisibleExports(context: AppContext, principal: Principal): Promise<ExportResource[]> {
+async function listVisibleExports(context: AppContext, principal: Principal, options: OperationOptions = {}): Promise<ExportResource[]> {
   const connections = new Map<string, Connection | undefined>();
   const items: ExportResource[] = [];
-  for await (const stored of listExports(context)) {
+  for await (const stored of listExports(context, options)) {
     const { connectionId } = stored.export;
-    if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId))?.connection);
+    if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId, options))?.connection);
     const connection = connections.get(connectionId);
     if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId));
   }
@@ -98,7 +97,7 @@ async function listVisibleExports(context: AppContext, principal: Principal): Pr
 
 async function updateExport(context: AppContext, principal: Principal, exportId: string, body: UpdateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
   for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-    const { stored } = await getVisibleExport(context, principal, exportId, options);
+    const { stored } = await requireVisibleExport(context, principal, exportId, options);
     const connection = await usableConnection(context, principal, stored.export.connectionId, options);
     const next: Export = {
       ...stored.export,
@@ -127,7 +126,7 @@ async function usableConnection(context: AppContext, principal: Principal, conne
 }
 
 async function validateExport(context: AppContext, connection: Connection, value: Export, options: OperationOptions): Promise<void> {
-  const segments = await Promise.all(value.segmentIds.map((segmentId) => findSegment(context, segmentId, options)));
+  const segments = await Promise.all(value.segmentIds.map((segmentId) => getSegment(context, segmentId, options)));
   const problems = exportProblems(value, connection.provider, segments);
   if (problems.length > 0) throw invalidExport(problems);
   if (connection.provider === 'brevo' && value.options.listId !== undefined) await checkBrevoList(context, connection, value.options.listId, options);
@@ -136,7 +135,7 @@ async function validateExport(context: AppContext, connection: Connection, value
 /** Brevo imports into a list that must exist: 422 `list_not_found` when the account has no such list. */
 async function checkBrevoList(context: AppContext, connection: Connection, listId: number, options: OperationOptions): Promise<void> {
   try {
-    const { adapter } = await getProviderAccount(context, connection.id, { ...options, fresh: true });
+    const { adapter } = await requireProviderAccount(context, connection.id, { ...options, fresh: true });
     await adapter.prepareTarget({ provider: 'brevo', listId }, { abortSignal: options.abortSignal, timeoutInMs: LIST_CHECK_TIMEOUT_IN_MS });
   } catch (error) {
     if (isProviderErrorKind(error, 'permanent')) {

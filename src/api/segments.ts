@@ -11,6 +11,7 @@ import {
   type SegmentFormat,
 } from '../domain/segment';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { Errors } from '../errors';
 import { exportsUsingSegment } from '../exports/repository';
 import { deleteSegment } from '../segments/repository';
@@ -58,8 +59,8 @@ export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
 }
 
 /** `DELETE /api/segments/{segmentId}`: refused (409 `segment_in_use`) while an export uses the segment. */
-export async function deleteUnusedSegment(context: AppContext, segmentId: string): Promise<void> {
-  const exportIds = (await exportsUsingSegment(context, segmentId)).map((stored) => stored.export.id);
+export async function deleteUnusedSegment(context: AppContext, segmentId: string, options: OperationOptions = {}): Promise<void> {
+  const exportIds = (await exportsUsingSegment(context, segmentId, options)).map((stored) => stored.export.id);
   if (exportIds.length > 0) throw Errors.segmentInUse(exportIds, { details: { exportIds } });
-  await deleteSegment(context, segmentId);
+  await deleteSegment(context, segmentId, options);
 }

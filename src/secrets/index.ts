@@ -5,7 +5,7 @@ import { KeyVaultSecretStore } from './key-vault';
 import { LocalSecretStore } from './local-store';
 import type { SecretStore } from './secret-store';
 
-export type { GetSecretOptions, SecretStore, SecretStoreOptions, StoredSecret } from './secret-store';
+export type { GetSecretOptions, SecretStore, StoredSecret } from './secret-store';
 export { freshSecretName, isValidSecretName, toSecretName } from './secret-store';
 export { KeyVaultSecretStore, SecretStoreError, type KeyVaultSecretStoreOptions } from './key-vault';
 export { LocalSecretStore } from './local-store';

@@ -1,4 +1,9 @@
+// Makes a fully written version current: first its version row, then the segment's metadata
+// (optimistic concurrency on the metadata row). Version ids sort by upload start, so when two
+// uploads of one segment overlap, the later-started one wins and the other is refused (409) —
+// as is an upload that started before the segment was deleted.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import type { Segment } from '../domain/segment';
 import { Errors } from '../errors';
 import { deleteEntity, getEntity, isAlreadyExists, isPreconditionFailed } from '../storage/tables';
@@ -11,13 +16,7 @@ import {
   versionRowKey,
 } from './table';
 
-/**
- * Makes a fully written version current: first its version row, then the segment's metadata
- * (optimistic concurrency on the metadata row). Version ids sort by upload start, so when two
- * uploads of one segment overlap, the later-started one wins and the other is refused (409) —
- * as is an upload that started before the segment was deleted.
- */
-export interface CommitVersionOptions {
+export interface CommitVersionOptions extends OperationOptions {
   segmentId: string;
   version: string;
   name: string | undefined;
@@ -28,7 +27,6 @@ export interface CommitVersionOptions {
   memberCount: number;
   supersededCount: number;
   partCount: number;
-  abortSignal?: AbortSignal;
 }
 
 const MAX_COMMIT_ATTEMPTS = 5;

@@ -1,5 +1,9 @@
+// The one ingestion path, used by the API and the CLI: streams an upload into a new version and
+// makes it current only when every record was read and stored. Any failure removes the version's
+// blobs and leaves the previous version current.
 import { TextDecoder } from 'node:util';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import {
   DEFAULT_SEGMENT_LIMITS,
   type DuplicateKeysReport,
@@ -15,12 +19,7 @@ import { createUploadDecoder, type UploadDecoder, type UploadRows } from './uplo
 import { cleanupSegment } from './versions';
 import { VersionWriter } from './version-writer';
 
-/**
- * The one ingestion path, used by the API and the CLI: streams an upload into a new version and
- * makes it current only when every record was read and stored. Any failure removes the version's
- * blobs and leaves the previous version current.
- */
-export interface IngestSegmentOptions {
+export interface IngestSegmentOptions extends OperationOptions {
   segmentId: string;
   /** The segment's display name; kept (or the id, for a new segment) when absent. */
   name?: string;
@@ -28,11 +27,13 @@ export interface IngestSegmentOptions {
   format: SegmentFormat;
   /** The upload's bytes (a web ReadableStream or a Node stream both qualify); null is an empty upload. */
   body: AsyncIterable<Uint8Array> | null;
-  /** Who uploads (recorded as `updatedBy`). */
+  /**
+   * Who uploads, recorded as `updatedBy`: the API passes the principal's name (which the segment
+   * API has always answered), the CLIs `cli`. Exports and connections record the user id instead.
+   */
   uploadedBy: string;
   limits?: Partial<SegmentLimits>;
   recordsPerPart?: number;
-  abortSignal?: AbortSignal;
   onProgress?: (progress: IngestProgress) => void;
 }
 

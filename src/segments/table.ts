@@ -1,16 +1,15 @@
+// The segments table. Metadata rows share one partition so that listing is one query; each
+// segment's versions and their holders (runs reading them) share the segment's own partition.
+//
+//   segments             / {segmentId}                  metadata (or a tombstone once deleted)
+//   segment_{segmentId}  / version_{version}            one per complete upload
+//   segment_{segmentId}  / holder_{version}_{runId}     a run reading that version
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { segmentFieldNameSchema, segmentIdSchema, segmentNameSchema, segmentVersionSchema, type Segment } from '../domain/segment';
 
-/**
- * The segments table. Metadata rows share one partition so that listing is one query; each
- * segment's versions and their holders (runs reading them) share the segment's own partition.
- *
- *   segments             / {segmentId}                  metadata (or a tombstone once deleted)
- *   segment_{segmentId}  / version_{version}            one per complete upload
- *   segment_{segmentId}  / holder_{version}_{runId}     a run reading that version
- */
 export const META_PARTITION = 'segments';
 
 export const versionPartition = (segmentId: string): string => `segment_${segmentId}`;
@@ -94,18 +93,18 @@ export function toSegment(row: MetaRow): Segment {
   };
 }
 
-/** Every version row and holder row of a segment. */
-export async function readVersionPartition(
+/** Every version row and holder row of a segment (none when it has no versions). */
+export async function getVersionPartition(
   context: AppContext,
   segmentId: string,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<{ versions: VersionRow[]; holders: HolderRow[] }> {
   const versions: VersionRow[] = [];
   const holders: HolderRow[] = [];
   const partition = versionPartition(segmentId);
   const entities = segmentsTable(context).listEntities({
     queryOptions: { filter: `PartitionKey eq '${partition}'` },
-    abortSignal,
+    abortSignal: options.abortSignal,
   });
   for await (const entity of entities) {
     if (entity.rowKey?.startsWith('version_')) versions.push(versionRowSchema.parse(entity));

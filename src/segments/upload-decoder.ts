@@ -1,13 +1,11 @@
+// Turns upload text (CSV or NDJSON) into rows aligned with one growing list of fields, and finds
+// the key field. A row holds one value per field known when it was read; fields only ever get
+// appended (NDJSON objects may introduce new ones), so earlier rows stay valid.
 import { DEFAULT_KEY_FIELDS, type SegmentFormat, type SegmentLimits } from '../domain/segment';
 import { type AppError, Errors } from '../errors';
 import { CsvParser } from './csv-parser';
 import { NdjsonParser } from './ndjson-parser';
 
-/**
- * Turns upload text (CSV or NDJSON) into rows aligned with one growing list of fields, and finds
- * the key field. A row holds one value per field known when it was read; fields only ever get
- * appended (NDJSON objects may introduce new ones), so earlier rows stay valid.
- */
 export interface UploadRows {
   rows: string[][];
   /** The line each row starts on. */

@@ -1,5 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { z } from 'zod';
+import type { OperationOptions } from '../app/operation';
 import { Errors } from '../errors';
 
 /**
@@ -16,10 +17,9 @@ export function encodeMessage(value: unknown): string {
   return json.toString('base64');
 }
 
-export interface SendMessageOptions {
+export interface SendMessageOptions extends OperationOptions {
   /** How long the message stays invisible: a retry delay or a throttling wait. */
   visibilityDelayInSeconds?: number;
-  abortSignal?: AbortSignal;
 }
 
 export async function sendMessage(queue: QueueClient, value: unknown, options: SendMessageOptions = {}): Promise<void> {

@@ -2,10 +2,7 @@
 // precondition failed, already exists), read-or-undefined, delete-if-exists and replace-if-unchanged.
 import type { TableClient, TableEntity } from '@azure/data-tables';
 import type { z } from 'zod';
-
-export interface OperationOptions {
-  abortSignal?: AbortSignal;
-}
+import type { OperationOptions } from '../app/operation';
 
 function statusOf(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null | undefined)?.statusCode;

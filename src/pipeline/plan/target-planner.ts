@@ -53,7 +53,7 @@ export class TargetPlanner {
   /** Plans the target whole: members, then removals, then its last chunks and its snapshot. */
   static async plan(session: PlanningSession, target: TargetPlan, targetIndex: number): Promise<void> {
     const { context, exp, run, abortSignal } = session;
-    const ledger = await loadLedger(context, exp.id, target.key, run.runId, abortSignal);
+    const ledger = await loadLedger(context, exp.id, target.key, run.runId, { abortSignal });
     const planner = new TargetPlanner(session, target, targetIndex, ledger);
     try {
       for (const [segmentIndex, segmentId] of target.segmentIds.entries()) await planner.planSegment(segmentIndex, segmentId);
@@ -130,7 +130,7 @@ export class TargetPlanner {
   private async planRemovals(): Promise<void> {
     const { context, abortSignal } = this.session;
     if (!this.ledger.base) return;
-    await scanSnapshot(context, this.ledger.base, this.ledger.exceptions, (entry) => this.planLedgerEntry(entry), abortSignal);
+    await scanSnapshot(context, this.ledger.base, this.ledger.exceptions, (entry) => this.planLedgerEntry(entry), { abortSignal });
   }
 
   private async planLedgerEntry(entry: LedgerEntry): Promise<void> {

@@ -1,7 +1,13 @@
+// The runs table keeps everything of one run in the run's own partition — the run document
+// (RowKey `run`) and one row per chunk (`c-<number>`) — so that confirming a chunk and counting it
+// on the run is one atomic entity-group transaction: a redelivered chunk can never count twice.
+// The run index (PartitionKey exportId) lists an export's runs newest first. Only run-state
+// (`../run-state.ts`) writes run documents and chunk rows; everyone may read them.
 import { odata, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
+import type { OperationOptions } from '../../app/operation';
 import { chunkDocSchema, runDocSchema, type ChunkDoc, type RunDoc } from '../../domain/run';
 import {
   createEntityIfAbsent,
@@ -12,12 +18,6 @@ import {
   replaceEntityIfUnchanged,
 } from '../../storage/tables';
 
-/**
- * The runs table keeps everything of one run in the run's own partition — the run document
- * (RowKey `run`) and one row per chunk (`c-<number>`) — so that confirming a chunk and counting it
- * on the run is one atomic entity-group transaction: a redelivered chunk can never count twice.
- * The run index (PartitionKey exportId) lists an export's runs newest first.
- */
 export const RUN_ROW = 'run';
 export const chunkRowKey = (chunk: number): string => `c-${String(chunk).padStart(7, '0')}`;
 export const MAX_TRANSACTION_ACTIONS = 100;
@@ -34,28 +34,31 @@ export function runsTable(context: AppContext): TableClient {
   return context.storage.table(context.storage.names.tables.runs);
 }
 
-export async function getRunDoc(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<Versioned<RunDoc> | undefined> {
-  const row = await getEntity(runsTable(context), runId, RUN_ROW, docRowSchema, { abortSignal });
+/** The run document with its ETag, or undefined when there is no such run. */
+export async function getRunDoc(context: AppContext, runId: string, options: OperationOptions = {}): Promise<Versioned<RunDoc> | undefined> {
+  const row = await getEntity(runsTable(context), runId, RUN_ROW, docRowSchema, options);
   return row && { value: runDocSchema.parse(JSON.parse(row.doc)), etag: row.etag };
 }
 
 /** Creates the run document; false when a run with this id already exists. */
-export async function insertRunDoc(context: AppContext, doc: RunDoc): Promise<boolean> {
-  return await createEntityIfAbsent(runsTable(context), { partitionKey: doc.runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) });
+export async function createRunDoc(context: AppContext, doc: RunDoc, options: OperationOptions = {}): Promise<boolean> {
+  const entity = { partitionKey: doc.runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) };
+  return await createEntityIfAbsent(runsTable(context), entity, options);
 }
 
 /**
- * Read-modify-write of a run document under its ETag, retried on conflicts. `change` returns the
- * new document, or undefined to leave it as it is.
+ * Read-modify-write: replaces the run document with what `change` makes of it, under its ETag,
+ * retried on conflicts. `change` returns undefined to leave the document as it is. Undefined when
+ * there is no such run.
  */
-export async function updateRunDoc(
+export async function replaceRunDoc(
   context: AppContext,
   runId: string,
   change: (doc: RunDoc) => RunDoc | undefined,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<{ doc: RunDoc; changed: boolean } | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const current = await getRunDoc(context, runId, abortSignal);
+    const current = await getRunDoc(context, runId, options);
     if (!current) return undefined;
     const next = change(structuredClone(current.value));
     if (!next) return { doc: current.value, changed: false };
@@ -63,7 +66,7 @@ export async function updateRunDoc(
       await runsTable(context).updateEntity(
         { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) },
         'Replace',
-        { etag: current.etag, abortSignal },
+        { etag: current.etag, abortSignal: options.abortSignal },
       );
       return { doc: next, changed: true };
     } catch (error) {
@@ -73,32 +76,34 @@ export async function updateRunDoc(
   }
 }
 
-export async function getChunkDoc(context: AppContext, runId: string, chunk: number): Promise<Versioned<ChunkDoc> | undefined> {
-  const row = await getEntity(runsTable(context), runId, chunkRowKey(chunk), chunkRowSchema);
+/** The chunk row with its ETag, or undefined when the run has no such chunk. */
+export async function getChunkDoc(context: AppContext, runId: string, chunk: number, options: OperationOptions = {}): Promise<Versioned<ChunkDoc> | undefined> {
+  const row = await getEntity(runsTable(context), runId, chunkRowKey(chunk), chunkRowSchema, options);
   return row && parseChunk(row);
 }
 
-export async function* listChunkDocs(context: AppContext, runId: string, abortSignal?: AbortSignal): AsyncGenerator<ChunkDoc> {
+/** Every chunk of a run, in chunk order. */
+export async function* listChunkDocs(context: AppContext, runId: string, options: OperationOptions = {}): AsyncGenerator<ChunkDoc> {
   const entities = runsTable(context).listEntities({
     queryOptions: { filter: odata`PartitionKey eq ${runId} and RowKey ge 'c-' and RowKey lt 'c.'` },
-    abortSignal,
+    abortSignal: options.abortSignal,
   });
   for await (const entity of entities) yield parseChunk(entity).value;
 }
 
-/** Inserts chunk rows in transactions of up to 100. */
-export async function insertChunkDocs(context: AppContext, runId: string, chunks: readonly ChunkDoc[]): Promise<void> {
+/** Writes chunk rows (replacing rows of the same numbers) in transactions of up to 100. */
+export async function upsertChunkDocs(context: AppContext, runId: string, chunks: readonly ChunkDoc[], options: OperationOptions = {}): Promise<void> {
   for (let start = 0; start < chunks.length; start += MAX_TRANSACTION_ACTIONS) {
     const actions: TransactionAction[] = chunks
       .slice(start, start + MAX_TRANSACTION_ACTIONS)
       .map((chunk) => ['upsert', chunkEntity(runId, chunk), 'Replace']);
-    await runsTable(context).submitTransaction(actions);
+    await runsTable(context).submitTransaction(actions, { abortSignal: options.abortSignal });
   }
 }
 
-/** Saves a chunk's delivery state; false when someone else changed the chunk meanwhile. */
-export async function saveChunkDoc(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>): Promise<string | undefined> {
-  return await replaceEntityIfUnchanged(runsTable(context), chunkEntity(runId, chunk.value), chunk.etag);
+/** Replaces a chunk row under its ETag; answers the new ETag, or undefined when someone changed (or deleted) the chunk meanwhile. */
+export async function replaceChunkDoc(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>, options: OperationOptions = {}): Promise<string | undefined> {
+  return await replaceEntityIfUnchanged(runsTable(context), chunkEntity(runId, chunk.value), chunk.etag, options);
 }
 
 /**
@@ -111,17 +116,21 @@ export async function settleChunk(
   chunkNumber: number,
   settle: (chunk: ChunkDoc) => ChunkDoc,
   change: (run: RunDoc, chunk: ChunkDoc) => RunDoc,
+  options: OperationOptions = {},
 ): Promise<RunDoc | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const [run, chunk] = await Promise.all([getRunDoc(context, runId), getChunkDoc(context, runId, chunkNumber)]);
+    const [run, chunk] = await Promise.all([getRunDoc(context, runId, options), getChunkDoc(context, runId, chunkNumber, options)]);
     if (!run || !chunk || chunk.value.status !== 'pending') return undefined;
     const settled = settle(structuredClone(chunk.value));
     const next = change(structuredClone(run.value), settled);
     try {
-      await runsTable(context).submitTransaction([
-        ['update', chunkEntity(runId, settled), 'Replace', { etag: chunk.etag }],
-        ['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) }, 'Replace', { etag: run.etag }],
-      ]);
+      await runsTable(context).submitTransaction(
+        [
+          ['update', chunkEntity(runId, settled), 'Replace', { etag: chunk.etag }],
+          ['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) }, 'Replace', { etag: run.etag }],
+        ],
+        { abortSignal: options.abortSignal },
+      );
       return next;
     } catch (error) {
       if (!isTransactionConflict(error) || attempt > 50) throw error;
@@ -144,7 +153,6 @@ function chunkEntity(runId: string, chunk: ChunkDoc) {
   };
 }
 
-
 function parseChunk(entity: unknown): Versioned<ChunkDoc> {
   const row = chunkRowSchema.parse(entity);
   const doc = chunkDocSchema.parse({ ...(JSON.parse(row.doc) as object), ...(row.payload === undefined ? {} : { payloadInline: row.payload }) });
@@ -166,20 +174,24 @@ export function runIndexTable(context: AppContext): TableClient {
   return context.storage.table(context.storage.names.tables.runIndex);
 }
 
-export async function insertRunIndex(context: AppContext, exportId: string, createdAt: Date, runId: string): Promise<void> {
-  await runIndexTable(context).upsertEntity({ partitionKey: exportId, rowKey: runIndexRowKey(createdAt, runId), runId }, 'Replace');
+/** Adds a run to its export's history (writing it again changes nothing). */
+export async function upsertRunIndex(context: AppContext, exportId: string, createdAt: Date, runId: string, options: OperationOptions = {}): Promise<void> {
+  const entity = { partitionKey: exportId, rowKey: runIndexRowKey(createdAt, runId), runId };
+  await runIndexTable(context).upsertEntity(entity, 'Replace', { abortSignal: options.abortSignal });
 }
 
 const indexRowSchema = z.object({ runId: z.string() });
 
-export async function listRunIdsPage(
+/** One page of an export's run ids, newest first, and the token of the next page. */
+export async function getRunIdsPage(
   context: AppContext,
   exportId: string,
   pageSize: number,
   continuationToken: string | undefined,
+  options: OperationOptions = {},
 ): Promise<{ runIds: string[]; continuationToken: string | undefined }> {
   const pages = runIndexTable(context)
-    .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } })
+    .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` }, abortSignal: options.abortSignal })
     .byPage({ maxPageSize: pageSize, continuationToken });
   const page = await pages.next();
   if (page.done) return { runIds: [], continuationToken: undefined };
@@ -187,6 +199,7 @@ export async function listRunIdsPage(
   return { runIds: entities.map((entity) => indexRowSchema.parse(entity).runId), continuationToken: entities.continuationToken };
 }
 
-export async function deleteRunIndex(context: AppContext, exportId: string): Promise<void> {
-  await deletePartition(runIndexTable(context), exportId);
+/** Forgets an export's run history; succeeds when there is none. */
+export async function deleteRunIndex(context: AppContext, exportId: string, options: OperationOptions = {}): Promise<void> {
+  await deletePartition(runIndexTable(context), exportId, options);
 }
