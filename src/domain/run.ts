@@ -43,9 +43,30 @@ export type Totals = z.infer<typeof totalsSchema>;
 export const emptyTotals = (): Totals =>
   Object.fromEntries(TOTAL_NAMES.map((name) => [name, 0])) as Totals;
 
-/** A chunk that could not be delivered, named on the run. */
-export const failedChunkSchema = z.object({ chunk: z.number().int(), target: z.string(), records: z.number().int(), error: z.string() });
+/**
+ * Documents stored before a chunk's target key was called `targetKey` name it `target`: they are
+ * read as if they said `targetKey` (and written back with the new name).
+ */
+function withTargetKey(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !('target' in value) || 'targetKey' in value) return value;
+  const { target, ...rest } = value as Record<string, unknown>;
+  return { ...rest, targetKey: target };
+}
+
+/** A chunk that could not be delivered, named on the run; `targetKey` is its target's ledger key. */
+export const failedChunkSchema = z.preprocess(
+  withTargetKey,
+  z.object({ chunk: z.number().int(), targetKey: z.string(), records: z.number().int(), error: z.string() }),
+);
 export type FailedChunk = z.infer<typeof failedChunkSchema>;
+
+/** A failed chunk as the public run resource names it (its target key is `target` there). */
+export interface PublicFailedChunk {
+  chunk: number;
+  target: string;
+  records: number;
+  error: string;
+}
 
 /** The run document: one row (RowKey `run`) in the run's own partition of the runs table. */
 export const runDocSchema = z.object({
@@ -99,7 +120,7 @@ export interface RunResource {
   finishedAt?: string;
   totals: Totals;
   progress: Progress;
-  failedChunks?: FailedChunk[];
+  failedChunks?: PublicFailedChunk[];
 }
 
 export const CHUNK_STATUSES = ['pending', 'confirmed', 'failed'] as const;
@@ -107,9 +128,10 @@ export const chunkStatusSchema = z.enum(CHUNK_STATUSES);
 export type ChunkStatus = z.infer<typeof chunkStatusSchema>;
 
 /** A chunk row (RowKey `c-<number>`) in the run's partition. */
-export const chunkDocSchema = z.object({
+export const chunkDocSchema = z.preprocess(withTargetKey, z.object({
   chunk: z.number().int().min(0),
-  target: z.string(),
+  /** The key of the destination target (its ledger key; the target itself is in the payload's operation). */
+  targetKey: z.string(),
   kind: z.enum(['upsert', 'remove']),
   records: z.number().int().min(0),
   /** The records' size (UTF-8 bytes of their JSON), to bound what a process holds in memory. */
@@ -126,7 +148,7 @@ export const chunkDocSchema = z.object({
   lastError: z.string().optional(),
   rejected: z.number().int().min(0),
   webhookToken: z.string().optional(),
-});
+}));
 export type ChunkDoc = z.infer<typeof chunkDocSchema>;
 
 /** A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate` or `provider_rejected`. */

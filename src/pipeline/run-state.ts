@@ -158,7 +158,7 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
       doc.chunksFailed += 1;
       doc.totals.failed += chunk.records;
       if (doc.failedChunks.length < MAX_FAILED_CHUNKS_LISTED) {
-        doc.failedChunks.push({ chunk: chunk.chunk, target: chunk.target, records: chunk.records, error: error.slice(0, 300) });
+        doc.failedChunks.push({ chunk: chunk.chunk, targetKey: chunk.targetKey, records: chunk.records, error: error.slice(0, 300) });
       }
       return settleIfComplete(doc, context.now());
     },

@@ -122,7 +122,7 @@ export class ChunkWriter {
       storeChunkPayload(this.context, this.runId, chunk, payload).then(async (stored) => {
         this.rows.push({
           chunk,
-          target: target.key,
+          targetKey: target.key,
           kind: operation.kind,
           records,
           bytes,

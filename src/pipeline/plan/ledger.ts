@@ -201,7 +201,7 @@ async function loadExceptions(context: AppContext, runId: string, targetKey: str
     }
   };
   for await (const chunk of listChunkDocs(context, runId, options)) {
-    if (chunk.target !== targetKey || chunk.status === 'confirmed') continue;
+    if (chunk.targetKey !== targetKey || chunk.status === 'confirmed') continue;
     const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk, options));
     mark(operation);
   }

@@ -33,7 +33,7 @@ function rejectRecords(chunk: ChunkDoc, operation: ChunkOperation, rejects: read
       segmentId: record?.segmentId ?? '',
       code: 'provider_rejected',
       reason: `${reject.code}: ${reject.reason}`,
-      target: chunk.target,
+      target: chunk.targetKey,
       op,
     };
   });

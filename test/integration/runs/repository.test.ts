@@ -8,7 +8,7 @@ describe('chunk rows', () => {
   it('keep an inline payload of the largest size, full of quotes and non-ASCII text, intact', async () => {
     const context = await createTestContext();
     const payload = `["${'"ł\\'.repeat(Math.floor((MAX_INLINE_PAYLOAD_CHARS - 4) / 3))}"]`.slice(0, MAX_INLINE_PAYLOAD_CHARS);
-    const chunk: ChunkDoc = { chunk: 3, target: 't', kind: 'upsert', records: 1, status: 'pending', payloadInline: payload, steps: 0, rejected: 0 };
+    const chunk: ChunkDoc = { chunk: 3, targetKey: 't', kind: 'upsert', records: 1, status: 'pending', payloadInline: payload, steps: 0, rejected: 0 };
     await upsertChunkDocs(context, 'run-a', [chunk]);
     expect((await getChunkDoc(context, 'run-a', 3))?.value.payloadInline).toBe(payload);
     const listed: ChunkDoc[] = [];
