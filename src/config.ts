@@ -1,11 +1,9 @@
+// Every app setting, read once from the environment and validated together so that start-up
+// fails with one message naming every bad setting.
 import { z } from 'zod';
 import { Errors } from './errors';
 import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
 
-/**
- * Every app setting, read once from the environment and validated together so that start-up
- * fails with one message naming every bad setting.
- */
 export const DEFAULT_REFRESH_SCHEDULE = '0 0 2 * * *';
 export const DEFAULT_LOCAL_SECRETS_FILE = '.secrets/local-secrets.json';
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';

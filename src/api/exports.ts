@@ -132,7 +132,10 @@ async function validateExport(context: AppContext, connection: Connection, value
   if (connection.provider === 'brevo' && value.options.listId !== undefined) await checkBrevoList(context, connection, value.options.listId, options);
 }
 
-/** Brevo imports into a list that must exist: 422 `list_not_found` when the account has no such list. */
+/**
+ * Brevo imports into a list that must exist: 422 `list_not_found` when the account has no such list;
+ * any other provider failure is answered as `toApiError` says.
+ */
 async function checkBrevoList(context: AppContext, connection: Connection, listId: number, options: OperationOptions): Promise<void> {
   try {
     const { adapter } = await requireProviderAccount(context, connection.id, { ...options, fresh: true });

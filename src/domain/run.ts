@@ -1,7 +1,7 @@
+// A run of an export: the public resource and the internal records behind it.
 import { z } from 'zod';
 import { providerNameSchema } from './provider';
 
-/** A run of an export: the public resource and the internal records behind it. */
 export const RUN_STATUSES = [
   'queued',
   'planning',

@@ -1,3 +1,5 @@
+// The entry point of the provider layer: build an adapter for a connection, or check a key.
+// Nothing here logs or returns the key; errors carry the provider's code and message only.
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log';
 import type { StorageClients } from '../storage/clients';
@@ -9,10 +11,6 @@ import { OMNISEND_API_VERSION, OmnisendAdapter } from './omnisend/adapter';
 import { createMemoryTargetRegistry, createTableTargetRegistry, type TargetRegistry } from './target-registry';
 import type { ProviderAdapter, ProviderCallOptions, ProviderName } from './types';
 
-/**
- * The entry point of the provider layer: build an adapter for a connection, or check a key.
- * Nothing here logs or returns the key; errors carry the provider's code and message only.
- */
 export const DEFAULT_BASE_URLS: Record<ProviderName, string> = {
   iterable: ITERABLE_HOSTS.us,
   brevo: 'https://api.brevo.com/v3',

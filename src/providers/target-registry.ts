@@ -1,16 +1,14 @@
+// Remembers provider-side targets that we create (the Iterable list named after a segment), and
+// makes sure that only one worker creates each: Iterable list names are not unique and creating
+// one is not idempotent, so two workers preparing the same segment at once would make two lists.
+//
+// A worker claims the name with an insert (or an ETag replace of a stale record); a worker that
+// loses waits for the winner's id. A claim older than its lease is taken over (its owner died).
 import { createHash, randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { deleteEntityIfUnchanged, isAlreadyExists, isNotFound, isPreconditionFailed } from '../storage/tables';
 
-/**
- * Remembers provider-side targets that we create (the Iterable list named after a segment), and
- * makes sure that only one worker creates each: Iterable list names are not unique and creating
- * one is not idempotent, so two workers preparing the same segment at once would make two lists.
- *
- * A worker claims the name with an insert (or an ETag replace of a stale record); a worker that
- * loses waits for the winner's id. A claim older than its lease is taken over (its owner died).
- */
 export type RememberedTarget =
   | { state: 'ready'; id: number; etag: string }
   | { state: 'creating'; owner: string; claimedAtMs: number; etag: string };

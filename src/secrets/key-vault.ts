@@ -1,3 +1,6 @@
+// Provider keys in Azure Key Vault (`KeyVaultSecretStore`), and `SecretStoreError`, the one
+// error the connection service turns into a 503: a vault failure without the SDK's request,
+// whose body would carry the secret's value.
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,3 +1,4 @@
+// The development secret store (no `KEY_VAULT_URL`): one JSON file outside git, owner-only.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';

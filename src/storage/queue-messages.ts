@@ -1,13 +1,11 @@
+// Queue messages are JSON, base64-encoded (host.json `messageEncoding: base64`), and at most
+// 48 KiB before encoding so that the encoded message stays under the 64 KiB queue limit.
+// Anything larger goes to a blob and the message carries its name (claim check).
 import type { QueueClient } from '@azure/storage-queue';
 import type { z } from 'zod';
 import type { OperationOptions } from '../app/operation';
 import { Errors } from '../errors';
 
-/**
- * Queue messages are JSON, base64-encoded (host.json `messageEncoding: base64`), and at most
- * 48 KiB before encoding so that the encoded message stays under the 64 KiB queue limit.
- * Anything larger goes to a blob and the message carries its name (claim check).
- */
 export const MAX_MESSAGE_BYTES = 48 * 1024;
 export const MAX_VISIBILITY_DELAY_IN_SECONDS = 7 * 24 * 3600;
 

@@ -1,5 +1,7 @@
 // The one set of Table storage helpers every repository uses: what a failed call means (not found,
-// precondition failed, already exists), read-or-undefined, delete-if-exists and replace-if-unchanged.
+// precondition failed, already exists, a lost transaction), read-or-undefined, create-if-absent,
+// delete-if-exists (also under an ETag, and a whole partition) and replace-if-unchanged. The
+// status checks read `statusCode`, so they serve Blob storage errors too.
 import type { TableClient, TableEntity } from '@azure/data-tables';
 import type { z } from 'zod';
 import type { OperationOptions } from '../app/operation';
