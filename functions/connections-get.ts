@@ -2,7 +2,7 @@ import { authorize } from '../src/api/auth';
 import { connectionIdFrom } from '../src/api/connections';
 import { getAppContext } from '../src/app/context';
 import { defineHttp, json } from '../src/app/definitions';
-import { getVisibleConnection } from '../src/connections/service';
+import { requireVisibleConnection } from '../src/connections/service';
 import { app } from './app';
 
 export const connectionsGet = defineHttp(
@@ -10,7 +10,7 @@ export const connectionsGet = defineHttp(
   { route: 'api/connections/{connectionId}', methods: ['GET'] },
   async (request) => {
     const principal = authorize(request, 'connection:read');
-    return json(200, await getVisibleConnection(getAppContext(), principal, connectionIdFrom(request)));
+    return json(200, await requireVisibleConnection(getAppContext(), principal, connectionIdFrom(request)));
   },
 );
 

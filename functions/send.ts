@@ -4,13 +4,13 @@ import { PROVIDER_NAMES, type ProviderName } from '../src/domain/provider';
 import { chunkMessageSchema } from '../src/domain/run';
 import { chunkPoisoned } from '../src/pipeline/poison';
 import { TRIGGER_QUEUES } from '../src/pipeline/queues';
-import { sendChunk, type SendOptions } from '../src/pipeline/send/sender';
+import { sendChunk, type SendChunkOptions } from '../src/pipeline/send/sender';
 import { parseMessage } from '../src/storage/queue-messages';
 import { app } from './app';
 
 // One sender per provider (`send-iterable`, ...) on the provider's chunk queue, and one handler of
-// its poison queue (`send-iterable-poison`, ...). Fault tests build a sender with `SendOptions`.
-export function sendFunction(provider: ProviderName, options: SendOptions = {}): QueueDefinition {
+// its poison queue (`send-iterable-poison`, ...). Fault tests build a sender with `SendChunkOptions`.
+export function sendFunction(provider: ProviderName, options: SendChunkOptions = {}): QueueDefinition {
   const queueName = TRIGGER_QUEUES.chunks(provider);
   return defineQueue(`send-${provider}`, { queueName }, async (message) => {
     await sendChunk(getAppContext(), parseMessage(chunkMessageSchema, message, queueName), options);

@@ -1,11 +1,9 @@
+// Every app setting, read once from the environment and validated together so that start-up
+// fails with one message naming every bad setting.
 import { z } from 'zod';
-import { AppError, Errors } from './errors';
+import { Errors } from './errors';
 import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
 
-/**
- * Every app setting, read once from the environment and validated together so that start-up
- * fails with one message naming every bad setting.
- */
 export const DEFAULT_REFRESH_SCHEDULE = '0 0 2 * * *';
 export const DEFAULT_LOCAL_SECRETS_FILE = '.secrets/local-secrets.json';
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
@@ -96,8 +94,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     }
   }
   if (problems.length > 0 || !parsed.success) {
-    const error = Errors.invalidConfiguration(problems);
-    throw new AppError(error.code, error.status, error.message, { details: { problems } });
+    throw Errors.invalidConfiguration(problems, { details: { problems } });
   }
   return toConfig(parsed.data);
 }

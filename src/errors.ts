@@ -1,16 +1,24 @@
+// The one catalog of errors. Each entry has a stable `code` (part of the public API), an HTTP
+// status and a message template; its factory's optional last argument `{ details, cause }` adds
+// what the caller needs to fix the request and the error it wraps. Code outside this file never
+// builds an `AppError` by hand: an error the app answers is an entry here.
 import type { z } from 'zod';
 import type { ErrorBody } from './domain/envelope';
 
-/**
- * The one catalog of errors. Each error has a stable `code` (part of the public API), an HTTP
- * status, a message and optional `details`; an error that wraps another keeps it as `cause`.
- */
+/** What a catalog factory's last argument may add to the error. */
+export interface AppErrorOptions {
+  /** Part of the public answer (`error.details`): which field, line or export is at fault. */
+  details?: unknown;
+  /** The error this one wraps (logged, never answered). */
+  cause?: unknown;
+}
+
 export class AppError extends Error {
   readonly code: string;
   readonly status: number;
   readonly details: unknown;
 
-  constructor(code: string, status: number, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+  constructor(code: string, status: number, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
@@ -19,26 +27,50 @@ export class AppError extends Error {
   }
 }
 
-type ErrorFactory<Args extends unknown[]> = ((...args: Args) => AppError) & { code: string; status: number };
+export type ErrorFactory<Args extends unknown[]> = ((...args: [...Args, AppErrorOptions?]) => AppError) & { code: string; status: number };
 
-/** Declares one catalog entry: a factory whose errors all carry `code` and `status`. */
+/**
+ * Declares one catalog entry: a factory whose errors all carry `code` and `status`. A message
+ * template takes required parameters only, so its arity says where `{ details, cause }` begins.
+ */
 function defineError<Args extends unknown[]>(
   code: string,
   status: number,
   message: (...args: Args) => string,
 ): ErrorFactory<Args> {
-  const factory = (...args: Args): AppError => new AppError(code, status, message(...args));
+  const arity = message.length;
+  const factory = (...args: [...Args, AppErrorOptions?]): AppError => {
+    const options = args.length > arity ? (args[arity] as AppErrorOptions | undefined) : undefined;
+    return new AppError(code, status, message(...(args.slice(0, arity) as Args)), options);
+  };
   return Object.assign(factory, { code, status });
 }
 
-/** Wraps a catalog factory so a call can add `details` and `cause`. */
+/**
+ * The same error with `details` (and `cause`) added.
+ * @deprecated Pass `{ details, cause }` as the factory's last argument. Kept only for the CSV and
+ * NDJSON parsers, which another branch of issue 10 is splitting; they move over when it lands.
+ */
 export function withDetails(error: AppError, details: unknown, cause?: unknown): AppError {
   return new AppError(error.code, error.status, error.message, { details, cause: cause ?? error.cause });
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
 }
 
 export const Errors = {
   // 400
   validationFailed: defineError('validation_failed', 400, (what: string) => `The ${what} is not valid`),
+  /** `validation_failed` naming the first of several problems: build it with `validationError`. */
+  validationProblems: defineError(
+    'validation_failed',
+    400,
+    (what: string, problems: readonly ValidationIssue[]) =>
+      `The ${what} is not valid${problems[0] ? `: ${problems[0].path} ${problems[0].message}` : ''}`,
+  ),
+  invalidContinuationToken: defineError('validation_failed', 400, () => 'The continuationToken is not one this API gave out'),
   invalidJson: defineError('invalid_json', 400, () => 'The request body is not valid JSON'),
   consentRequired: defineError(
     'consent_required',
@@ -101,18 +133,28 @@ export const Errors = {
     409,
     (runId: string) => `This export already has an active run (${runId}); wait for it or cancel it`,
   ),
-  // 422 / 502 — the provider's answer
+  // 422 / 502 — the provider's answer, as the API gives it (`toApiError` in src/providers/errors.ts)
   providerAuthFailed: defineError(
     'provider_auth_failed',
     422,
     (provider: string) => `${provider} rejected the API key`,
   ),
-  listNotFound: defineError('list_not_found', 422, (listId: number) => `Brevo has no list ${listId} for this connection`),
   providerUnavailable: defineError(
     'provider_unavailable',
     502,
     (provider: string) => `${provider} could not be reached or did not answer correctly; try again later`,
   ),
+  listNotFound: defineError(
+    'list_not_found',
+    422,
+    (provider: string, listId: number) => `${provider} has no list ${listId} for this connection`,
+  ),
+  // A classified provider failure (the `ProviderError` classes): the pipeline acts on these; the
+  // API maps them first, so a client sees these codes only when one reaches it unmapped.
+  providerThrottled: defineError('provider_throttled', 503, (description: string) => description),
+  providerTransient: defineError('provider_transient', 502, (description: string) => description),
+  providerAuth: defineError('provider_auth', 422, (description: string) => description),
+  providerPermanent: defineError('provider_permanent', 502, (description: string) => description),
   // 5xx
   dependencyUnavailable: defineError(
     'dependency_unavailable',
@@ -120,6 +162,17 @@ export const Errors = {
     (dependency: string) => `${dependency} is not reachable`,
   ),
   internal: defineError('internal_error', 500, () => 'Something went wrong on our side; the error was logged'),
+  // queue messages (a bug of ours, never a client's: they surface as failed invocations)
+  messageTooLarge: defineError(
+    'message_too_large',
+    500,
+    (bytes: number, maxBytes: number) => `A queue message of ${bytes} bytes exceeds ${maxBytes} bytes; use a claim check`,
+  ),
+  invalidMessage: defineError(
+    'invalid_message',
+    500,
+    (queue: string) => `A message on queue '${queue}' does not have the expected shape`,
+  ),
   // start-up
   invalidConfiguration: defineError(
     'invalid_configuration',
@@ -127,11 +180,6 @@ export const Errors = {
     (problems: readonly string[]) => `The app settings are not valid:\n  - ${problems.join('\n  - ')}`,
   ),
 } as const;
-
-export interface ValidationIssue {
-  path: string;
-  message: string;
-}
 
 /** zod issues as `{ path, message }`, the `details` of a 400. */
 export function describeIssues(error: z.ZodError): ValidationIssue[] {
@@ -141,12 +189,10 @@ export function describeIssues(error: z.ZodError): ValidationIssue[] {
   }));
 }
 
-/** A 400 `code` error whose details list every problem the schema found. */
-export function validationError(what: string, error: z.ZodError, code = 'validation_failed'): AppError {
-  const issues = describeIssues(error);
-  const first = issues[0];
-  const message = `The ${what} is not valid${first ? `: ${first.path} ${first.message}` : ''}`;
-  return new AppError(code, 400, message, { details: issues });
+/** A 400 `validation_failed` whose message names the first problem and whose details list them all. */
+export function validationError(what: string, problems: z.ZodError | readonly ValidationIssue[]): AppError {
+  const issues = 'issues' in problems ? describeIssues(problems) : [...problems];
+  return Errors.validationProblems(what, issues, { details: issues });
 }
 
 /** The single mapping from any thrown value to an HTTP status and the public error body. */

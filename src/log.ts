@@ -1,7 +1,7 @@
-/**
- * Structured logs: one JSON object per line with a message and correlation fields (`runId`,
- * `exportId`, `chunk`, `provider`). Fields whose name suggests a secret are never written.
- */
+// Structured logs: one JSON object per line with a message and correlation fields (`runId`,
+// `exportId`, `chunk`, `provider`). The value of a field whose name suggests a secret is never
+// written: it reads `[redacted]`.
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type LogFields = Record<string, unknown>;

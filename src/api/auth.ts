@@ -1,11 +1,10 @@
+// Who is calling, from the `x-ms-client-principal` header that App Service Authentication sets
+// (clients cannot forge it while authentication is on). What each role may do is the pure policy
+// of `src/domain/policy.ts`.
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import { ACTION_DESCRIPTIONS, can, ROLES, type Action, type Principal, type Role } from '../domain/policy';
 import { Errors } from '../errors';
-
-// Who is calling, from the `x-ms-client-principal` header that App Service Authentication sets
-// (clients cannot forge it while authentication is on). What each role may do is the pure policy
-// of `src/domain/policy.ts`.
 
 const clientPrincipalSchema = z.object({
   auth_typ: z.string().optional(),

@@ -1,12 +1,21 @@
+// The connection routes' parsing and the one decision about connections that involves exports:
+// deleting a connection that exports use (409, or `force` to remove them too). The rest of the
+// connection API is `src/connections/service.ts`; the handlers are in `functions/connections-*.ts`.
 import type { HttpRequest } from '@azure/functions';
-import { connectionIdSchema, deleteConnectionQuerySchema } from '../domain/connection';
 import type { AppContext } from '../app/context';
-import { deleteConnection, getVisibleConnection } from '../connections/service';
+import type { OperationOptions } from '../app/operation';
+import { deleteConnection, requireVisibleConnection } from '../connections/service';
+import { connectionIdSchema, deleteConnectionQuerySchema } from '../domain/connection';
 import type { Principal } from '../domain/policy';
-import { Errors, withDetails } from '../errors';
+import { Errors } from '../errors';
 import { exportsUsingConnection } from '../exports/repository';
 import { removeExportsOfConnection } from '../pipeline/cleanup';
 import { parseQuery } from './validation';
+
+export interface DeleteConnectionAndExportsOptions extends OperationOptions {
+  /** Delete the exports that use the connection too (their active runs are cancelled). */
+  force: boolean;
+}
 
 /** The `{connectionId}` of the route; an id that cannot exist is a 404 like any unknown id. */
 export function connectionIdFrom(request: HttpRequest): string {
@@ -29,16 +38,21 @@ export function connectionLocation(connectionId: string): string {
  * `DELETE /api/connections/{connectionId}`: while exports use the connection the answer is 409
  * naming them, unless `force`, which removes those exports first (their active runs cancelled).
  */
-export async function deleteConnectionAndExports(context: AppContext, principal: Principal, connectionId: string, options: { force: boolean }): Promise<void> {
+export async function deleteConnectionAndExports(
+  context: AppContext,
+  principal: Principal,
+  connectionId: string,
+  options: DeleteConnectionAndExportsOptions,
+): Promise<void> {
+  const { abortSignal } = options;
   // 404 before 409: a connection the caller may not see is not in use as far as they know.
-  await getVisibleConnection(context, principal, connectionId);
-  const exportIds = await exportsUsingConnection(context, connectionId);
+  await requireVisibleConnection(context, principal, connectionId, { abortSignal });
+  const exportIds = await exportsUsingConnection(context, connectionId, { abortSignal });
   if (exportIds.length > 0 && !options.force) {
-    throw withDetails(
-      Errors.conflict(`Connection '${connectionId}' is used by export(s) ${exportIds.join(', ')}; delete them first or repeat with ?force=true`),
-      { exportIds },
-    );
+    throw Errors.conflict(`Connection '${connectionId}' is used by export(s) ${exportIds.join(', ')}; delete them first or repeat with ?force=true`, {
+      details: { exportIds },
+    });
   }
-  if (exportIds.length > 0) await removeExportsOfConnection(context, connectionId);
-  await deleteConnection(context, principal, connectionId, { deletedExports: exportIds.length });
+  if (exportIds.length > 0) await removeExportsOfConnection(context, connectionId, { abortSignal });
+  await deleteConnection(context, principal, connectionId, { abortSignal, deletedExports: exportIds.length });
 }

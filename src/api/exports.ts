@@ -4,8 +4,8 @@
 // an export; deleting one cancels its active run.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import type { AppContext } from '../app/context';
-import { getAppContext } from '../app/context';
+import { getAppContext, type AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { json } from '../app/definitions';
 import { getConnection } from '../connections/repository';
 import type { Connection } from '../domain/connection';
@@ -21,18 +21,17 @@ import {
 } from '../domain/export';
 import type { RunDoc, RunStarted } from '../domain/run';
 import { canUseExport, type Principal } from '../domain/policy';
-import { AppError, Errors } from '../errors';
+import { Errors } from '../errors';
 import { createExportRow, listExports, replaceExportRow } from '../exports/repository';
 import { exportProblems, invalidExport, newExportId } from '../exports/validation';
-import { getProviderAccount } from '../pipeline/accounts';
+import { requireProviderAccount } from '../pipeline/accounts';
 import { removeExport, removeExportWithMembers } from '../pipeline/cleanup';
 import { startRun } from '../pipeline/runs';
-import { isProviderError } from '../providers/errors';
-import { findSegment } from '../segments/repository';
-import type { OperationOptions } from '../storage/tables';
+import { isProviderErrorKind, toApiError } from '../providers/errors';
+import { getSegment } from '../segments/repository';
 import { authorize } from './auth';
 import { parseQuery, parseWith, readJsonBody } from './validation';
-import { getVisibleExport } from './visibility';
+import { requireVisibleExport } from './visibility';
 
 const exportParams = z.object({ exportId: exportIdSchema });
 const MAX_UPDATE_ATTEMPTS = 5;
@@ -53,7 +52,7 @@ export async function handleListExports(request: HttpRequest): Promise<HttpRespo
 export async function handleGetExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const { stored, connection } = await getVisibleExport(getAppContext(), principal, exportId);
+  const { stored, connection } = await requireVisibleExport(getAppContext(), principal, exportId);
   return json(200, present(stored.export, connection, stored.activeRunId, stored.deleting));
 }
 
@@ -69,7 +68,7 @@ export async function handleDeleteExport(request: HttpRequest): Promise<HttpResp
   const { exportId } = parseWith(exportParams, request.params, 'route');
   const { removeMembers } = parseQuery(request, deleteExportQuerySchema);
   const context = getAppContext();
-  await getVisibleExport(context, principal, exportId);
+  await requireVisibleExport(context, principal, exportId);
   if (removeMembers === 'true') {
     const run = await removeExportWithMembers(context, exportId, principal.userId, `deleted by ${principal.name}`);
     if (!run) return { status: 204 };
@@ -103,12 +102,12 @@ export async function createExport(context: AppContext, principal: Principal, bo
   return present(value, connection, undefined);
 }
 
-async function listVisibleExports(context: AppContext, principal: Principal): Promise<ExportResource[]> {
+async function listVisibleExports(context: AppContext, principal: Principal, options: OperationOptions = {}): Promise<ExportResource[]> {
   const connections = new Map<string, Connection | undefined>();
   const items: ExportResource[] = [];
-  for await (const stored of listExports(context)) {
+  for await (const stored of listExports(context, options)) {
     const { connectionId } = stored.export;
-    if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId))?.connection);
+    if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId, options))?.connection);
     const connection = connections.get(connectionId);
     if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId, stored.deleting));
   }
@@ -117,7 +116,7 @@ async function listVisibleExports(context: AppContext, principal: Principal): Pr
 
 async function updateExport(context: AppContext, principal: Principal, exportId: string, body: UpdateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
   for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-    const { stored } = await getVisibleExport(context, principal, exportId, options);
+    const { stored } = await requireVisibleExport(context, principal, exportId, options);
     const connection = await usableConnection(context, principal, stored.export.connectionId, options);
     const next: Export = {
       ...stored.export,
@@ -160,27 +159,28 @@ async function usableConnection(context: AppContext, principal: Principal, conne
 }
 
 async function validateExport(context: AppContext, connection: Connection, value: Export, options: OperationOptions): Promise<void> {
-  const segments = await Promise.all(value.segmentIds.map((segmentId) => findSegment(context, segmentId, options)));
+  const segments = await Promise.all(value.segmentIds.map((segmentId) => getSegment(context, segmentId, options)));
   const problems = exportProblems(value, connection.provider, segments);
   if (problems.length > 0) throw invalidExport(problems);
   if (connection.provider === 'brevo' && value.options.listId !== undefined) await checkBrevoList(context, connection, value.options.listId, options);
 }
 
-/** Brevo imports into a list that must exist: 422 `list_not_found` when the account has no such list. */
+/**
+ * Brevo imports into a list that must exist: 422 `list_not_found` when the account has no such list;
+ * any other provider failure is answered as `toApiError` says.
+ */
 async function checkBrevoList(context: AppContext, connection: Connection, listId: number, options: OperationOptions): Promise<void> {
   try {
-    const { adapter } = await getProviderAccount(context, connection.id, { ...options, fresh: true });
+    const { adapter } = await requireProviderAccount(context, connection.id, { ...options, fresh: true });
     await adapter.prepareTarget({ provider: 'brevo', listId }, { abortSignal: options.abortSignal, timeoutInMs: LIST_CHECK_TIMEOUT_IN_MS });
   } catch (error) {
-    if (!isProviderError(error)) throw error;
-    if (error.kind === 'permanent') {
-      throw new AppError('list_not_found', 422, `Brevo has no list ${listId} for this connection`, {
+    if (isProviderErrorKind(error, 'permanent')) {
+      throw Errors.listNotFound('Brevo', listId, {
         details: [{ path: 'options.listId', message: error.providerMessage ?? 'the list does not exist' }],
         cause: error,
       });
     }
-    if (error.kind === 'auth') throw Errors.providerAuthFailed('Brevo');
-    throw new AppError(Errors.providerUnavailable.code, 502, Errors.providerUnavailable('Brevo').message, { cause: error });
+    throw toApiError(error);
   }
 }
 

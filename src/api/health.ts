@@ -1,12 +1,11 @@
+// `GET /api/health`: whether storage and Key Vault answer. The endpoint needs no principal, so
+// the report names each dependency's state and latency and nothing else.
 import type { AppContext } from '../app/context';
 import type { DependencyState, HealthReport } from '../domain/health';
 
 const CHECK_TIMEOUT_IN_MS = 5_000;
 
-/**
- * Reachability of storage (tables, queues, blobs) and, when configured, Key Vault. The report
- * names each dependency's state and nothing else: the endpoint is public.
- */
+/** Reachability of storage (tables, queues, blobs) and, when configured, Key Vault; each probe gives up after 5 s. */
 export async function checkHealth(context: AppContext): Promise<HealthReport> {
   const { storage } = context;
   const probes: Record<string, (abortSignal: AbortSignal) => Promise<unknown>> = {

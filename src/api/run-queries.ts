@@ -1,48 +1,55 @@
-// Reading runs: a caller sees the runs of the exports they may see (404 otherwise).
+// Reading runs: a caller sees the runs of the exports they may see (404 otherwise). The `list*`
+// functions answer one page of the API's list response, `{ items, continuationToken? }`.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { isAdmin, type Principal } from '../domain/policy';
 import type { RejectRow, RunResource } from '../domain/run';
 import { Errors } from '../errors';
 import { toRunResource } from '../pipeline/resource';
-import { listRejectsPage } from '../pipeline/store/rejects';
-import { getRunDoc, listRunIdsPage } from '../pipeline/store/runs-table';
-import { getVisibleExport } from './visibility';
+import { getRejectsPage } from '../pipeline/store/rejects';
+import { getRunDoc, getRunIdsPage } from '../pipeline/store/runs-table';
+import { requireVisibleExport } from './visibility';
 
 export const RUNS_PAGE_SIZE = 50;
 export const REJECTS_PAGE_SIZE = 500;
 
-export async function getVisibleRun(context: AppContext, principal: Principal, runId: string): Promise<RunResource> {
-  const run = await getRunDoc(context, runId);
+/** The run, when the caller may see its export; 404 `not_found` otherwise. */
+export async function requireVisibleRun(context: AppContext, principal: Principal, runId: string, options: OperationOptions = {}): Promise<RunResource> {
+  const run = await getRunDoc(context, runId, options);
   if (!run) throw Errors.notFound('Run', runId);
   if (!isAdmin(principal)) {
-    await getVisibleExport(context, principal, run.value.exportId).catch(() => {
+    await requireVisibleExport(context, principal, run.value.exportId, options).catch(() => {
       throw Errors.notFound('Run', runId);
     });
   }
   return toRunResource(run.value, context.now());
 }
 
+/** A page of an export's runs, newest first. */
 export async function listExportRuns(
   context: AppContext,
   principal: Principal,
   exportId: string,
   continuationToken: string | undefined,
+  options: OperationOptions = {},
 ): Promise<{ items: RunResource[]; continuationToken?: string }> {
-  await getVisibleExport(context, principal, exportId);
-  const page = await listRunIdsPage(context, exportId, RUNS_PAGE_SIZE, continuationToken);
-  const docs = await Promise.all(page.runIds.map((runId) => getRunDoc(context, runId)));
+  await requireVisibleExport(context, principal, exportId, options);
+  const page = await getRunIdsPage(context, exportId, RUNS_PAGE_SIZE, continuationToken, options);
+  const docs = await Promise.all(page.runIds.map((runId) => getRunDoc(context, runId, options)));
   const now = context.now();
   const items = docs.flatMap((doc) => (doc ? [toRunResource(doc.value, now)] : []));
   return page.continuationToken ? { items, continuationToken: page.continuationToken } : { items };
 }
 
+/** A page of a run's rejects: the planner's first, then the provider's. */
 export async function listVisibleRejects(
   context: AppContext,
   principal: Principal,
   runId: string,
   continuationToken: string | undefined,
+  options: OperationOptions = {},
 ): Promise<{ items: RejectRow[]; continuationToken?: string }> {
-  await getVisibleRun(context, principal, runId);
-  const page = await listRejectsPage(context, runId, REJECTS_PAGE_SIZE, continuationToken);
+  await requireVisibleRun(context, principal, runId, options);
+  const page = await getRejectsPage(context, runId, REJECTS_PAGE_SIZE, continuationToken, options);
   return page.continuationToken ? { items: page.items, continuationToken: page.continuationToken } : { items: page.items };
 }

@@ -12,9 +12,9 @@ import { cancelRun } from '../pipeline/run-state';
 import { startRun } from '../pipeline/runs';
 import { wakeChunkForWebhook } from '../pipeline/webhooks';
 import { authorize } from './auth';
-import { getVisibleRun, listExportRuns, listVisibleRejects } from './run-queries';
+import { requireVisibleRun, listExportRuns, listVisibleRejects } from './run-queries';
 import { parseQuery, parseWith } from './validation';
-import { getVisibleExport } from './visibility';
+import { requireVisibleExport } from './visibility';
 
 const exportParams = z.object({ exportId: exportIdSchema });
 const runParams = z.object({ runId: runIdSchema });
@@ -24,7 +24,7 @@ export async function handleStartRun(request: HttpRequest): Promise<HttpResponse
   const { exportId } = parseWith(exportParams, request.params, 'route');
   const query = parseQuery(request, startRunQuerySchema);
   const context = getAppContext();
-  await getVisibleExport(context, principal, exportId);
+  await requireVisibleExport(context, principal, exportId);
   const run = await startRun(context, exportId, {
     trigger: 'on-demand',
     mode: query.mode,
@@ -46,7 +46,7 @@ export async function handleListRuns(request: HttpRequest): Promise<HttpResponse
 export async function handleGetRun(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'run:read');
   const { runId } = parseWith(runParams, request.params, 'route');
-  return json(200, await getVisibleRun(getAppContext(), principal, runId));
+  return json(200, await requireVisibleRun(getAppContext(), principal, runId));
 }
 
 export async function handleListRejects(request: HttpRequest): Promise<HttpResponseInit> {
@@ -60,7 +60,7 @@ export async function handleCancelRun(request: HttpRequest): Promise<HttpRespons
   const principal = authorize(request, 'run:start');
   const { runId } = parseWith(runParams, request.params, 'route');
   const context = getAppContext();
-  await getVisibleRun(context, principal, runId);
+  await requireVisibleRun(context, principal, runId);
   const run = await cancelRun(context, runId, principal.name);
   if (!run) throw Errors.notFound('Run', runId);
   return json(202, toRunResource(run, context.now()));

@@ -3,13 +3,14 @@
 import type { HttpRequest } from '@azure/functions';
 import { DEFAULT_SEGMENT_LIMITS, SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema, type SegmentFormat, type SegmentUploadResult } from '../domain/segment';
 import type { AppContext } from '../app/context';
-import { Errors, withDetails } from '../errors';
+import type { OperationOptions } from '../app/operation';
 import { getConnection } from '../connections/repository';
 import { missingMappedFields } from '../domain/export';
 import { canUseExport, type Principal } from '../domain/policy';
+import { Errors } from '../errors';
 import { exportsUsingSegment, type StoredExport } from '../exports/repository';
 import { ingestSegment } from '../segments/ingest';
-import { deleteSegment, findSegment } from '../segments/repository';
+import { deleteSegment, getSegment } from '../segments/repository';
 import { startCleanupRun } from './exports';
 import { parseWith } from './validation';
 
@@ -46,7 +47,7 @@ export function parseSegmentUpload(request: HttpRequest): SegmentUploadRequest {
   const declaredBytes = Number(request.headers.get('content-length') ?? '0');
   const { maxBodyBytes } = DEFAULT_SEGMENT_LIMITS;
   if (declaredBytes > maxBodyBytes) {
-    throw withDetails(Errors.segmentTooLarge(maxBodyBytes, 1), { line: 1, limit: 'maxBodyBytes', max: maxBodyBytes });
+    throw Errors.segmentTooLarge(maxBodyBytes, 1, { details: { line: 1, limit: 'maxBodyBytes', max: maxBodyBytes } });
   }
   return { segmentId, name: query.name, keyField: query.keyField, format, force: query.force === 'true' };
 }
@@ -64,7 +65,7 @@ export interface UploadSegmentOptions {
  * members out of the list or tag of the old name.
  */
 export async function uploadSegment(context: AppContext, { upload, body, principal }: UploadSegmentOptions): Promise<SegmentUploadResult> {
-  const before = await findSegment(context, upload.segmentId);
+  const before = await getSegment(context, upload.segmentId);
   const users = await exportsUsingSegment(context, upload.segmentId);
   const checkFields = async (fields: readonly string[]): Promise<void> => {
     if (upload.force) return;
@@ -72,7 +73,7 @@ export async function uploadSegment(context: AppContext, { upload, body, princip
     if (missing.length === 0) return;
     const visible = await visibleExportIds(context, principal, missing.map(({ stored }) => stored));
     const missingFields = [...new Set(missing.flatMap(({ gap }) => gap.fields))];
-    throw withDetails(Errors.mappingFieldMissing(missingFields), { missingFields, exportIds: visible });
+    throw Errors.mappingFieldMissing(missingFields, { details: { missingFields, exportIds: visible } });
   };
   const result = await ingestSegment(context, { ...upload, body, uploadedBy: principal.name, checkFields });
   if (before && before.name !== result.name) {
@@ -91,8 +92,8 @@ async function visibleExportIds(context: AppContext, principal: Principal, expor
 }
 
 /** `DELETE /api/segments/{segmentId}`: refused (409 `segment_in_use`) while an export uses the segment. */
-export async function deleteUnusedSegment(context: AppContext, segmentId: string): Promise<void> {
-  const exportIds = (await exportsUsingSegment(context, segmentId)).map((stored) => stored.export.id);
-  if (exportIds.length > 0) throw withDetails(Errors.segmentInUse(exportIds), { exportIds });
-  await deleteSegment(context, segmentId);
+export async function deleteUnusedSegment(context: AppContext, segmentId: string, options: OperationOptions = {}): Promise<void> {
+  const exportIds = (await exportsUsingSegment(context, segmentId, options)).map((stored) => stored.export.id);
+  if (exportIds.length > 0) throw Errors.segmentInUse(exportIds, { details: { exportIds } });
+  await deleteSegment(context, segmentId, options);
 }

@@ -1,14 +1,12 @@
+// Everything a handler needs, built once per process from the configuration. Tests and the local
+// host build their own (own storage namespace, own secret store) and install it with
+// `setAppContext`; handlers only ever call `getAppContext()`.
 import { getConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../log';
 import { createSecretStore, type SecretStore } from '../secrets';
 import { createStorageClients, type StorageClients } from '../storage/clients';
 import { storageNames } from '../storage/names';
 
-/**
- * Everything a handler needs, built once per process from the configuration. Tests and the local
- * host build their own (own storage namespace, own secret store) and install it with
- * `setAppContext`; handlers only ever call `getAppContext()`.
- */
 export interface AppContext {
   readonly config: Config;
   readonly storage: StorageClients;

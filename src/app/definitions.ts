@@ -1,3 +1,6 @@
+// One definition per function, exported by its file in `functions/`: the real host registers it
+// with `app.http` / `app.timer` / `app.storageQueue`, the local host and the tests run the very same
+// object.
 import type {
   HttpFunctionOptions,
   HttpMethod,
@@ -11,11 +14,6 @@ import type {
 import { toErrorResponse } from '../errors';
 import { getAppContext } from './context';
 
-/**
- * One definition per function, exported by its file in `functions/`: the real host registers it
- * with `app.http` / `app.timer` / `app.storageQueue`, the local host and the tests run the very same
- * object.
- */
 export interface HttpDefinition {
   kind: 'http';
   name: string;

@@ -1,15 +1,15 @@
+// The connections table: one row per connection in a single partition (connections are few, and
+// listing them is one query). Rows are validated on the way in and out; a replace carries the
+// ETag so that two concurrent changes cannot silently overwrite each other.
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { connectionOptionsSchema, connectionSchema, type Connection } from '../domain/connection';
 import { Errors } from '../errors';
 import { providerNameSchema } from '../providers/types';
+import { deleteEntity, getEntity, isAlreadyExists, replaceEntityIfUnchanged } from '../storage/tables';
 
-/**
- * The connections table: one row per connection in a single partition (connections are few, and
- * listing them is one query). Rows are validated on the way in and out; updates carry the ETag
- * so that two concurrent changes cannot silently overwrite each other.
- */
 export const CONNECTIONS_PARTITION = 'connection';
 
 export const connectionRowSchema = z.object({
@@ -31,14 +31,11 @@ export const connectionRowSchema = z.object({
   updatedBy: z.string(),
 });
 export type ConnectionRow = z.infer<typeof connectionRowSchema>;
+const storedRowSchema = connectionRowSchema.extend({ etag: z.string() });
 
 export interface StoredConnection {
   connection: Connection;
   etag: string;
-}
-
-export interface RepositoryOptions {
-  abortSignal?: AbortSignal;
 }
 
 export function toRow(connection: Connection): ConnectionRow {
@@ -83,30 +80,28 @@ export function connectionsTable(context: AppContext): TableClient {
   return context.storage.table(context.storage.names.tables.connections);
 }
 
-export async function insertConnection(context: AppContext, connection: Connection, options: RepositoryOptions = {}): Promise<void> {
+/** Creates the row; 409 `conflict` when a connection with its id exists. */
+export async function createConnectionRow(context: AppContext, connection: Connection, options: OperationOptions = {}): Promise<void> {
   try {
     await connectionsTable(context).createEntity(toRow(connection), { abortSignal: options.abortSignal });
   } catch (error) {
-    if (statusOf(error) === 409) throw Errors.conflict(`A connection with id '${connection.id}' already exists`);
+    if (isAlreadyExists(error)) throw Errors.conflict(`A connection with id '${connection.id}' already exists`);
     throw error;
   }
 }
 
+/** The connection with the ETag it was read with, or undefined when it does not exist. */
 export async function getConnection(
   context: AppContext,
   connectionId: string,
-  options: RepositoryOptions = {},
+  options: OperationOptions = {},
 ): Promise<StoredConnection | undefined> {
-  try {
-    const entity = await connectionsTable(context).getEntity(CONNECTIONS_PARTITION, connectionId, { abortSignal: options.abortSignal });
-    return { connection: fromRow(entity), etag: entity.etag };
-  } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw error;
-  }
+  const row = await getEntity(connectionsTable(context), CONNECTIONS_PARTITION, connectionId, storedRowSchema, options);
+  return row && { connection: fromRow(row), etag: row.etag };
 }
 
-export async function* listConnections(context: AppContext, options: RepositoryOptions = {}): AsyncGenerator<Connection> {
+/** Every connection, in row-key order. */
+export async function* listConnections(context: AppContext, options: OperationOptions = {}): AsyncGenerator<Connection> {
   const entities = connectionsTable(context).listEntities({
     queryOptions: { filter: `PartitionKey eq '${CONNECTIONS_PARTITION}'` },
     abortSignal: options.abortSignal,
@@ -115,34 +110,19 @@ export async function* listConnections(context: AppContext, options: RepositoryO
 }
 
 /** Replaces the row if nobody changed it since `etag` was read; 409 `conflict` otherwise. */
-export async function replaceConnection(
+export async function replaceConnectionRow(
   context: AppContext,
   connection: Connection,
   etag: string,
-  options: RepositoryOptions = {},
+  options: OperationOptions = {},
 ): Promise<void> {
-  try {
-    await connectionsTable(context).updateEntity(toRow(connection), 'Replace', { etag, abortSignal: options.abortSignal });
-  } catch (error) {
-    const status = statusOf(error);
-    if (status === 412 || status === 404) {
-      throw Errors.conflict(`Connection '${connection.id}' changed or was deleted while this request ran; read it again and retry`);
-    }
-    throw error;
+  const replaced = await replaceEntityIfUnchanged(connectionsTable(context), toRow(connection), etag, options);
+  if (replaced === undefined) {
+    throw Errors.conflict(`Connection '${connection.id}' changed or was deleted while this request ran; read it again and retry`);
   }
 }
 
 /** Deletes the row; succeeds when it is already gone. */
-export async function deleteConnectionRow(context: AppContext, connectionId: string, options: RepositoryOptions = {}): Promise<void> {
-  try {
-    await connectionsTable(context).deleteEntity(CONNECTIONS_PARTITION, connectionId, { abortSignal: options.abortSignal });
-  } catch (error) {
-    if (statusOf(error) === 404) return;
-    throw error;
-  }
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
+export async function deleteConnectionRow(context: AppContext, connectionId: string, options: OperationOptions = {}): Promise<void> {
+  await deleteEntity(connectionsTable(context), CONNECTIONS_PARTITION, connectionId, options);
 }

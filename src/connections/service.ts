@@ -1,7 +1,10 @@
+// What the connection API does. Every function takes the caller's principal (already authorized
+// for the action by `authorize`) and applies the per-connection rule of `canUseConnection`. The
+// API key goes to the provider (verification) and the secret store, nowhere else.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { can, canUseConnection, type Principal } from '../domain/policy';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import {
   checkOptions,
   connectionOptionsSchema,
@@ -12,26 +15,18 @@ import {
   type PublicConnection,
   type UpdateConnectionBody,
 } from '../domain/connection';
-import { Errors, validationError, withDetails } from '../errors';
+import { can, canUseConnection, type Principal } from '../domain/policy';
+import { Errors, validationError } from '../errors';
 import { SecretStoreError, toSecretName } from '../secrets';
 import {
+  createConnectionRow,
   deleteConnectionRow,
-  insertConnection,
-  listConnections,
   getConnection,
-  replaceConnection,
+  listConnections,
+  replaceConnectionRow,
   type StoredConnection,
 } from './repository';
 import { verifyConnectionKey } from './verify';
-
-/**
- * What the connection API does. Every function takes the caller's principal (already authorized
- * for the action by `authorize`) and applies the per-connection rule of `canUseConnection`. The
- * API key goes to the provider (verification) and the secret store, nowhere else.
- */
-export interface ConnectionCallOptions {
-  abortSignal?: AbortSignal;
-}
 
 export interface ConnectionForUse {
   connection: Connection;
@@ -42,7 +37,7 @@ export async function createConnection(
   context: AppContext,
   principal: Principal,
   body: CreateConnectionBody,
-  options: ConnectionCallOptions = {},
+  options: OperationOptions = {},
 ): Promise<PublicConnection> {
   if (body.acceptPrivacyTerms !== true) throw Errors.consentRequired();
   const connectionOptions = normaliseOptions(body.provider, body.options);
@@ -66,7 +61,7 @@ export async function createConnection(
     updatedBy: principal.userId,
   };
   try {
-    await insertConnection(context, connection, options);
+    await createConnectionRow(context, connection, options);
   } catch (error) {
     await forgetSecret(context, connection, 'the connection could not be saved');
     throw error;
@@ -79,7 +74,7 @@ export async function createConnection(
 export async function listVisibleConnections(
   context: AppContext,
   principal: Principal,
-  options: ConnectionCallOptions = {},
+  options: OperationOptions = {},
 ): Promise<PublicConnection[]> {
   const visible: PublicConnection[] = [];
   for await (const connection of listConnections(context, options)) {
@@ -88,13 +83,14 @@ export async function listVisibleConnections(
   return visible.sort((a, b) => a.displayName.localeCompare(b.displayName) || a.id.localeCompare(b.id));
 }
 
-export async function getVisibleConnection(
+/** The connection as the principal may see it; 404 when it does not exist or they may not use it. */
+export async function requireVisibleConnection(
   context: AppContext,
   principal: Principal,
   connectionId: string,
-  options: ConnectionCallOptions = {},
+  options: OperationOptions = {},
 ): Promise<PublicConnection> {
-  const { connection } = await readVisible(context, principal, connectionId, options);
+  const { connection } = await requireVisible(context, principal, connectionId, options);
   return present(principal, connection);
 }
 
@@ -103,9 +99,9 @@ export async function updateConnection(
   principal: Principal,
   connectionId: string,
   body: UpdateConnectionBody,
-  options: ConnectionCallOptions = {},
+  options: OperationOptions = {},
 ): Promise<PublicConnection> {
-  const { connection, etag } = await readVisible(context, principal, connectionId, options);
+  const { connection, etag } = await requireVisible(context, principal, connectionId, options);
   if (body.options) checkPatchedOptions(connection.provider, body.options);
   const connectionOptions = body.options ? normaliseOptions(connection.provider, { ...connection.options, ...body.options }) : connection.options;
   const regionChanged = connectionOptions.region !== connection.options.region;
@@ -129,7 +125,7 @@ export async function updateConnection(
     updatedBy: principal.userId,
   };
   try {
-    await replaceConnection(context, updated, etag, options);
+    await replaceConnectionRow(context, updated, etag, options);
   } catch (error) {
     // The row still names the old version; only a secret under a fresh name would be left over.
     if (stored && stored.name !== connection.secretName) await forgetSecret(context, updated, 'the change could not be saved');
@@ -144,7 +140,7 @@ export async function updateConnection(
   return present(principal, updated);
 }
 
-export interface DeleteConnectionOptions extends ConnectionCallOptions {
+export interface DeleteConnectionOptions extends OperationOptions {
   /** How many exports went with it (for the log). */
   deletedExports?: number;
 }
@@ -160,7 +156,7 @@ export async function deleteConnection(
   connectionId: string,
   options: DeleteConnectionOptions = {},
 ): Promise<void> {
-  const { connection } = await readVisible(context, principal, connectionId, options);
+  const { connection } = await requireVisible(context, principal, connectionId, options);
   await secretStore(() => context.secrets.deleteSecret(connection.secretName, options));
   await deleteConnectionRow(context, connectionId, options);
   context.log.info('connection deleted', {
@@ -173,13 +169,13 @@ export async function deleteConnection(
 
 /**
  * The connection and its API key, for the export pipeline (no principal: the run was authorized
- * when it was started). The key is read by the version the connection names, so a rotation on
- * another instance is seen at once.
+ * when it was started); 404 `not_found` when the connection is gone. The key is read by the
+ * version the connection names, so a rotation on another instance is seen at once.
  */
-export async function getConnectionForUse(
+export async function requireConnectionForUse(
   context: AppContext,
   connectionId: string,
-  options: ConnectionCallOptions = {},
+  options: OperationOptions = {},
 ): Promise<ConnectionForUse> {
   const stored = await getConnection(context, connectionId, options);
   if (!stored) throw Errors.notFound('Connection', connectionId);
@@ -192,11 +188,11 @@ export function secretNameFor(connectionId: string): string {
   return toSecretName('connection', connectionId);
 }
 
-async function readVisible(
+async function requireVisible(
   context: AppContext,
   principal: Principal,
   connectionId: string,
-  options: ConnectionCallOptions,
+  options: OperationOptions,
 ): Promise<StoredConnection> {
   const stored = await getConnection(context, connectionId, options);
   // A connection a Contributor may not use does not exist for them: 404, not 403.
@@ -204,7 +200,7 @@ async function readVisible(
   return stored;
 }
 
-async function readApiKey(context: AppContext, connection: Connection, options: ConnectionCallOptions): Promise<string> {
+async function readApiKey(context: AppContext, connection: Connection, options: OperationOptions): Promise<string> {
   const apiKey = await secretStore(() =>
     context.secrets.getSecret(connection.secretName, { version: connection.secretVersion, abortSignal: options.abortSignal }),
   );
@@ -232,7 +228,7 @@ async function secretStore<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    if (error instanceof SecretStoreError) throw withDetails(Errors.dependencyUnavailable('The secret store'), undefined, error);
+    if (error instanceof SecretStoreError) throw Errors.dependencyUnavailable('The secret store', { cause: error });
     throw error;
   }
 }

@@ -2,11 +2,11 @@
 // override of the app settings (emulators, tests) and the app's timing knobs. The one mapping from
 // a connection to the provider layer: it verifies a key here and builds the pipeline's adapter.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import type { ConnectionOptions } from '../domain/connection';
 import type { ProviderName } from '../domain/provider';
 import { verifyProviderKey, type ProviderAdapterSettings } from '../providers';
 import type { RetryPolicy } from '../providers/http';
-import type { OperationOptions } from '../storage/tables';
 
 export interface ProviderAccess {
   provider: ProviderName;

@@ -1,8 +1,8 @@
+// A run of an export: the public resource and the internal records behind it.
 import { z } from 'zod';
 import { providerNameSchema } from './provider';
 import { listSchema } from './envelope';
 
-/** A run of an export: the public resource and the internal records behind it. */
 export const RUN_STATUSES = [
   'queued',
   'planning',
@@ -44,8 +44,21 @@ export type Totals = z.infer<typeof totalsSchema>;
 export const emptyTotals = (): Totals =>
   Object.fromEntries(TOTAL_NAMES.map((name) => [name, 0])) as Totals;
 
-/** A chunk that could not be delivered, named on the run. */
-export const failedChunkSchema = z.object({ chunk: z.number().int(), target: z.string(), records: z.number().int(), error: z.string() });
+/**
+ * Documents stored before a chunk's target key was called `targetKey` name it `target`: they are
+ * read as if they said `targetKey` (and written back with the new name).
+ */
+function withTargetKey(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !('target' in value) || 'targetKey' in value) return value;
+  const { target, ...rest } = value as Record<string, unknown>;
+  return { ...rest, targetKey: target };
+}
+
+/** A chunk that could not be delivered, named on the run; `targetKey` is its target's ledger key. */
+export const failedChunkSchema = z.preprocess(
+  withTargetKey,
+  z.object({ chunk: z.number().int(), targetKey: z.string(), records: z.number().int(), error: z.string() }),
+);
 export type FailedChunk = z.infer<typeof failedChunkSchema>;
 
 /**
@@ -62,6 +75,10 @@ export const safetyReportSchema = z.object({
   confirmed: z.boolean(),
 });
 export type SafetyReport = z.infer<typeof safetyReportSchema>;
+
+/** A failed chunk as the public run resource names it (its target key is `target` there). */
+export const publicFailedChunkSchema = z.object({ chunk: z.number().int(), target: z.string(), records: z.number().int(), error: z.string() });
+export type PublicFailedChunk = z.infer<typeof publicFailedChunkSchema>;
 
 /** The run document: one row (RowKey `run`) in the run's own partition of the runs table. */
 export const runDocSchema = z.object({
@@ -118,7 +135,7 @@ export const runResourceSchema = z.object({
   finishedAt: z.string().optional(),
   totals: totalsSchema,
   progress: progressSchema,
-  failedChunks: z.array(failedChunkSchema).optional(),
+  failedChunks: z.array(publicFailedChunkSchema).optional(),
   safety: safetyReportSchema.optional(),
 });
 export type RunResource = z.infer<typeof runResourceSchema>;
@@ -162,9 +179,10 @@ export const chunkStatusSchema = z.enum(CHUNK_STATUSES);
 export type ChunkStatus = z.infer<typeof chunkStatusSchema>;
 
 /** A chunk row (RowKey `c-<number>`) in the run's partition. */
-export const chunkDocSchema = z.object({
+export const chunkDocSchema = z.preprocess(withTargetKey, z.object({
   chunk: z.number().int().min(0),
-  target: z.string(),
+  /** The key of the destination target (its ledger key; the target itself is in the payload's operation). */
+  targetKey: z.string(),
   kind: z.enum(['upsert', 'remove']),
   records: z.number().int().min(0),
   /** The records' size (UTF-8 bytes of their JSON), to bound what a process holds in memory. */
@@ -181,7 +199,7 @@ export const chunkDocSchema = z.object({
   lastError: z.string().optional(),
   rejected: z.number().int().min(0),
   webhookToken: z.string().optional(),
-});
+}));
 export type ChunkDoc = z.infer<typeof chunkDocSchema>;
 
 /** A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate` or `provider_rejected`. */

@@ -3,8 +3,9 @@
 // connection or a segment.
 import { odata, type TableClient } from '@azure/data-tables';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { exportSchema, type Export } from '../domain/export';
-import { deleteEntity, getEntity, isPreconditionFailed, replaceEntityIfUnchanged, type OperationOptions } from '../storage/tables';
+import { deleteEntity, getEntity, isPreconditionFailed, replaceEntityIfUnchanged } from '../storage/tables';
 import { EXPORTS_PARTITION, exportRowSchema } from './table';
 
 export interface StoredExport {
@@ -45,11 +46,13 @@ function toEntity(value: Export, activeRunId: string | undefined, activeRunSince
   };
 }
 
+/** The export with its run slot and ETag, or undefined when it does not exist. */
 export async function getExport(context: AppContext, exportId: string, options: OperationOptions = {}): Promise<StoredExport | undefined> {
   const entity = await getEntity(exportsTable(context), EXPORTS_PARTITION, exportId, exportRowSchema, options);
   return entity && fromEntity(entity);
 }
 
+/** Creates the row, with a free run slot (export ids are random: the table refuses a duplicate). */
 export async function createExportRow(context: AppContext, value: Export, options: OperationOptions = {}): Promise<void> {
   await exportsTable(context).createEntity(toEntity(value, undefined, undefined), { abortSignal: options.abortSignal });
 }
@@ -69,9 +72,15 @@ export async function replaceExportRow(context: AppContext, stored: StoredExport
 }
 
 /** Sets or clears the export's active run under its ETag; false when the row changed (or went) meanwhile. */
-export async function setActiveRun(context: AppContext, stored: StoredExport, runId: string | undefined, since: Date): Promise<boolean> {
+export async function replaceActiveRun(
+  context: AppContext,
+  stored: StoredExport,
+  runId: string | undefined,
+  since: Date,
+  options: OperationOptions = {},
+): Promise<boolean> {
   const entity = { partitionKey: EXPORTS_PARTITION, rowKey: stored.export.id, activeRunId: runId ?? '', activeRunSince: runId ? since.toISOString() : '' };
-  return (await replaceEntityIfUnchanged(exportsTable(context), entity, stored.etag, { mode: 'Merge' })) !== undefined;
+  return (await replaceEntityIfUnchanged(exportsTable(context), entity, stored.etag, { ...options, mode: 'Merge' })) !== undefined;
 }
 
 /** Marks the export as being deleted with its members, under its ETag; false when it changed meanwhile. */
@@ -80,10 +89,12 @@ export async function markExportDeleting(context: AppContext, stored: StoredExpo
   return (await replaceEntityIfUnchanged(exportsTable(context), entity, stored.etag, { mode: 'Merge' })) !== undefined;
 }
 
+/** Deletes the row; succeeds when it is already gone. */
 export async function deleteExportRow(context: AppContext, exportId: string, options: OperationOptions = {}): Promise<void> {
   await deleteEntity(exportsTable(context), EXPORTS_PARTITION, exportId, options);
 }
 
+/** Every export, in id order. */
 export async function* listExports(context: AppContext, options: OperationOptions = {}): AsyncGenerator<StoredExport> {
   const entities = exportsTable(context).listEntities({ queryOptions: { filter: odata`PartitionKey eq ${EXPORTS_PARTITION}` }, abortSignal: options.abortSignal });
   for await (const entity of entities) yield fromEntity(entity);

@@ -5,13 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { MAPPING_KEYS, type Export } from '../domain/export';
 import type { ProviderName } from '../domain/provider';
 import type { Segment } from '../domain/segment';
-import { AppError } from '../errors';
+import { validationError, type AppError, type ValidationIssue } from '../errors';
 import { providerDisplayName } from '../providers/errors';
 
-export interface Problem {
-  path: string;
-  message: string;
-}
+export type Problem = ValidationIssue;
 
 export function newExportId(): string {
   return `exp-${randomBytes(6).toString('hex')}`;
@@ -44,6 +41,5 @@ export function exportProblems(value: Export, provider: ProviderName, segments: 
 
 /** The 400 that lists every problem. */
 export function invalidExport(problems: readonly Problem[]): AppError {
-  const first = problems[0];
-  return new AppError('validation_failed', 400, `The export is not valid${first ? `: ${first.path} ${first.message}` : ''}`, { details: problems });
+  return validationError('export', problems);
 }

@@ -3,12 +3,12 @@
 // back (the pipeline retries through the governor); the one rate governor of this process keeps
 // its state in Table storage, shared by every instance.
 import type { AppContext } from '../app/context';
-import { getConnectionForUse } from '../connections/service';
+import type { OperationOptions } from '../app/operation';
+import { requireConnectionForUse } from '../connections/service';
 import { providerSettingsFor } from '../connections/verify';
 import type { Connection } from '../domain/connection';
 import { createProviderAdapter, createRateGovernor, type GovernorAccount, type RateGovernor } from '../providers';
 import type { ProviderAdapter } from '../providers/types';
-import type { OperationOptions } from '../storage/tables';
 
 export interface ProviderAccount {
   connection: Connection;
@@ -17,20 +17,20 @@ export interface ProviderAccount {
   governorAccount: GovernorAccount;
 }
 
-export interface GetAccountOptions extends OperationOptions {
+export interface RequireProviderAccountOptions extends OperationOptions {
   /** Read the connection and its key now rather than from the last few seconds' cache. */
   fresh?: boolean;
 }
 
-/**
- * The account of a connection, kept for a few seconds: every chunk of a run needs it, and a
- * rotated key or changed limit is seen within `ACCOUNT_CACHE_IN_MS`. Throws `not_found` when the
- * connection is gone.
- */
+/** How long an account is kept: a rotated key or a changed limit is seen within this. */
 export const ACCOUNT_CACHE_IN_MS = 10_000;
 const accountCaches = new WeakMap<AppContext, Map<string, { value: Promise<ProviderAccount>; expiresAt: number }>>();
 
-export function getProviderAccount(context: AppContext, connectionId: string, options: GetAccountOptions = {}): Promise<ProviderAccount> {
+/**
+ * The account of a connection, kept for `ACCOUNT_CACHE_IN_MS` (every chunk of a run needs it);
+ * 404 `not_found` when the connection is gone.
+ */
+export function requireProviderAccount(context: AppContext, connectionId: string, options: RequireProviderAccountOptions = {}): Promise<ProviderAccount> {
   let cache = accountCaches.get(context);
   if (!cache) {
     cache = new Map();
@@ -49,7 +49,7 @@ export function getProviderAccount(context: AppContext, connectionId: string, op
 }
 
 async function buildAccount(context: AppContext, connectionId: string, options: OperationOptions): Promise<ProviderAccount> {
-  const { connection, apiKey } = await getConnectionForUse(context, connectionId, options);
+  const { connection, apiKey } = await requireConnectionForUse(context, connectionId, options);
   const settings = providerSettingsFor(context, { provider: connection.provider, apiKey, options: connection.options, connectionId }, { retry: { maxRetries: 0 } });
   return {
     connection,

@@ -3,6 +3,7 @@
 // it the same way. With `removeMembers`, a cleanup run first takes the export's members out of its
 // targets, and the export is forgotten when that run succeeds.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { exportsUsingConnection, getExport, markExportDeleting } from '../exports/repository';
 import { forgetExport } from './forget';
 import { finishRun } from './run-state';
@@ -10,8 +11,8 @@ import { startRun } from './runs';
 import type { RunDoc } from '../domain/run';
 
 /** Cancels the export's active run, then forgets the export (its ledger and history included). Safe to repeat. */
-export async function removeExport(context: AppContext, exportId: string, why: string): Promise<void> {
-  const stored = await getExport(context, exportId);
+export async function removeExport(context: AppContext, exportId: string, why: string, options: OperationOptions = {}): Promise<void> {
+  const stored = await getExport(context, exportId, options);
   if (!stored) return;
   if (stored.activeRunId) await finishRun(context, stored.activeRunId, 'cancelled', `The export was ${why}`);
   await forgetExport(context, exportId);
@@ -39,8 +40,8 @@ export async function removeExportWithMembers(context: AppContext, exportId: str
 }
 
 /** Removes every export of a connection (a forced connection delete). */
-export async function removeExportsOfConnection(context: AppContext, connectionId: string): Promise<void> {
-  for (const exportId of await exportsUsingConnection(context, connectionId)) {
-    await removeExport(context, exportId, 'its connection was deleted');
+export async function removeExportsOfConnection(context: AppContext, connectionId: string, options: OperationOptions = {}): Promise<void> {
+  for (const exportId of await exportsUsingConnection(context, connectionId, options)) {
+    await removeExport(context, exportId, 'its connection was deleted', options);
   }
 }

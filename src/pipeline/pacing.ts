@@ -5,9 +5,10 @@
 // Also the planner's courtesy to the event loop: without a pause every few milliseconds it would
 // hold the loop for seconds and the senders of this process would miss their rate slots.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { OperationOptions } from '../app/operation';
 import type { GovernorAccount, RateGovernor, TakeResult } from '../providers/governor';
 
-export interface PacedTakeOptions {
+export interface TakePacedOptions extends OperationOptions {
   /** Tokens at once (default 1). */
   count?: number;
   /** The longest governor wait spent in place; a longer one is answered. */
@@ -16,14 +17,13 @@ export interface PacedTakeOptions {
   deadlineMs?: number;
   /** Asked after each wait spent in place: false stops (the run ended meanwhile). */
   stillWanted?: () => Promise<boolean>;
-  abortSignal?: AbortSignal;
 }
 
 /**
  * A token of `bucket`, waiting in place for short waits. Answers the grant, a wait too long to
  * spend here (`{ granted: false, waitMs }`), or `'stop'` when `stillWanted` said so.
  */
-export async function takePaced(governor: RateGovernor, account: GovernorAccount, bucket: string, options: PacedTakeOptions): Promise<TakeResult | 'stop'> {
+export async function takePaced(governor: RateGovernor, account: GovernorAccount, bucket: string, options: TakePacedOptions): Promise<TakeResult | 'stop'> {
   const { count, abortSignal } = options;
   for (;;) {
     const grant = await governor.take(account, bucket, { count, abortSignal });

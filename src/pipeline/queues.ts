@@ -3,6 +3,7 @@
 // holds up another's); a chunk that must wait goes back with a visibility delay. The function
 // definitions take their trigger queue names from here too.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import type { ChunkMessage, PlanMessage } from '../domain/run';
 import type { ProviderName } from '../domain/provider';
 import { sendMessage, type SendMessageOptions } from '../storage/queue-messages';
@@ -30,15 +31,28 @@ export async function enqueuePlan(context: AppContext, message: PlanMessage, opt
 }
 
 /** One message per chunk of a run, on the provider's queue. */
-export async function enqueueChunks(context: AppContext, provider: ProviderName, runId: string, chunks: readonly number[]): Promise<void> {
+export async function enqueueChunks(
+  context: AppContext,
+  provider: ProviderName,
+  runId: string,
+  chunks: readonly number[],
+  options: OperationOptions = {},
+): Promise<void> {
   const queue = context.storage.queue(context.storage.names.queues[CHUNK_QUEUE_KEYS[provider]]);
   for (let start = 0; start < chunks.length; start += PARALLEL_SENDS) {
-    await Promise.all(chunks.slice(start, start + PARALLEL_SENDS).map((chunk) => sendMessage(queue, { runId, chunk })));
+    await Promise.all(chunks.slice(start, start + PARALLEL_SENDS).map((chunk) => sendMessage(queue, { runId, chunk }, options)));
   }
 }
 
 /** Puts a chunk back on its queue, visible again after `delayInMs` (rounded up to whole seconds). */
-export async function requeueChunk(context: AppContext, provider: ProviderName, message: ChunkMessage, delayInMs: number): Promise<void> {
+export async function requeueChunk(
+  context: AppContext,
+  provider: ProviderName,
+  message: ChunkMessage,
+  delayInMs: number,
+  options: OperationOptions = {},
+): Promise<void> {
   const queue = context.storage.queue(context.storage.names.queues[CHUNK_QUEUE_KEYS[provider]]);
-  await sendMessage(queue, { runId: message.runId, chunk: message.chunk }, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
+  const visibilityDelayInSeconds = Math.ceil(delayInMs / 1000);
+  await sendMessage(queue, { runId: message.runId, chunk: message.chunk }, { abortSignal: options.abortSignal, visibilityDelayInSeconds });
 }

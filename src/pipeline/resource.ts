@@ -1,6 +1,8 @@
-import { isTerminal, type RunDoc, type RunResource } from '../domain/run';
+// The public run resource (`GET /api/runs/{runId}`) made from the run document: status, totals,
+// progress with percent and ETA, and the failed chunks under their public field names.
+import { isTerminal, type FailedChunk, type PublicFailedChunk, type RunDoc, type RunResource } from '../domain/run';
 
-/** The public run resource: status, totals and progress with percent and ETA. */
+/** The resource of a run document, as of `now` (for the ETA). */
 export function toRunResource(doc: RunDoc, now: Date): RunResource {
   const chunksDone = doc.chunksConfirmed + doc.chunksFailed;
   const chunksTotal = Math.max(doc.chunksTotal, chunksDone);
@@ -25,7 +27,12 @@ export function toRunResource(doc: RunDoc, now: Date): RunResource {
   if (doc.reason) resource.reason = doc.reason;
   if (doc.startedAt) resource.startedAt = doc.startedAt;
   if (doc.finishedAt) resource.finishedAt = doc.finishedAt;
-  if (doc.failedChunks.length > 0) resource.failedChunks = doc.failedChunks;
+  if (doc.failedChunks.length > 0) resource.failedChunks = doc.failedChunks.map(toPublicFailedChunk);
   if (doc.safety) resource.safety = doc.safety;
   return resource;
+}
+
+/** The public resource names a failed chunk's target key `target` (the public contract predates `targetKey`). */
+function toPublicFailedChunk({ chunk, targetKey, records, error }: FailedChunk): PublicFailedChunk {
+  return { chunk, target: targetKey, records, error };
 }

@@ -3,23 +3,24 @@
 // run (or the chunk and the run in one transaction), settles the run when that was the last
 // piece of work, and releases what a finished run holds (the export's run slot, its segment
 // versions). Nothing else writes a run document or a chunk row: see docs/architecture.md for the
-// table of status x event -> function.
+// table of status x event -> function. Transitions take no abort signal on purpose: one that has
+// begun runs to its end (update, settle, release) rather than stopping half-way.
 import type { AppContext } from '../app/context';
 import type { Export } from '../domain/export';
 import type { ProviderName } from '../domain/provider';
 import { emptyTotals, isTerminal, type ChunkDoc, type RunDoc, type RunMode, type RunStatus, type RunTrigger, type SafetyReport, type Totals } from '../domain/run';
-import { getExport, setActiveRun } from '../exports/repository';
+import { getExport, replaceActiveRun } from '../exports/repository';
 import { releaseSegmentVersion } from '../segments/versions';
 import { forgetExport } from './forget';
 import { enqueuePlan } from './queues';
 import {
+  createRunDoc,
   getRunDoc,
-  insertChunkDocs,
-  insertRunDoc,
-  insertRunIndex,
-  saveChunkDoc,
+  replaceChunkDoc,
+  replaceRunDoc,
   settleChunk,
-  updateRunDoc,
+  upsertChunkDocs,
+  upsertRunIndex,
   type Versioned,
 } from './store/runs-table';
 
@@ -72,8 +73,8 @@ export async function createRun(
     failedChunks: [],
     segmentVersions: {},
   };
-  if (!(await insertRunDoc(context, doc))) return (await getRunDoc(context, runId))?.value ?? doc;
-  await insertRunIndex(context, exp.id, now, runId);
+  if (!(await createRunDoc(context, doc))) return (await getRunDoc(context, runId))?.value ?? doc;
+  await upsertRunIndex(context, exp.id, now, runId);
   if (status === 'queued') await enqueuePlan(context, { runId });
   context.log.info('run created', { runId, exportId: exp.id, trigger: options.trigger, status, mode: options.mode, dryRun: options.dryRun });
   return doc;
@@ -81,7 +82,7 @@ export async function createRun(
 
 /** The planner took the run: `queued` -> `planning`, with the segment versions it pinned. Undefined when the run has ended. */
 export async function beginPlanning(context: AppContext, runId: string, segmentVersions: Record<string, string>): Promise<RunDoc | undefined> {
-  const result = await updateRunDoc(context, runId, (doc) => {
+  const result = await replaceRunDoc(context, runId, (doc) => {
     if (isTerminal(doc.status)) return undefined;
     doc.status = doc.status === 'queued' ? 'planning' : doc.status;
     doc.startedAt ??= context.now().toISOString();
@@ -95,7 +96,7 @@ export type PlannerTotals = Pick<Totals, 'profiles' | 'invalid' | 'duplicates' |
 
 /** Publishes the planner's totals so far; false when the run has ended meanwhile (stop planning). */
 export async function reportPlanningProgress(context: AppContext, runId: string, totals: PlannerTotals, chunksWritten: number): Promise<boolean> {
-  const result = await updateRunDoc(context, runId, (doc) => {
+  const result = await replaceRunDoc(context, runId, (doc) => {
     if (isTerminal(doc.status)) return undefined;
     doc.totals = { ...doc.totals, ...totals };
     doc.chunksTotal = Math.max(doc.chunksTotal, chunksWritten);
@@ -106,7 +107,7 @@ export async function reportPlanningProgress(context: AppContext, runId: string,
 
 /** Planning is complete: the run knows all its chunks and is `running` (or settled at once). */
 export async function completePlanning(context: AppContext, runId: string, totals: PlannerTotals, chunksTotal: number, safety?: SafetyReport): Promise<void> {
-  const result = await updateRunDoc(context, runId, (doc) => {
+  const result = await replaceRunDoc(context, runId, (doc) => {
     if (isTerminal(doc.status)) return undefined;
     doc.totals = { ...doc.totals, ...totals };
     doc.safety = safety ?? doc.safety;
@@ -120,7 +121,7 @@ export async function completePlanning(context: AppContext, runId: string, total
 
 /** The planner wrote these chunks (all `pending`); rows of an earlier attempt are replaced as they were. */
 export async function addPlannedChunks(context: AppContext, runId: string, chunks: readonly ChunkDoc[]): Promise<void> {
-  await insertChunkDocs(context, runId, chunks);
+  await upsertChunkDocs(context, runId, chunks);
 }
 
 /**
@@ -128,7 +129,7 @@ export async function addPlannedChunks(context: AppContext, runId: string, chunk
  * threshold as its reason and the counts that exceeded it.
  */
 export async function stopBeforeSending(context: AppContext, runId: string, totals: Partial<PlannerTotals>, safety: SafetyReport, reason: string): Promise<void> {
-  await updateRunDoc(context, runId, (doc) => {
+  await replaceRunDoc(context, runId, (doc) => {
     if (isTerminal(doc.status)) return undefined;
     doc.totals = { ...doc.totals, ...totals };
     doc.safety = safety;
@@ -179,7 +180,7 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
       doc.chunksFailed += 1;
       doc.totals.failed += chunk.records;
       if (doc.failedChunks.length < MAX_FAILED_CHUNKS_LISTED) {
-        doc.failedChunks.push({ chunk: chunk.chunk, target: chunk.target, records: chunk.records, error: error.slice(0, 300) });
+        doc.failedChunks.push({ chunk: chunk.chunk, targetKey: chunk.targetKey, records: chunk.records, error: error.slice(0, 300) });
       }
       return settleIfComplete(doc, context.now());
     },
@@ -197,7 +198,7 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
  */
 export async function saveChunkProgress(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>, progress: ChunkProgress): Promise<Versioned<ChunkDoc> | undefined> {
   const next: ChunkDoc = { ...chunk.value, ...progress };
-  const etag = await saveChunkDoc(context, runId, { value: next, etag: chunk.etag });
+  const etag = await replaceChunkDoc(context, runId, { value: next, etag: chunk.etag });
   return etag === undefined ? undefined : { value: next, etag };
 }
 
@@ -205,7 +206,7 @@ export type ChunkProgress = Partial<Pick<ChunkDoc, 'state' | 'steps' | 'transien
 
 /** Stops every remaining chunk of a run from calling the provider (the key was refused). */
 export async function abortRun(context: AppContext, runId: string, reason: string): Promise<void> {
-  await updateRunDoc(context, runId, (doc) => {
+  await replaceRunDoc(context, runId, (doc) => {
     if (doc.abortReason || isTerminal(doc.status)) return undefined;
     doc.abortReason = reason;
     return doc;
@@ -222,7 +223,7 @@ export async function cancelRun(context: AppContext, runId: string, by: string):
  * its segment versions. Safe to repeat.
  */
 export async function finishRun(context: AppContext, runId: string, status: RunStatus, reason?: string): Promise<RunDoc | undefined> {
-  const result = await updateRunDoc(context, runId, (doc) => {
+  const result = await replaceRunDoc(context, runId, (doc) => {
     if (isTerminal(doc.status)) return undefined;
     doc.status = status;
     doc.reason = reason ?? doc.reason;
@@ -276,7 +277,7 @@ async function releaseRun(context: AppContext, doc: RunDoc): Promise<void> {
       context.log.info('export deleted after its members were removed', { exportId: doc.exportId, runId: doc.runId });
       break;
     }
-    if (await setActiveRun(context, stored, undefined, context.now())) break;
+    if (await replaceActiveRun(context, stored, undefined, context.now())) break;
   }
   await Promise.all(
     Object.entries(doc.segmentVersions).map(([segmentId, version]) =>

@@ -4,12 +4,13 @@
 // demand and records a `skipped` run on schedule.
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { getConnection } from '../connections/repository';
 import type { Export } from '../domain/export';
 import type { ProviderName } from '../domain/provider';
 import { isTerminal, type RunDoc, type RunMode, type RunTrigger } from '../domain/run';
-import { AppError, Errors } from '../errors';
-import { getExport, setActiveRun, type StoredExport } from '../exports/repository';
+import { Errors } from '../errors';
+import { getExport, replaceActiveRun, type StoredExport } from '../exports/repository';
 import { createRun, finishRun } from './run-state';
 import { getRunDoc } from './store/runs-table';
 
@@ -17,7 +18,7 @@ export const STALE_QUEUED_RUN_IN_MS = 30 * 60 * 1000;
 const MISSING_RUN_GRACE_IN_MS = 60 * 1000;
 const MAX_SLOT_ATTEMPTS = 20;
 
-export interface StartRunOptions {
+export interface StartRunOptions extends OperationOptions {
   trigger: RunTrigger;
   mode: RunMode;
   dryRun: boolean;
@@ -38,46 +39,40 @@ export function scheduledRunId(exportId: string, occurrence: Date): string {
   return `sched-${occurrence.toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${exportId}`;
 }
 
-export class RunInProgressError extends AppError {
-  constructor(readonly activeRunId: string) {
-    const base = Errors.runInProgress(activeRunId);
-    super(base.code, base.status, base.message, { details: { runId: activeRunId } });
-  }
-}
-
 export async function startRun(context: AppContext, exportId: string, options: StartRunOptions): Promise<RunDoc> {
+  const { abortSignal } = options;
   const now = context.now();
   const runId = options.runId ?? newRunId(now);
   if (options.runId) {
-    const existing = await getRunDoc(context, runId);
+    const existing = await getRunDoc(context, runId, { abortSignal });
     if (existing) return existing.value;
   }
   for (let attempt = 0; attempt < MAX_SLOT_ATTEMPTS; attempt++) {
-    const stored = await getExport(context, exportId);
+    const stored = await getExport(context, exportId, { abortSignal });
     if (!stored) throw Errors.notFound('Export', exportId);
-    const busyWith = await activeRunOf(context, stored);
+    const busyWith = await activeRunOf(context, stored, { abortSignal });
     if (busyWith === runId) return await create(context, stored.export, runId, options);
     if (busyWith) {
-      if (options.trigger === 'on-demand') throw new RunInProgressError(busyWith);
+      if (options.trigger === 'on-demand') throw Errors.runInProgress(busyWith, { details: { runId: busyWith } });
       return await create(context, stored.export, runId, options, `Another run of this export (${busyWith}) was still active`);
     }
-    if (await setActiveRun(context, stored, runId, now)) return await create(context, stored.export, runId, options);
+    if (await replaceActiveRun(context, stored, runId, now, { abortSignal })) return await create(context, stored.export, runId, options);
   }
   throw Errors.conflict('The export changed repeatedly while starting a run; try again');
 }
 
 async function create(context: AppContext, exp: Export, runId: string, options: StartRunOptions, skippedBecause?: string): Promise<RunDoc> {
-  const provider = await providerOf(context, exp);
+  const provider = await providerOf(context, exp, { abortSignal: options.abortSignal });
   const { trigger, mode, dryRun, confirmRemovals, requestedBy } = options;
   const status = skippedBecause ? 'skipped' : 'queued';
   return await createRun(context, exp, runId, status, { trigger, mode, dryRun, confirmRemovals, requestedBy, provider, reason: skippedBecause });
 }
 
 /** The export's active run, or undefined when the slot is free (or held by a finished or lost run). */
-async function activeRunOf(context: AppContext, stored: StoredExport): Promise<string | undefined> {
+async function activeRunOf(context: AppContext, stored: StoredExport, options: OperationOptions): Promise<string | undefined> {
   const runId = stored.activeRunId;
   if (!runId) return undefined;
-  const run = await getRunDoc(context, runId);
+  const run = await getRunDoc(context, runId, options);
   const since = stored.activeRunSince ? Date.parse(stored.activeRunSince) : 0;
   const now = context.now().getTime();
   if (!run) return now - since > MISSING_RUN_GRACE_IN_MS ? undefined : runId;
@@ -89,8 +84,8 @@ async function activeRunOf(context: AppContext, stored: StoredExport): Promise<s
   return runId;
 }
 
-async function providerOf(context: AppContext, exp: Export): Promise<ProviderName> {
-  const stored = await getConnection(context, exp.connectionId);
+async function providerOf(context: AppContext, exp: Export, options: OperationOptions): Promise<ProviderName> {
+  const stored = await getConnection(context, exp.connectionId, options);
   if (!stored) throw Errors.conflict(`The export's connection '${exp.connectionId}' no longer exists`);
   return stored.connection.provider;
 }

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import type { ChunkDoc } from '../domain/run';
 import { getEntity } from '../storage/tables';
 import { requeueChunk } from './queues';
@@ -23,24 +24,25 @@ function webhooksTable(context: AppContext) {
 }
 
 /** Where Brevo should call when this chunk's import ends (only with `PUBLIC_BASE_URL`). */
-export async function notifyUrlFor(context: AppContext, runId: string, chunk: ChunkDoc): Promise<string | undefined> {
+export async function notifyUrlFor(context: AppContext, runId: string, chunk: ChunkDoc, options: OperationOptions = {}): Promise<string | undefined> {
   const base = context.config.publicBaseUrl;
   if (!base || !chunk.webhookToken || chunk.kind !== 'upsert') return undefined;
-  await webhooksTable(context).upsertEntity({ partitionKey: WEBHOOK_PARTITION, rowKey: chunk.webhookToken, runId, chunk: chunk.chunk }, 'Replace');
+  const entity = { partitionKey: WEBHOOK_PARTITION, rowKey: chunk.webhookToken, runId, chunk: chunk.chunk };
+  await webhooksTable(context).upsertEntity(entity, 'Replace', { abortSignal: options.abortSignal });
   return `${base}/api/webhooks/brevo/${chunk.webhookToken}`;
 }
 
 /** The chunk a webhook token wakes up, or undefined for an unknown token. */
-export async function chunkForWebhook(context: AppContext, token: string): Promise<{ runId: string; chunk: number } | undefined> {
+export async function getWebhookChunk(context: AppContext, token: string, options: OperationOptions = {}): Promise<{ runId: string; chunk: number } | undefined> {
   if (!TOKEN_PATTERN.test(token)) return undefined;
-  return await getEntity(webhooksTable(context), WEBHOOK_PARTITION, token, webhookRowSchema);
+  return await getEntity(webhooksTable(context), WEBHOOK_PARTITION, token, webhookRowSchema, options);
 }
 
 /** Wakes the chunk of a webhook token; false for an unknown token. */
-export async function wakeChunkForWebhook(context: AppContext, token: string): Promise<boolean> {
-  const target = await chunkForWebhook(context, token);
+export async function wakeChunkForWebhook(context: AppContext, token: string, options: OperationOptions = {}): Promise<boolean> {
+  const target = await getWebhookChunk(context, token, options);
   if (!target) return false;
-  const run = await getRunDoc(context, target.runId);
-  if (run) await requeueChunk(context, run.value.provider, target, 0);
+  const run = await getRunDoc(context, target.runId, options);
+  if (run) await requeueChunk(context, run.value.provider, target, 0, options);
   return true;
 }

@@ -1,8 +1,10 @@
-import { AppError } from '../errors';
+// A provider call that failed, classified by what the caller should do about it, and the one
+// mapping from such a failure to what our API answers (`toApiError`).
+import { AppError, Errors, type ErrorFactory } from '../errors';
 import type { ProviderName } from './types';
 
 /**
- * A provider call that failed, classified by what the caller should do about it:
+ * The kinds of failure:
  * - `throttled`: wait `retryAfterMs` (pause the whole account), then try again;
  * - `transient`: 5xx, reset, timeout: try again with backoff;
  * - `auth`: the key is wrong or lacks a permission: stop, a person must fix the connection;
@@ -11,15 +13,13 @@ import type { ProviderName } from './types';
  */
 export type ProviderErrorKind = 'throttled' | 'transient' | 'auth' | 'permanent';
 
-export const PROVIDER_ERROR_CODES = {
-  throttled: 'provider_throttled',
-  transient: 'provider_transient',
-  auth: 'provider_auth',
-  permanent: 'provider_permanent',
-} as const satisfies Record<ProviderErrorKind, string>;
-
-/** The HTTP status our own API answers when one of these reaches it unmapped. */
-const API_STATUS: Record<ProviderErrorKind, number> = { throttled: 503, transient: 502, auth: 422, permanent: 502 };
+/** Each kind's catalog entry: its code, and the status our API answers when one reaches it unmapped. */
+const CATALOG_ENTRIES: Record<ProviderErrorKind, ErrorFactory<[string]>> = {
+  throttled: Errors.providerThrottled,
+  transient: Errors.providerTransient,
+  auth: Errors.providerAuth,
+  permanent: Errors.providerPermanent,
+};
 
 export interface ProviderErrorInit {
   provider: ProviderName;
@@ -46,7 +46,9 @@ export abstract class ProviderError extends AppError {
   readonly attempts: number;
 
   protected constructor(kind: ProviderErrorKind, init: ProviderErrorInit, summary: string) {
-    super(PROVIDER_ERROR_CODES[kind], API_STATUS[kind], describe(init, summary), { cause: init.cause });
+    // A subclass (callers test `instanceof` and read the fields), with its catalog entry's code and status.
+    const entry = CATALOG_ENTRIES[kind];
+    super(entry.code, entry.status, describe(init, summary), { cause: init.cause });
     this.name = 'ProviderError';
     this.provider = init.provider;
     this.statusCode = init.statusCode;
@@ -123,6 +125,20 @@ const DISPLAY_NAMES: Record<ProviderName, string> = { iterable: 'Iterable', brev
 
 export function providerDisplayName(provider: ProviderName): string {
   return DISPLAY_NAMES[provider];
+}
+
+/**
+ * The one mapping from a provider's failure to what our API answers: a rejected key is 422
+ * `provider_auth_failed`; anything else (unreachable, throttled, failing, refusing) is 502
+ * `provider_unavailable`. `details` carry the provider's status and code, `cause` the classified
+ * error. Any other value comes back as it is. A caller that knows what a `permanent` refusal means
+ * for its request (a Brevo list that does not exist) answers that case itself before calling this.
+ */
+export function toApiError(error: unknown): unknown {
+  if (!isProviderError(error)) return error;
+  const provider = providerDisplayName(error.provider);
+  const options = { details: { statusCode: error.statusCode, providerCode: error.providerCode }, cause: error };
+  return error.kind === 'auth' ? Errors.providerAuthFailed(provider, options) : Errors.providerUnavailable(provider, options);
 }
 
 function describe(init: ProviderErrorInit, summary: string): string {

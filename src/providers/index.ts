@@ -1,19 +1,16 @@
+// The entry point of the provider layer: build an adapter for a connection, or check a key.
+// Nothing here logs or returns the key; errors carry the provider's code and message only.
 import type { Dispatcher } from 'undici';
-import { Errors, withDetails, type AppError } from '../errors';
 import type { Logger } from '../log';
 import type { StorageClients } from '../storage/clients';
 import { BrevoAdapter, type BrevoAttributeNames } from './brevo/adapter';
-import { isProviderError, providerDisplayName } from './errors';
+import { toApiError } from './errors';
 import { ProviderHttpClient, type RetryPolicy } from './http';
 import { ITERABLE_HOSTS, IterableAdapter, type IterableRegion } from './iterable/adapter';
 import { OMNISEND_API_VERSION, OmnisendAdapter } from './omnisend/adapter';
 import { createMemoryTargetRegistry, createTableTargetRegistry, type TargetRegistry } from './target-registry';
 import type { ProviderAdapter, ProviderCallOptions, ProviderName } from './types';
 
-/**
- * The entry point of the provider layer: build an adapter for a connection, or check a key.
- * Nothing here logs or returns the key; errors carry the provider's code and message only.
- */
 export const DEFAULT_BASE_URLS: Record<ProviderName, string> = {
   iterable: ITERABLE_HOSTS.us,
   brevo: 'https://api.brevo.com/v3',
@@ -110,16 +107,8 @@ export async function verifyProviderKey(settings: ProviderAdapterSettings, optio
   try {
     await createProviderAdapter(settings).verifyCredentials({ timeoutInMs: VERIFY_TIMEOUT_MS, ...options });
   } catch (error) {
-    throw toConnectError(settings.provider, error);
+    throw toApiError(error);
   }
-}
-
-function toConnectError(provider: ProviderName, error: unknown): unknown {
-  if (!isProviderError(error)) return error;
-  const details = { statusCode: error.statusCode, providerCode: error.providerCode };
-  const mapped: AppError =
-    error.kind === 'auth' ? Errors.providerAuthFailed(providerDisplayName(provider)) : Errors.providerUnavailable(providerDisplayName(provider));
-  return withDetails(mapped, details, error);
 }
 
 function httpClient(

@@ -1,15 +1,14 @@
+// Remembers provider-side targets that we create (the Iterable list named after a segment), and
+// makes sure that only one worker creates each: Iterable list names are not unique and creating
+// one is not idempotent, so two workers preparing the same segment at once would make two lists.
+//
+// A worker claims the name with an insert (or an ETag replace of a stale record); a worker that
+// loses waits for the winner's id. A claim older than its lease is taken over (its owner died).
 import { createHash, randomUUID } from 'node:crypto';
-import { RestError, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { deleteEntityIfUnchanged, isAlreadyExists, isNotFound, isPreconditionFailed } from '../storage/tables';
 
-/**
- * Remembers provider-side targets that we create (the Iterable list named after a segment), and
- * makes sure that only one worker creates each: Iterable list names are not unique and creating
- * one is not idempotent, so two workers preparing the same segment at once would make two lists.
- *
- * A worker claims the name with an insert (or an ETag replace of a stale record); a worker that
- * loses waits for the winner's id. A claim older than its lease is taken over (its owner died).
- */
 export type RememberedTarget =
   | { state: 'ready'; id: number; etag: string }
   | { state: 'creating'; owner: string; claimedAtMs: number; etag: string };
@@ -55,7 +54,7 @@ export function createTableTargetRegistry(table: TableClient): TargetRegistry {
         if (row.state === 'ready' && row.targetId !== undefined) return { state: 'ready', id: row.targetId, etag: row.etag };
         return { state: 'creating', owner: row.owner ?? '', claimedAtMs: row.claimedAtMs ?? 0, etag: row.etag };
       } catch (error) {
-        if (error instanceof RestError && error.statusCode === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     },
@@ -66,7 +65,7 @@ export function createTableTargetRegistry(table: TableClient): TargetRegistry {
           etag === undefined ? await table.createEntity(entity) : await table.updateEntity(entity, 'Replace', { etag });
         return { etag: response.etag ?? '' };
       } catch (error) {
-        if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) return undefined;
+        if (isAlreadyExists(error) || isPreconditionFailed(error)) return undefined;
         throw error;
       }
     },
@@ -75,11 +74,8 @@ export function createTableTargetRegistry(table: TableClient): TargetRegistry {
     },
     async release(key, etag) {
       const { partitionKey, rowKey } = keys(key);
-      try {
-        await table.deleteEntity(partitionKey, rowKey, { etag });
-      } catch (error) {
-        if (!(error instanceof RestError && (error.statusCode === 404 || error.statusCode === 412))) throw error;
-      }
+      // Changed meanwhile: someone else holds the claim now, and it is theirs to give up.
+      await deleteEntityIfUnchanged(table, partitionKey, rowKey, etag);
     },
   };
 }

@@ -1,6 +1,7 @@
 // What the export pipeline asks of a provider: one adapter per provider, driven one request at a
 // time. The provider vocabulary (names, targets, chunk operations) is provider-neutral and lives
 // in `src/domain/provider.ts`; it is re-exported here for the adapters.
+import type { OperationOptions } from '../app/operation';
 import type { ChunkOperation, ProviderName, RecordReject, Target, TargetSpec } from '../domain/provider';
 
 export * from '../domain/provider';
@@ -54,8 +55,7 @@ export interface RateSignal {
   resetInMs?: number;
 }
 
-export interface ProviderCallOptions {
-  abortSignal?: AbortSignal;
+export interface ProviderCallOptions extends OperationOptions {
   timeoutInMs?: number;
   /** Receives rate-limit headers seen on the way (Brevo `x-sib-ratelimit-*`). */
   onRateSignal?: (signal: RateSignal) => void;

@@ -1,13 +1,16 @@
+// Provider keys in Azure Key Vault (`KeyVaultSecretStore`), and `SecretStoreError`, the one
+// error the connection service turns into a 503: a vault failure without the SDK's request,
+// whose body would carry the secret's value.
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
+import type { OperationOptions } from '../app/operation';
 import {
   assertValidSecretName,
   freshSecretName,
   type GetSecretOptions,
   type SecretStore,
-  type SecretStoreOptions,
   type StoredSecret,
 } from './secret-store';
 
@@ -73,7 +76,7 @@ export class KeyVaultSecretStore implements SecretStore {
     this.now = options.now ?? Date.now;
   }
 
-  async setSecret(name: string, value: string, options: SecretStoreOptions = {}): Promise<StoredSecret> {
+  async setSecret(name: string, value: string, options: OperationOptions = {}): Promise<StoredSecret> {
     assertValidSecretName(name);
     this.forget(name);
     try {
@@ -110,7 +113,7 @@ export class KeyVaultSecretStore implements SecretStore {
     return value;
   }
 
-  async deleteSecret(name: string, options: SecretStoreOptions = {}): Promise<void> {
+  async deleteSecret(name: string, options: OperationOptions = {}): Promise<void> {
     assertValidSecretName(name);
     this.forget(name);
     try {
@@ -123,7 +126,7 @@ export class KeyVaultSecretStore implements SecretStore {
     }
   }
 
-  async checkHealth(options: SecretStoreOptions = {}): Promise<void> {
+  async checkHealth(options: OperationOptions = {}): Promise<void> {
     const pages = this.client.listPropertiesOfSecrets({ abortSignal: options.abortSignal }).byPage({ maxPageSize: 1 });
     try {
       await pages.next();
@@ -141,7 +144,7 @@ export class KeyVaultSecretStore implements SecretStore {
     return { kind: this.kind };
   }
 
-  private async set(name: string, value: string, options: SecretStoreOptions): Promise<StoredSecret> {
+  private async set(name: string, value: string, options: OperationOptions): Promise<StoredSecret> {
     const secret = await this.client.setSecret(name, value, { abortSignal: options.abortSignal, contentType: 'text/plain' });
     const version = secret.properties.version;
     if (!version) throw new SecretStoreError('set', new Error('the vault answered without a secret version'));
@@ -150,7 +153,7 @@ export class KeyVaultSecretStore implements SecretStore {
   }
 
   /** Recovers a soft-deleted secret; false when the vault refuses or it takes too long. */
-  private async tryRecover(name: string, options: SecretStoreOptions): Promise<boolean> {
+  private async tryRecover(name: string, options: OperationOptions): Promise<boolean> {
     const abortSignal = combine(options.abortSignal, AbortSignal.timeout(this.recoveryTimeoutInMs));
     try {
       const poller = await this.client.beginRecoverDeletedSecret(name, { abortSignal, intervalInMs: this.pollIntervalInMs });
@@ -163,7 +166,7 @@ export class KeyVaultSecretStore implements SecretStore {
   }
 
   /** The vault may still answer `ObjectIsBeingRecovered` right after a recovery completed. */
-  private async setAfterRecovery(name: string, value: string, options: SecretStoreOptions): Promise<StoredSecret | undefined> {
+  private async setAfterRecovery(name: string, value: string, options: OperationOptions): Promise<StoredSecret | undefined> {
     const deadline = performance.now() + this.recoveryTimeoutInMs;
     for (;;) {
       try {

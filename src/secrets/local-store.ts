@@ -1,13 +1,14 @@
+// The development secret store (no `KEY_VAULT_URL`): one JSON file outside git, owner-only.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import type { OperationOptions } from '../app/operation';
 import {
   assertValidSecretName,
   type GetSecretOptions,
   type SecretStore,
-  type SecretStoreOptions,
   type StoredSecret,
 } from './secret-store';
 
@@ -31,7 +32,7 @@ export class LocalSecretStore implements SecretStore {
 
   constructor(private readonly path: string) {}
 
-  async setSecret(name: string, value: string, _options?: SecretStoreOptions): Promise<StoredSecret> {
+  async setSecret(name: string, value: string, _options?: OperationOptions): Promise<StoredSecret> {
     assertValidSecretName(name);
     const version = randomBytes(16).toString('hex');
     await this.update((file) => {
@@ -48,14 +49,14 @@ export class LocalSecretStore implements SecretStore {
     return secret.versions[options.version ?? secret.latest];
   }
 
-  async deleteSecret(name: string, _options?: SecretStoreOptions): Promise<void> {
+  async deleteSecret(name: string, _options?: OperationOptions): Promise<void> {
     assertValidSecretName(name);
     await this.update((file) => {
       delete file.secrets[name];
     });
   }
 
-  async checkHealth(_options?: SecretStoreOptions): Promise<void> {
+  async checkHealth(_options?: OperationOptions): Promise<void> {
     await this.read();
   }
 

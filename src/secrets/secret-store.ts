@@ -1,11 +1,9 @@
+// Where provider API keys live: Key Vault in Azure, a local file during development. Both stores
+// keep Key Vault's naming rule and its versions, so that code paths are the same.
 import { randomBytes } from 'node:crypto';
+import type { OperationOptions } from '../app/operation';
 
-/** Where provider API keys live: Key Vault in Azure, a local file during development. */
-export interface SecretStoreOptions {
-  abortSignal?: AbortSignal;
-}
-
-export interface GetSecretOptions extends SecretStoreOptions {
+export interface GetSecretOptions extends OperationOptions {
   /** A version that `setSecret` returned; the latest value when omitted. */
   version?: string;
 }
@@ -23,13 +21,13 @@ export interface SecretStore {
    * soft-deleted secret under it that cannot be recovered) the value goes under a fresh name
    * derived from it: callers keep the returned name and version.
    */
-  setSecret(name: string, value: string, options?: SecretStoreOptions): Promise<StoredSecret>;
+  setSecret(name: string, value: string, options?: OperationOptions): Promise<StoredSecret>;
   /** The value of that version (or the latest), or undefined when there is none. */
   getSecret(name: string, options?: GetSecretOptions): Promise<string | undefined>;
   /** Deletes the secret and all its versions; succeeds when it is already gone. */
-  deleteSecret(name: string, options?: SecretStoreOptions): Promise<void>;
+  deleteSecret(name: string, options?: OperationOptions): Promise<void>;
   /** Throws when the store cannot be reached or read. */
-  checkHealth(options?: SecretStoreOptions): Promise<void>;
+  checkHealth(options?: OperationOptions): Promise<void>;
 }
 
 /** Key Vault's rule, kept by every store so that a name that works locally works in Azure. */

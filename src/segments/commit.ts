@@ -1,10 +1,13 @@
+// Makes a fully written version current: first its version row, then the segment's metadata
+// (optimistic concurrency on the metadata row). Version ids sort by upload start, so when two
+// uploads of one segment overlap, the later-started one wins and the other is refused (409) —
+// as is an upload that started before the segment was deleted.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import type { Segment } from '../domain/segment';
 import { Errors } from '../errors';
+import { deleteEntity, getEntity, isAlreadyExists, isPreconditionFailed } from '../storage/tables';
 import {
-  deleteEntityIfExists,
-  getEntityOrUndefined,
-  isStatus,
   META_PARTITION,
   metaRowSchema,
   segmentsTable,
@@ -13,13 +16,7 @@ import {
   versionRowKey,
 } from './table';
 
-/**
- * Makes a fully written version current: first its version row, then the segment's metadata
- * (optimistic concurrency on the metadata row). Version ids sort by upload start, so when two
- * uploads of one segment overlap, the later-started one wins and the other is refused (409) —
- * as is an upload that started before the segment was deleted.
- */
-export interface CommitVersionOptions {
+export interface CommitVersionOptions extends OperationOptions {
   segmentId: string;
   version: string;
   name: string | undefined;
@@ -30,7 +27,6 @@ export interface CommitVersionOptions {
   memberCount: number;
   supersededCount: number;
   partCount: number;
-  abortSignal?: AbortSignal;
 }
 
 const MAX_COMMIT_ATTEMPTS = 5;
@@ -58,7 +54,7 @@ export async function commitVersion(context: AppContext, options: CommitVersionO
   try {
     return await makeCurrent(context, options, now);
   } catch (error) {
-    await deleteEntityIfExists(table, versionPartition(segmentId), versionRowKey(version));
+    await deleteEntity(table, versionPartition(segmentId), versionRowKey(version));
     throw error;
   }
 }
@@ -67,7 +63,7 @@ async function makeCurrent(context: AppContext, options: CommitVersionOptions, n
   const { segmentId, version, abortSignal } = options;
   const table = segmentsTable(context);
   for (let attempt = 1; ; attempt++) {
-    const meta = await getEntityOrUndefined(table, META_PARTITION, segmentId, metaRowSchema, abortSignal);
+    const meta = await getEntity(table, META_PARTITION, segmentId, metaRowSchema, { abortSignal });
     if (meta && meta.version > version) {
       throw Errors.conflict(
         meta.deleted
@@ -95,7 +91,7 @@ async function makeCurrent(context: AppContext, options: CommitVersionOptions, n
       return toSegment(metaRowSchema.parse({ ...row, etag: '' }));
     } catch (error) {
       // Someone else changed the row between our read and write: read again and decide again.
-      const raced = isStatus(error, 412) || isStatus(error, 409);
+      const raced = isPreconditionFailed(error) || isAlreadyExists(error);
       if (!raced || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
     }
   }

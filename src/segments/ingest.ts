@@ -1,5 +1,9 @@
+// The one ingestion path, used by the API and the CLI: streams an upload into a new version and
+// makes it current only when every record was read and stored. Any failure removes the version's
+// blobs and leaves the previous version current.
 import { TextDecoder } from 'node:util';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import {
   DEFAULT_SEGMENT_LIMITS,
   type DuplicateKeysReport,
@@ -7,7 +11,7 @@ import {
   type SegmentLimits,
   type SegmentUploadResult,
 } from '../domain/segment';
-import { AppError, Errors, withDetails } from '../errors';
+import { AppError, Errors } from '../errors';
 import { encodeRow } from './codec';
 import { commitVersion } from './commit';
 import { newSegmentVersion } from './layout';
@@ -15,12 +19,7 @@ import { createUploadDecoder, type UploadDecoder, type UploadRows } from './uplo
 import { cleanupSegment } from './versions';
 import { VersionWriter } from './version-writer';
 
-/**
- * The one ingestion path, used by the API and the CLI: streams an upload into a new version and
- * makes it current only when every record was read and stored. Any failure removes the version's
- * blobs and leaves the previous version current.
- */
-export interface IngestSegmentOptions {
+export interface IngestSegmentOptions extends OperationOptions {
   segmentId: string;
   /** The segment's display name; kept (or the id, for a new segment) when absent. */
   name?: string;
@@ -28,13 +27,15 @@ export interface IngestSegmentOptions {
   format: SegmentFormat;
   /** The upload's bytes (a web ReadableStream or a Node stream both qualify); null is an empty upload. */
   body: AsyncIterable<Uint8Array> | null;
-  /** Who uploads (recorded as `updatedBy`). */
+  /**
+   * Who uploads, recorded as `updatedBy`: the API passes the principal's name (which the segment
+   * API has always answered), the CLIs `cli`. Exports and connections record the user id instead.
+   */
   uploadedBy: string;
   limits?: Partial<SegmentLimits>;
   /** Asked with the upload's fields once every record is read, before the version becomes current: throwing refuses the upload. */
   checkFields?: (fields: readonly string[]) => Promise<void>;
   recordsPerPart?: number;
-  abortSignal?: AbortSignal;
   onProgress?: (progress: IngestProgress) => void;
 }
 
@@ -128,7 +129,7 @@ async function writeUpload(writer: VersionWriter, options: IngestSegmentOptions)
       bodyBytes += chunk.byteLength;
       if (bodyBytes > limits.maxBodyBytes) {
         const line = decoder.currentLine;
-        throw withDetails(Errors.segmentTooLarge(limits.maxBodyBytes, line), { line, limit: 'maxBodyBytes', max: limits.maxBodyBytes });
+        throw Errors.segmentTooLarge(limits.maxBodyBytes, line, { details: { line, limit: 'maxBodyBytes', max: limits.maxBodyBytes } });
       }
       await store(decoder.push(decodeText(textDecoder, chunk, decoder)));
       onProgress?.({ bodyBytes, records: members.records });
@@ -136,7 +137,7 @@ async function writeUpload(writer: VersionWriter, options: IngestSegmentOptions)
   }
   await store(decoder.push(decodeText(textDecoder, undefined, decoder)));
   await store(decoder.end());
-  if (members.records === 0) throw withDetails(Errors.segmentEmpty(), { line: decoder.currentLine });
+  if (members.records === 0) throw Errors.segmentEmpty({ details: { line: decoder.currentLine } });
 
   const superseded = members.supersededOrdinals();
   if (superseded.length > 0) await writer.writeSuperseded(superseded);
@@ -156,8 +157,7 @@ function decodeText(textDecoder: TextDecoder, chunk: Uint8Array | undefined, dec
     return chunk === undefined ? textDecoder.decode() : textDecoder.decode(chunk, { stream: true });
   } catch (cause) {
     const line = decoder.currentLine + (chunk === undefined ? 0 : linesBeforeInvalidByte(chunk));
-    const error = Errors.segmentEncodingInvalid(line);
-    throw new AppError(error.code, error.status, error.message, { details: { line }, cause });
+    throw Errors.segmentEncodingInvalid(line, { details: { line }, cause });
   }
 }
 
@@ -187,9 +187,9 @@ class MemberKeys {
 
   add(value: string, line: number): void {
     const key = value.trim();
-    if (key === '') throw withDetails(Errors.segmentKeyMissing(`The record at line ${line} has no profile key`), { line });
+    if (key === '') throw Errors.segmentKeyMissing(`The record at line ${line} has no profile key`, { details: { line } });
     if (this.records >= this.maxRecords) {
-      throw withDetails(Errors.segmentLimitExceeded('maxRecords', this.maxRecords, line), { line, limit: 'maxRecords', max: this.maxRecords });
+      throw Errors.segmentLimitExceeded('maxRecords', this.maxRecords, line, { details: { line, limit: 'maxRecords', max: this.maxRecords } });
     }
     const previous = this.ordinals.get(key);
     if (previous === undefined) {

@@ -1,12 +1,10 @@
+// Where a segment version's blobs live, and how version ids are made. A version is a folder
+// `{segmentId}/{version}/` of gzip'd parts, each holding one JSON array of field values per line
+// (`["C001","ada@example.com",…]`, aligned with the version's fields), and, when the upload repeated
+// keys, a sidecar listing the ordinals of the records that a later record replaced.
 import { randomBytes } from 'node:crypto';
 import type { SegmentVersion } from '../domain/segment';
 
-/**
- * Where a segment version's blobs live, and how version ids are made. A version is a folder
- * `{segmentId}/{version}/` of gzip'd parts, each holding one JSON array of field values per line
- * (`["C001","ada@example.com",…]`, aligned with the version's fields), and, when the upload repeated
- * keys, a sidecar listing the ordinals of the records that a later record replaced.
- */
 export const RECORDS_PER_PART = 250_000;
 
 /** A version id that sorts after every version started before `now`. */

@@ -1,22 +1,18 @@
+// Streams a segment version's members from Blob storage, part after part, with memory bounded by
+// one decompressed chunk: nothing of the segment is held except the (usually empty) list of
+// records that a later record with the same key replaced. Hold the version (see
+// `acquireSegmentVersion`) while reading so that a cleanup cannot delete it underneath.
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import type { SegmentMember } from '../domain/segment';
 import { Errors } from '../errors';
+import { getEntity } from '../storage/tables';
 import { parseStoredLines } from './codec';
 import { partBlobName, supersededBlobName } from './layout';
-import { getEntityOrUndefined, segmentsTable, versionPartition, versionRowKey, versionRowSchema, type VersionRow } from './table';
-
-/**
- * Streams a segment version's members from Blob storage, part after part, with memory bounded by
- * one decompressed chunk: nothing of the segment is held except the (usually empty) list of
- * records that a later record with the same key replaced. Hold the version (see
- * `acquireSegmentVersion`) while reading so that a cleanup cannot delete it underneath.
- */
-export interface ReadSegmentOptions {
-  abortSignal?: AbortSignal;
-}
+import { segmentsTable, versionPartition, versionRowKey, versionRowSchema, type VersionRow } from './table';
 
 const GUNZIP_CHUNK_BYTES = 128 * 1024;
 const DOWNLOAD_RETRIES = 5;
@@ -26,28 +22,28 @@ export async function* readSegment(
   context: AppContext,
   segmentId: string,
   version: string,
-  options: ReadSegmentOptions = {},
+  options: OperationOptions = {},
 ): AsyncGenerator<SegmentMember, void, undefined> {
   for await (const batch of readSegmentBatches(context, segmentId, version, options)) yield* batch;
 }
 
-/** Members in batches of a few hundred, for callers that count every microsecond. */
+/** Members in batches of a few hundred, for callers that count every microsecond; 404 `not_found` when the version is gone. */
 export async function* readSegmentBatches(
   context: AppContext,
   segmentId: string,
   version: string,
-  options: ReadSegmentOptions = {},
+  options: OperationOptions = {},
 ): AsyncGenerator<SegmentMember[], void, undefined> {
   const { abortSignal } = options;
-  const row = await getEntityOrUndefined(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, abortSignal);
+  const row = await getEntity(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, { abortSignal });
   if (!row) throw Errors.notFound('Segment version', `${segmentId}/${version}`);
   const container = context.storage.container(context.storage.names.containers.segments);
-  const superseded = row.supersededCount > 0 ? await readSuperseded(container, segmentId, version, abortSignal) : new Uint32Array(0);
+  const superseded = row.supersededCount > 0 ? await readSuperseded(container, segmentId, version, { abortSignal }) : new Uint32Array(0);
   const toMember = memberBuilder(row);
   let ordinal = 0;
   let nextSkip = 0;
   for (let part = 0; part < row.partCount; part++) {
-    for await (const rows of readPartRows(container, partBlobName(segmentId, version, part), abortSignal)) {
+    for await (const rows of readPartRows(container, partBlobName(segmentId, version, part), { abortSignal })) {
       const members: SegmentMember[] = [];
       for (const values of rows) {
         if (nextSkip < superseded.length && superseded[nextSkip] === ordinal) nextSkip++;
@@ -72,7 +68,8 @@ function memberBuilder(row: VersionRow): (values: readonly string[]) => SegmentM
 }
 
 /** The rows of one part, a decompressed chunk at a time. */
-async function* readPartRows(container: ContainerClient, blobName: string, abortSignal: AbortSignal | undefined): AsyncGenerator<string[][]> {
+async function* readPartRows(container: ContainerClient, blobName: string, options: OperationOptions): AsyncGenerator<string[][]> {
+  const { abortSignal } = options;
   const response = await container.getBlobClient(blobName).download(0, undefined, { abortSignal, maxRetryRequests: DOWNLOAD_RETRIES });
   const body = response.readableStreamBody as Readable | undefined;
   if (!body) throw new Error(`Blob ${blobName} has no body`);
@@ -105,9 +102,9 @@ async function readSuperseded(
   container: ContainerClient,
   segmentId: string,
   version: string,
-  abortSignal: AbortSignal | undefined,
+  options: OperationOptions,
 ): Promise<Uint32Array> {
-  const bytes = await container.getBlobClient(supersededBlobName(segmentId, version)).downloadToBuffer(0, undefined, { abortSignal });
+  const bytes = await container.getBlobClient(supersededBlobName(segmentId, version)).downloadToBuffer(0, undefined, { abortSignal: options.abortSignal });
   const ordinals = new Uint32Array(bytes.length / 4);
   for (let i = 0; i < ordinals.length; i++) ordinals[i] = bytes.readUInt32LE(i * 4);
   return ordinals;

@@ -1,30 +1,29 @@
+// Segment metadata: get, require, list, delete. Uploads go through `ingestSegment` (ingest.ts),
+// versions and their holds through versions.ts.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import type { Segment } from '../domain/segment';
 import { Errors } from '../errors';
+import { getEntity, isNotFound, isPreconditionFailed } from '../storage/tables';
 import { versionCutoff } from './layout';
-import { getEntityOrUndefined, isStatus, META_PARTITION, metaRowSchema, segmentsTable, toSegment } from './table';
+import { META_PARTITION, metaRowSchema, segmentsTable, toSegment } from './table';
 import { cleanupSegment } from './versions';
 
-/** Segment metadata: read, list, delete. Uploads go through `ingestSegment`. */
-export interface SegmentRequestOptions {
-  abortSignal?: AbortSignal;
-}
-
 /** The segment, or undefined when it does not exist (or was deleted). */
-export async function findSegment(context: AppContext, segmentId: string, options: SegmentRequestOptions = {}): Promise<Segment | undefined> {
-  const row = await getEntityOrUndefined(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options.abortSignal);
+export async function getSegment(context: AppContext, segmentId: string, options: OperationOptions = {}): Promise<Segment | undefined> {
+  const row = await getEntity(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options);
   return row && !row.deleted ? toSegment(row) : undefined;
 }
 
-/** The segment's metadata (current version, fields, member count); 404 when it does not exist. */
-export async function getSegment(context: AppContext, segmentId: string, options: SegmentRequestOptions = {}): Promise<Segment> {
-  const segment = await findSegment(context, segmentId, options);
+/** The segment's metadata (current version, fields, member count); 404 `not_found` when it does not exist. */
+export async function requireSegment(context: AppContext, segmentId: string, options: OperationOptions = {}): Promise<Segment> {
+  const segment = await getSegment(context, segmentId, options);
   if (!segment) throw Errors.notFound('Segment', segmentId);
   return segment;
 }
 
 /** Every segment, by id. */
-export async function* listSegments(context: AppContext, options: SegmentRequestOptions = {}): AsyncGenerator<Segment> {
+export async function* listSegments(context: AppContext, options: OperationOptions = {}): AsyncGenerator<Segment> {
   const entities = segmentsTable(context).listEntities({
     queryOptions: { filter: `PartitionKey eq '${META_PARTITION}'` },
     abortSignal: options.abortSignal,
@@ -40,10 +39,10 @@ export async function* listSegments(context: AppContext, options: SegmentRequest
  * a tombstone that marks every version started before now as deletable; versions that a run still
  * reads stay until it releases them. Deleting a segment that does not exist succeeds.
  */
-export async function deleteSegment(context: AppContext, segmentId: string, options: SegmentRequestOptions = {}): Promise<void> {
+export async function deleteSegment(context: AppContext, segmentId: string, options: OperationOptions = {}): Promise<void> {
   const { abortSignal } = options;
   const table = segmentsTable(context);
-  const row = await getEntityOrUndefined(table, META_PARTITION, segmentId, metaRowSchema, abortSignal);
+  const row = await getEntity(table, META_PARTITION, segmentId, metaRowSchema, { abortSignal });
   if (!row || row.deleted) return;
   const now = context.now();
   try {
@@ -53,8 +52,8 @@ export async function deleteSegment(context: AppContext, segmentId: string, opti
       { etag: row.etag, abortSignal },
     );
   } catch (error) {
-    if (isStatus(error, 412)) throw Errors.conflict('The segment changed while it was being deleted; try again');
-    if (isStatus(error, 404)) return;
+    if (isPreconditionFailed(error)) throw Errors.conflict('The segment changed while it was being deleted; try again');
+    if (isNotFound(error)) return;
     throw error;
   }
   context.log.info('segment deleted', { segmentId });

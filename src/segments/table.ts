@@ -1,16 +1,15 @@
+// The segments table. Metadata rows share one partition so that listing is one query; each
+// segment's versions and their holders (runs reading them) share the segment's own partition.
+//
+//   segments             / {segmentId}                  metadata (or a tombstone once deleted)
+//   segment_{segmentId}  / version_{version}            one per complete upload
+//   segment_{segmentId}  / holder_{version}_{runId}     a run reading that version
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { segmentFieldNameSchema, segmentIdSchema, segmentNameSchema, segmentVersionSchema, type Segment } from '../domain/segment';
 
-/**
- * The segments table. Metadata rows share one partition so that listing is one query; each
- * segment's versions and their holders (runs reading them) share the segment's own partition.
- *
- *   segments             / {segmentId}                  metadata (or a tombstone once deleted)
- *   segment_{segmentId}  / version_{version}            one per complete upload
- *   segment_{segmentId}  / holder_{version}_{runId}     a run reading that version
- */
 export const META_PARTITION = 'segments';
 
 export const versionPartition = (segmentId: string): string => `segment_${segmentId}`;
@@ -94,53 +93,18 @@ export function toSegment(row: MetaRow): Segment {
   };
 }
 
-/** Reads one entity, or undefined when it does not exist. */
-export async function getEntityOrUndefined<T extends z.ZodType>(
-  table: TableClient,
-  partitionKey: string,
-  rowKey: string,
-  schema: T,
-  abortSignal?: AbortSignal,
-): Promise<z.infer<T> | undefined> {
-  try {
-    const entity = await table.getEntity(partitionKey, rowKey, { abortSignal });
-    return schema.parse(entity);
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
-}
-
-export function isStatus(error: unknown, status: number): boolean {
-  return typeof error === 'object' && error !== null && (error as { statusCode?: unknown }).statusCode === status;
-}
-
-/** Deletes an entity; already gone is fine. */
-export async function deleteEntityIfExists(
-  table: TableClient,
-  partitionKey: string,
-  rowKey: string,
-  abortSignal?: AbortSignal,
-): Promise<void> {
-  try {
-    await table.deleteEntity(partitionKey, rowKey, { abortSignal });
-  } catch (error) {
-    if (!isStatus(error, 404)) throw error;
-  }
-}
-
-/** Every version row and holder row of a segment. */
-export async function readVersionPartition(
+/** Every version row and holder row of a segment (none when it has no versions). */
+export async function getVersionPartition(
   context: AppContext,
   segmentId: string,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<{ versions: VersionRow[]; holders: HolderRow[] }> {
   const versions: VersionRow[] = [];
   const holders: HolderRow[] = [];
   const partition = versionPartition(segmentId);
   const entities = segmentsTable(context).listEntities({
     queryOptions: { filter: `PartitionKey eq '${partition}'` },
-    abortSignal,
+    abortSignal: options.abortSignal,
   });
   for await (const entity of entities) {
     if (entity.rowKey?.startsWith('version_')) versions.push(versionRowSchema.parse(entity));

@@ -1,13 +1,11 @@
+// Turns upload text (CSV or NDJSON) into rows aligned with one growing list of fields, and finds
+// the key field. A row holds one value per field known when it was read; fields only ever get
+// appended (NDJSON objects may introduce new ones), so earlier rows stay valid.
 import { DEFAULT_KEY_FIELDS, type SegmentFormat, type SegmentLimits } from '../domain/segment';
-import { type AppError, Errors, withDetails } from '../errors';
+import { type AppError, Errors } from '../errors';
 import { CsvParser } from './csv-parser';
 import { NdjsonParser } from './ndjson-parser';
 
-/**
- * Turns upload text (CSV or NDJSON) into rows aligned with one growing list of fields, and finds
- * the key field. A row holds one value per field known when it was read; fields only ever get
- * appended (NDJSON objects may introduce new ones), so earlier rows stay valid.
- */
 export interface UploadRows {
   rows: string[][];
   /** The line each row starts on. */
@@ -162,17 +160,17 @@ function findKeyIndex(fields: readonly string[], keyField: string | undefined, l
 }
 
 function keyMissing(message: string, line: number): AppError {
-  return withDetails(Errors.segmentKeyMissing(`${message} (line ${line})`), { line });
+  return Errors.segmentKeyMissing(`${message} (line ${line})`, { details: { line } });
 }
 
 function malformedHeader(line: number, reason: string): AppError {
-  return withDetails(Errors.segmentCsvMalformed(line, 1, reason), { line, column: 1, reason });
+  return Errors.segmentCsvMalformed(line, 1, reason, { details: { line, column: 1, reason } });
 }
 
 function malformedJson(line: number, reason: string): AppError {
-  return withDetails(Errors.segmentJsonMalformed(line, 1, reason), { line, column: 1, reason });
+  return Errors.segmentJsonMalformed(line, 1, reason, { details: { line, column: 1, reason } });
 }
 
 function limitExceeded(limit: keyof SegmentLimits, max: number, line: number): AppError {
-  return withDetails(Errors.segmentLimitExceeded(limit, max, line), { line, limit, max });
+  return Errors.segmentLimitExceeded(limit, max, line, { details: { line, limit, max } });
 }

@@ -1,17 +1,16 @@
+// Writes one segment version to Blob storage as it streams in: encoded lines are buffered, gzip'd
+// and uploaded block by block into parts of about `recordsPerPart` records, so memory stays at a
+// few buffers whatever the segment's size. Nothing is current until the caller commits the
+// version; `discard` removes whatever was written.
 import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
+import type { OperationOptions } from '../app/operation';
+import { isNotFound } from '../storage/tables';
 import { partBlobName, RECORDS_PER_PART, supersededBlobName, versionPrefix } from './layout';
 
-/**
- * Writes one segment version to Blob storage as it streams in: encoded lines are buffered, gzip'd
- * and uploaded block by block into parts of about `recordsPerPart` records, so memory stays at a
- * few buffers whatever the segment's size. Nothing is current until the caller commits the version;
- * `discard` removes whatever was written.
- */
-export interface VersionWriterOptions {
+export interface VersionWriterOptions extends OperationOptions {
   recordsPerPart?: number;
-  abortSignal?: AbortSignal;
 }
 
 /** Text buffered before it goes to gzip: large enough that per-write overhead vanishes. */
@@ -86,7 +85,7 @@ export class VersionWriter {
       part.gzip.destroy(new Error('The segment version was discarded'));
       await part.uploaded.catch(() => undefined);
     }
-    await deleteVersionBlobs(this.container, this.segmentId, this.version, AbortSignal.timeout(DISCARD_TIMEOUT_IN_MS));
+    await deleteVersionBlobs(this.container, this.segmentId, this.version, { abortSignal: AbortSignal.timeout(DISCARD_TIMEOUT_IN_MS) });
   }
 
   private async flush(): Promise<void> {
@@ -134,13 +133,14 @@ export async function deleteVersionBlobs(
   container: ContainerClient,
   segmentId: string,
   version: string,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<void> {
+  const { abortSignal } = options;
   const names: string[] = [];
   for await (const blob of container.listBlobsFlat({ prefix: versionPrefix(segmentId, version), abortSignal })) names.push(blob.name);
   await Promise.all(names.map((name) => container.deleteBlob(name, { abortSignal }).catch(ignoreNotFound)));
 }
 
 function ignoreNotFound(error: unknown): void {
-  if ((error as { statusCode?: unknown }).statusCode !== 404) throw error;
+  if (!isNotFound(error)) throw error;
 }

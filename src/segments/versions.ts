@@ -1,17 +1,20 @@
+// Which segment versions may go. A run holds the version it reads (`acquireSegmentVersion`
+// before reading, `releaseSegmentVersion` when it ends); a version that is not current and has no
+// live holder is deleted. Holds expire so that a crashed run cannot pin a version forever, and
+// versions whose upload never became current (crash, lost race) go after a grace period.
 import type { AppContext } from '../app/context';
+import type { OperationOptions } from '../app/operation';
 import { segmentVersionSchema, type Segment, type SegmentVersionInfo } from '../domain/segment';
-import { AppError, Errors, isAppError } from '../errors';
+import { Errors, isAppError } from '../errors';
+import { deleteEntity, deleteEntityIfUnchanged, getEntity, replaceEntityIfUnchanged } from '../storage/tables';
 import { parseBlobName, versionStartedAt } from './layout';
 import {
-  deleteEntityIfExists,
-  getEntityOrUndefined,
+  getVersionPartition,
   holderRowKey,
   holderRowPrefix,
   holderRowSchema,
-  isStatus,
   META_PARTITION,
   metaRowSchema,
-  readVersionPartition,
   runIdSchema,
   segmentsTable,
   toSegment,
@@ -23,20 +26,10 @@ import {
 } from './table';
 import { deleteVersionBlobs } from './version-writer';
 
-/**
- * Which versions may go. A run holds the version it reads (`acquireSegmentVersion` before reading,
- * `releaseSegmentVersion` when it ends); a version that is not current and has no live holder is
- * deleted. Holds expire so that a crashed run cannot pin a version forever, and versions whose
- * upload never became current (crash, lost race) go after a grace period.
- */
 export const SEGMENT_HOLD_EXPIRY_IN_MS = 24 * 60 * 60 * 1000;
 /** No upload runs this long, so an older version folder without a commit is abandoned. */
 export const ABANDONED_VERSION_AGE_IN_MS = 12 * 60 * 60 * 1000;
 const ACQUIRE_CURRENT_ATTEMPTS = 3;
-
-export interface SegmentVersionOptions {
-  abortSignal?: AbortSignal;
-}
 
 /** Marks `version` as read by `runId`; throws 404 when that version no longer exists. */
 export async function acquireSegmentVersion(
@@ -44,14 +37,14 @@ export async function acquireSegmentVersion(
   segmentId: string,
   version: string,
   runId: string,
-  options: SegmentVersionOptions = {},
+  options: OperationOptions = {},
 ): Promise<SegmentVersionInfo> {
   const { abortSignal } = options;
   runIdSchema.parse(runId);
   segmentVersionSchema.parse(version);
   const table = segmentsTable(context);
   const partition = versionPartition(segmentId);
-  const before = await readyVersion(context, segmentId, version, abortSignal);
+  const before = await requireReadyVersion(context, segmentId, version, { abortSignal });
   await table.upsertEntity(
     { partitionKey: partition, rowKey: holderRowKey(version, runId), version, runId, acquiredAt: context.now().toISOString() },
     'Replace',
@@ -60,9 +53,9 @@ export async function acquireSegmentVersion(
   // A cleanup may have started deleting the version between the read and the hold: it marks the
   // version before it looks for holders, so reading the version again settles who won.
   try {
-    await readyVersion(context, segmentId, version, abortSignal);
+    await requireReadyVersion(context, segmentId, version, { abortSignal });
   } catch (error) {
-    await deleteEntityIfExists(table, partition, holderRowKey(version, runId));
+    await deleteEntity(table, partition, holderRowKey(version, runId));
     throw error;
   }
   return toVersionInfo(segmentId, before);
@@ -76,10 +69,10 @@ export async function acquireCurrentSegmentVersion(
   context: AppContext,
   segmentId: string,
   runId: string,
-  options: SegmentVersionOptions = {},
+  options: OperationOptions = {},
 ): Promise<Segment> {
   for (let attempt = 1; ; attempt++) {
-    const meta = await getEntityOrUndefined(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options.abortSignal);
+    const meta = await getEntity(segmentsTable(context), META_PARTITION, segmentId, metaRowSchema, options);
     if (!meta || meta.deleted) throw Errors.notFound('Segment', segmentId);
     try {
       await acquireSegmentVersion(context, segmentId, meta.version, runId, options);
@@ -96,22 +89,22 @@ export async function releaseSegmentVersion(
   segmentId: string,
   version: string,
   runId: string,
-  options: SegmentVersionOptions = {},
+  options: OperationOptions = {},
 ): Promise<void> {
-  await deleteEntityIfExists(segmentsTable(context), versionPartition(segmentId), holderRowKey(version, runId), options.abortSignal);
+  await deleteEntity(segmentsTable(context), versionPartition(segmentId), holderRowKey(version, runId), options);
   await cleanupSegment(context, segmentId, options).catch((error: unknown) =>
     context.log.warn('segment cleanup failed', { segmentId, error: error instanceof Error ? error : String(error) }),
   );
 }
 
-/** The version row of a readable version (404 when gone or being deleted). */
-export async function readyVersion(
+/** The version row of a readable version; 404 `not_found` when it is gone or being deleted. */
+export async function requireReadyVersion(
   context: AppContext,
   segmentId: string,
   version: string,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<VersionRow> {
-  const row = await getEntityOrUndefined(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, abortSignal);
+  const row = await getEntity(segmentsTable(context), versionPartition(segmentId), versionRowKey(version), versionRowSchema, options);
   if (!row || row.state !== 'ready') throw Errors.notFound('Segment version', `${segmentId}/${version}`);
   return row;
 }
@@ -128,17 +121,17 @@ export interface CleanupResult {
  * Deletes the segment's versions that nobody needs: older than the current one (or than the
  * deletion), or abandoned uploads; never the current version, never one a live run holds.
  */
-export async function cleanupSegment(context: AppContext, segmentId: string, options: SegmentVersionOptions = {}): Promise<CleanupResult> {
+export async function cleanupSegment(context: AppContext, segmentId: string, options: OperationOptions = {}): Promise<CleanupResult> {
   const { abortSignal } = options;
   const table = segmentsTable(context);
   const now = context.now().getTime();
-  const meta = await getEntityOrUndefined(table, META_PARTITION, segmentId, metaRowSchema, abortSignal);
-  const { versions, holders } = await readVersionPartition(context, segmentId, abortSignal);
+  const meta = await getEntity(table, META_PARTITION, segmentId, metaRowSchema, { abortSignal });
+  const { versions, holders } = await getVersionPartition(context, segmentId, { abortSignal });
   const isLive = (holder: HolderRow) => now - Date.parse(holder.acquiredAt) < SEGMENT_HOLD_EXPIRY_IN_MS;
   const isAbandoned = (version: string) => now - versionStartedAt(version).getTime() > ABANDONED_VERSION_AGE_IN_MS;
 
   for (const holder of holders.filter((holder) => !isLive(holder))) {
-    await deleteEntityIfExists(table, holder.partitionKey, holder.rowKey, abortSignal);
+    await deleteEntity(table, holder.partitionKey, holder.rowKey, { abortSignal });
     context.log.warn('segment hold expired', { segmentId, version: holder.version, runId: holder.runId });
   }
   const current = meta && !meta.deleted ? meta.version : undefined;
@@ -148,19 +141,20 @@ export async function cleanupSegment(context: AppContext, segmentId: string, opt
     const superseded = meta !== undefined && row.version < meta.version;
     if (!superseded && !isAbandoned(row.version)) continue;
     if (holders.some((holder) => holder.version === row.version && isLive(holder))) continue;
-    if (await deleteVersion(context, segmentId, row, isLive, abortSignal)) versionsDeleted.push(row.version);
+    if (await deleteVersion(context, segmentId, row, isLive, { abortSignal })) versionsDeleted.push(row.version);
   }
-  await deleteAbandonedBlobs(context, segmentId, new Set(versions.map((row) => row.version)), isAbandoned, abortSignal);
+  await deleteAbandonedBlobs(context, segmentId, new Set(versions.map((row) => row.version)), isAbandoned, { abortSignal });
   if (meta?.deleted && isAbandoned(meta.version) && versions.length === versionsDeleted.length) {
     // Nothing of the segment is left and no upload that predates the deletion can still commit.
-    await table.deleteEntity(META_PARTITION, segmentId, { etag: meta.etag, abortSignal }).catch(ignoreRaces);
+    // A lost race (gone, or changed meanwhile) leaves the row to whoever won.
+    await deleteEntityIfUnchanged(table, META_PARTITION, segmentId, meta.etag, { abortSignal });
   }
   if (versionsDeleted.length > 0) context.log.info('segment versions deleted', { segmentId, versions: versionsDeleted });
   return { versionsDeleted };
 }
 
 /** Runs `cleanupSegment` for every segment that has anything stored, deleted ones included. */
-export async function sweepSegments(context: AppContext, options: SegmentVersionOptions = {}): Promise<CleanupResult> {
+export async function sweepSegments(context: AppContext, options: OperationOptions = {}): Promise<CleanupResult> {
   const { abortSignal } = options;
   const segmentIds = new Set<string>();
   const table = segmentsTable(context);
@@ -197,36 +191,33 @@ async function deleteVersion(
   segmentId: string,
   row: VersionRow,
   isLive: (holder: HolderRow) => boolean,
-  abortSignal: AbortSignal | undefined,
+  options: OperationOptions,
 ): Promise<boolean> {
+  const { abortSignal } = options;
   const table = segmentsTable(context);
   const mark = { partitionKey: row.partitionKey, rowKey: row.rowKey };
-  try {
-    await table.updateEntity({ ...mark, state: 'deleting' }, 'Merge', { etag: row.etag, abortSignal });
-  } catch (error) {
-    // Changed or gone since we read it: another cleanup or a hold got there first.
-    if (isStatus(error, 404) || isStatus(error, 412)) return false;
-    throw error;
-  }
-  const holders = await listHolders(context, segmentId, row.version, abortSignal);
+  const marked = await replaceEntityIfUnchanged(table, { ...mark, state: 'deleting' }, row.etag, { mode: 'Merge', abortSignal });
+  // Changed or gone since we read it: another cleanup or a hold got there first.
+  if (marked === undefined) return false;
+  const holders = await getHolders(context, segmentId, row.version, { abortSignal });
   if (holders.some(isLive)) {
     await table.updateEntity({ ...mark, state: 'ready' }, 'Merge', { abortSignal });
     return false;
   }
   const container = context.storage.container(context.storage.names.containers.segments);
-  await deleteVersionBlobs(container, segmentId, row.version, abortSignal);
-  await deleteEntityIfExists(table, row.partitionKey, row.rowKey, abortSignal);
-  for (const holder of holders) await deleteEntityIfExists(table, holder.partitionKey, holder.rowKey, abortSignal);
+  await deleteVersionBlobs(container, segmentId, row.version, { abortSignal });
+  await deleteEntity(table, row.partitionKey, row.rowKey, { abortSignal });
+  for (const holder of holders) await deleteEntity(table, holder.partitionKey, holder.rowKey, { abortSignal });
   return true;
 }
 
-async function listHolders(context: AppContext, segmentId: string, version: string, abortSignal?: AbortSignal): Promise<HolderRow[]> {
+async function getHolders(context: AppContext, segmentId: string, version: string, options: OperationOptions): Promise<HolderRow[]> {
   const prefix = holderRowPrefix(version);
   const upper = `${prefix.slice(0, -1)}\``;
   const holders: HolderRow[] = [];
   const entities = segmentsTable(context).listEntities({
     queryOptions: { filter: `PartitionKey eq '${versionPartition(segmentId)}' and RowKey ge '${prefix}' and RowKey lt '${upper}'` },
-    abortSignal,
+    abortSignal: options.abortSignal,
   });
   for await (const entity of entities) holders.push(holderRowSchema.parse(entity));
   return holders;
@@ -238,8 +229,9 @@ async function deleteAbandonedBlobs(
   segmentId: string,
   known: ReadonlySet<string>,
   isAbandoned: (version: string) => boolean,
-  abortSignal: AbortSignal | undefined,
+  options: OperationOptions,
 ): Promise<void> {
+  const { abortSignal } = options;
   const container = context.storage.container(context.storage.names.containers.segments);
   const orphans = new Set<string>();
   for await (const blob of container.listBlobsFlat({ prefix: `${segmentId}/`, abortSignal })) {
@@ -248,13 +240,7 @@ async function deleteAbandonedBlobs(
     if (isAbandoned(parsed.version)) orphans.add(parsed.version);
   }
   for (const version of orphans) {
-    await deleteVersionBlobs(container, segmentId, version, abortSignal);
+    await deleteVersionBlobs(container, segmentId, version, { abortSignal });
     context.log.info('abandoned segment upload removed', { segmentId, version });
   }
-}
-
-/** Swallows the answers of a lost race (gone, changed); rethrows anything else. */
-function ignoreRaces(error: unknown): undefined {
-  if (isStatus(error, 404) || isStatus(error, 412)) return undefined;
-  throw error instanceof AppError || error instanceof Error ? error : new Error(String(error));
 }

@@ -1,3 +1,5 @@
+// The storage clients of one account (tables, queues, blobs), from a connection string (Azurite,
+// account keys) or an identity, and `ensureStorage`, which creates what a fresh account lacks.
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';

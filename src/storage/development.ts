@@ -1,4 +1,6 @@
-/** The well-known development account that Azurite serves and `UseDevelopmentStorage=true` means. */
+// Azurite's well-known development account and default ports: what `UseDevelopmentStorage=true`
+// means. Public values, the same on every machine; never a real account's.
+
 export const DEV_ACCOUNT_NAME = 'devstoreaccount1';
 export const DEV_ACCOUNT_KEY =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';

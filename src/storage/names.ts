@@ -1,8 +1,7 @@
-/**
- * The one source of every queue, table and blob container name the app uses. The infrastructure
- * template creates exactly these (a test reads this module and the Bicep files and compares).
- * A namespace prefixes every name so that test files can share one storage account.
- */
+// The one source of every queue, table and blob container name the app uses. The infrastructure
+// template creates exactly these (a test reads this module and the Bicep files and compares).
+// A namespace prefixes every name so that test files can share one storage account.
+
 export const QUEUE_NAMES = {
   plan: 'export-plan',
   chunksIterable: 'export-chunks-iterable',

@@ -1,31 +1,23 @@
+// Queue messages are JSON, base64-encoded (host.json `messageEncoding: base64`), and at most
+// 48 KiB before encoding so that the encoded message stays under the 64 KiB queue limit.
+// Anything larger goes to a blob and the message carries its name (claim check).
 import type { QueueClient } from '@azure/storage-queue';
 import type { z } from 'zod';
-import { AppError } from '../errors';
+import type { OperationOptions } from '../app/operation';
+import { Errors } from '../errors';
 
-/**
- * Queue messages are JSON, base64-encoded (host.json `messageEncoding: base64`), and at most
- * 48 KiB before encoding so that the encoded message stays under the 64 KiB queue limit.
- * Anything larger goes to a blob and the message carries its name (claim check).
- */
 export const MAX_MESSAGE_BYTES = 48 * 1024;
 export const MAX_VISIBILITY_DELAY_IN_SECONDS = 7 * 24 * 3600;
 
-export class MessageTooLargeError extends AppError {
-  constructor(bytes: number) {
-    super('message_too_large', 500, `A queue message of ${bytes} bytes exceeds ${MAX_MESSAGE_BYTES} bytes; use a claim check`);
-  }
-}
-
 export function encodeMessage(value: unknown): string {
   const json = Buffer.from(JSON.stringify(value), 'utf8');
-  if (json.byteLength > MAX_MESSAGE_BYTES) throw new MessageTooLargeError(json.byteLength);
+  if (json.byteLength > MAX_MESSAGE_BYTES) throw Errors.messageTooLarge(json.byteLength, MAX_MESSAGE_BYTES);
   return json.toString('base64');
 }
 
-export interface SendMessageOptions {
+export interface SendMessageOptions extends OperationOptions {
   /** How long the message stays invisible: a retry delay or a throttling wait. */
   visibilityDelayInSeconds?: number;
-  abortSignal?: AbortSignal;
 }
 
 export async function sendMessage(queue: QueueClient, value: unknown, options: SendMessageOptions = {}): Promise<void> {
@@ -42,9 +34,7 @@ export function parseMessage<T extends z.ZodType>(schema: T, payload: unknown, q
   const value = typeof payload === 'string' ? tryJson(payload) : payload;
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    throw new AppError('invalid_message', 500, `A message on queue '${queue}' does not have the expected shape`, {
-      details: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
-    });
+    throw Errors.invalidMessage(queue, { details: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
   }
   return parsed.data;
 }

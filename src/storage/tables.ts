@@ -1,11 +1,10 @@
 // The one set of Table storage helpers every repository uses: what a failed call means (not found,
-// precondition failed, already exists), read-or-undefined, delete-if-exists and replace-if-unchanged.
+// precondition failed, already exists, a lost transaction), read-or-undefined, create-if-absent,
+// delete-if-exists (also under an ETag, and a whole partition) and replace-if-unchanged. The
+// status checks read `statusCode`, so they serve Blob storage errors too.
 import type { TableClient, TableEntity } from '@azure/data-tables';
 import type { z } from 'zod';
-
-export interface OperationOptions {
-  abortSignal?: AbortSignal;
-}
+import type { OperationOptions } from '../app/operation';
 
 function statusOf(error: unknown): number | undefined {
   const status = (error as { statusCode?: unknown } | null | undefined)?.statusCode;
@@ -70,6 +69,27 @@ export async function deleteEntity(table: TableClient, partitionKey: string, row
     await table.deleteEntity(partitionKey, rowKey, { abortSignal: options.abortSignal, etag: options.etag });
   } catch (error) {
     if (!isNotFound(error)) throw error;
+  }
+}
+
+/**
+ * Deletes an entity under the ETag it was read with; succeeds when it is already gone. Answers
+ * false when someone changed it meanwhile (it was kept).
+ */
+export async function deleteEntityIfUnchanged(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+  etag: string,
+  options: OperationOptions = {},
+): Promise<boolean> {
+  try {
+    await table.deleteEntity(partitionKey, rowKey, { abortSignal: options.abortSignal, etag });
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return true;
+    if (isPreconditionFailed(error)) return false;
+    throw error;
   }
 }
 

@@ -42,6 +42,11 @@ describe('answers as the OpenAPI description says', () => {
     expect((await api.call('GET', 'health', { principal: null })).status).toBe(200);
   });
 
+  it('tells a signed-in caller who they are, and refuses a missing principal', async () => {
+    expect((await api.call('GET', 'me', admin)).body).toMatchObject({ roles: ['Admin'] });
+    expect((await api.call('GET', 'me', { principal: null })).status).toBe(401);
+  });
+
   it('connects a provider, and refuses a missing principal, a Contributor, a missing consent and a wrong key', async () => {
     const body = { displayName: 'Iterable', provider: 'iterable', apiKey: app.emulators.iterable.apiKeys[0], allowContributors: true };
     expect((await api.call('POST', 'connections', { principal: null, json: { ...body, acceptPrivacyTerms: true } })).status).toBe(401);

@@ -1,3 +1,7 @@
+// Cuts a target's adds/updates and removes into provider-sized chunks (records and bytes, from the
+// adapter's limits), stores each payload, writes the chunk rows and enqueues one message per chunk
+// on the provider's queue. Chunk numbers follow the plan's order, so a re-planned run numbers its
+// chunks the same way and skips those that already exist.
 import type { AppContext } from '../../app/context';
 import type { ChunkDoc, ChunkStatus } from '../../domain/run';
 import { chunkItemBytes } from '../../providers/records';
@@ -8,12 +12,7 @@ import { storeChunkPayload } from '../store/chunk-payload';
 import { addPlannedChunks } from '../run-state';
 import { MAX_TRANSACTION_ACTIONS } from '../store/runs-table';
 
-/**
- * Cuts a target's adds/updates and removes into provider-sized chunks (records and bytes, from the
- * adapter's limits), stores each payload, writes the chunk rows and enqueues one message per chunk
- * on the provider's queue. Chunk numbers follow the plan's order, so a re-planned run numbers its
- * chunks the same way and skips those that already exist.
- */
+/** A prepared destination target and its ledger key (the chunk rows' `targetKey`). */
 export interface PlannedTarget {
   key: string;
   target: Target;
@@ -122,7 +121,7 @@ export class ChunkWriter {
       storeChunkPayload(this.context, this.runId, chunk, payload).then(async (stored) => {
         this.rows.push({
           chunk,
-          target: target.key,
+          targetKey: target.key,
           kind: operation.kind,
           records,
           bytes,

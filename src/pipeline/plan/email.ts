@@ -1,8 +1,7 @@
-/**
- * Email normalisation and validation for the planner: trimmed, lower-cased, one `@`, a dotted
- * domain of letters, digits and hyphens with a top-level domain of two or more letters, within the
- * RFC 5321 lengths. Deliberately stricter than RFC 5322: what providers accept.
- */
+// Email normalisation and validation for the planner: trimmed, lower-cased, one `@`, a dotted
+// domain of letters, digits and hyphens with a top-level domain of two or more letters, within the
+// RFC 5321 lengths. Deliberately stricter than RFC 5322: what providers accept.
+
 const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 const DOMAIN = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$/;
 

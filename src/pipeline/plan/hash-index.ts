@@ -1,10 +1,8 @@
+// An open-addressing hash table from 64-bit keys to a number and a byte of flags, in typed arrays:
+// a million members take about 34 MB and no per-member objects, so the planner's memory stays
+// bounded and the garbage collector has nothing to walk.
 import type { Hash64 } from './hash';
 
-/**
- * An open-addressing hash table from 64-bit keys to a number and a byte of flags, in typed arrays:
- * a million members take about 34 MB and no per-member objects, so the planner's memory stays
- * bounded and the garbage collector has nothing to walk.
- */
 export class HashIndex {
   private capacity: number;
   private hi: Uint32Array;

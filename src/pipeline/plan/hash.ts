@@ -1,8 +1,7 @@
-/**
- * Fast non-cryptographic hashes for the planner: a 64-bit key per email (two 32-bit lanes, so a
- * million members collide with a probability around 3e-8) and a 53-bit hash of a member's mapped
- * fields, to notice what changed without keeping the fields.
- */
+// Fast non-cryptographic hashes for the planner: a 64-bit key per email (two 32-bit lanes, so a
+// million members collide with a probability around 3e-8) and a 53-bit hash of a member's mapped
+// fields, to notice what changed without keeping the fields.
+
 export interface Hash64 {
   hi: number;
   lo: number;

@@ -1,8 +1,16 @@
+// The ledger: what a destination target (an Iterable list, an Omnisend tag, the Brevo list)
+// already holds from this export. It is a snapshot blob written by each run's planner — every
+// member the run leaves in the target (`P`) and every member it removes (`R`), with a hash of the
+// mapped fields — plus that run's outcome: the records it did not deliver are exceptions that the
+// next planner applies (an add that failed is absent, an update that failed is stale, a removal
+// that failed is still present). The planner's input is therefore fixed for the whole run, so a
+// re-planned run produces the same chunks.
 import { odata } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
+import type { OperationOptions } from '../../app/operation';
 import { chunkOperationSchema, targetSchema, type ChunkOperation, type Target } from '../../domain/provider';
-import { isStatus } from '../store/runs-table';
+import { deleteEntity, getEntity, isNotFound } from '../../storage/tables';
 import { hashEmail, hashEmailBytes, type Hash64 } from './hash';
 import { HashIndex } from './hash-index';
 import { BlobLineWriter } from '../store/blob-lines';
@@ -10,15 +18,6 @@ import { listChunkDocs } from '../store/runs-table';
 import { listProviderRejects } from '../store/rejects';
 import { deleteChunkPayloads, readChunkPayload } from '../store/chunk-payload';
 
-/**
- * The ledger: what a destination target (an Iterable list, an Omnisend tag, the Brevo list)
- * already holds from this export. It is a snapshot blob written by each run's planner — every
- * member the run leaves in the target (`P`) and every member it removes (`R`), with a hash of the
- * mapped fields — plus that run's outcome: the records it did not deliver are exceptions that the
- * next planner applies (an add that failed is absent, an update that failed is stale, a removal
- * that failed is still present). The planner's input is therefore fixed for the whole run, so a
- * re-planned run produces the same chunks.
- */
 export const FLAG_PRESENT = 1;
 export const FLAG_STALE = 2;
 export const FLAG_SEEN = 4;
@@ -69,27 +68,30 @@ export function snapshotBlobName(exportId: string, targetKey: string, runId: str
   return `${exportId}/${targetKey}/${runId}.tsv`;
 }
 
-/** The snapshot a run of `exportId` starts from: the newest one not written by this very run. */
-export async function ledgerBase(context: AppContext, exportId: string, targetKey: string, runId: string): Promise<SnapshotRef | undefined> {
-  const manifest = await readManifest(context, exportId, targetKey);
+/** The snapshot a run of `exportId` starts from: the newest one not written by this very run; undefined for a first run. */
+export async function getLedgerBase(
+  context: AppContext,
+  exportId: string,
+  targetKey: string,
+  runId: string,
+  options: OperationOptions = {},
+): Promise<SnapshotRef | undefined> {
+  const manifest = await getManifest(context, exportId, targetKey, options);
   if (manifest.current?.runId === runId) return manifest.previous;
   return manifest.current;
 }
 
-async function readManifest(context: AppContext, exportId: string, targetKey: string) {
-  try {
-    const row = manifestRowSchema.parse(await ledgerTable(context).getEntity(exportId, targetKey));
-    const parse = (text: string | undefined) => (text ? snapshotRefSchema.parse(JSON.parse(text)) : undefined);
-    return { current: parse(row.current), previous: parse(row.previous) };
-  } catch (error) {
-    if (isStatus(error, 404)) return { current: undefined, previous: undefined };
-    throw error;
-  }
+/** The target's current and previous snapshots (none before a first run). */
+async function getManifest(context: AppContext, exportId: string, targetKey: string, options: OperationOptions) {
+  const row = await getEntity(ledgerTable(context), exportId, targetKey, manifestRowSchema, options);
+  const parse = (text: string | undefined) => (text ? snapshotRefSchema.parse(JSON.parse(text)) : undefined);
+  return { current: parse(row?.current), previous: parse(row?.previous) };
 }
 
 /** Makes `runId`'s snapshot the current one (idempotent for a re-planned run). */
-export async function commitSnapshot(context: AppContext, exportId: string, targetKey: string, runId: string, target: Target): Promise<void> {
-  const manifest = await readManifest(context, exportId, targetKey);
+export async function commitSnapshot(context: AppContext, exportId: string, targetKey: string, runId: string, target: Target, options: OperationOptions = {}): Promise<void> {
+  const { abortSignal } = options;
+  const manifest = await getManifest(context, exportId, targetKey, options);
   if (manifest.current?.runId === runId) return;
   const current: SnapshotRef = { blob: snapshotBlobName(exportId, targetKey, runId), runId };
   await ledgerTable(context).upsertEntity(
@@ -101,14 +103,15 @@ export async function commitSnapshot(context: AppContext, exportId: string, targ
       target: JSON.stringify(target),
     },
     'Replace',
+    { abortSignal },
   );
   if (manifest.previous) {
     // Two runs back: its snapshot and its chunks' records (which only the run after it needed,
     // to learn what it failed to deliver) are no longer read by anyone.
-    await ledgerContainer(context).deleteBlob(manifest.previous.blob, { deleteSnapshots: 'include' }).catch((error: unknown) => {
-      if (!isStatus(error, 404)) throw error;
+    await ledgerContainer(context).deleteBlob(manifest.previous.blob, { deleteSnapshots: 'include', abortSignal }).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
     });
-    await deleteChunkPayloads(context, manifest.previous.runId);
+    await deleteChunkPayloads(context, manifest.previous.runId, options);
   }
 }
 
@@ -125,22 +128,21 @@ export async function listLedgerTargets(context: AppContext, exportId: string): 
 
 /** Forgets one target's ledger: the export no longer feeds it and holds nobody there. */
 export async function retireLedgerTarget(context: AppContext, exportId: string, targetKey: string): Promise<void> {
-  await ledgerTable(context).deleteEntity(exportId, targetKey).catch((error: unknown) => {
-    if (!isStatus(error, 404)) throw error;
-  });
+  await deleteEntity(ledgerTable(context), exportId, targetKey);
   for await (const blob of ledgerContainer(context).listBlobsFlat({ prefix: `${exportId}/${targetKey}/` })) {
     await ledgerContainer(context).deleteBlob(blob.name).catch(() => undefined);
   }
 }
 
-/** Forgets everything an export's ledger holds (the export is deleted). */
-export async function deleteLedger(context: AppContext, exportId: string): Promise<void> {
+/** Forgets everything an export's ledger holds (the export is deleted), best effort: a row or blob that cannot be deleted is left. */
+export async function deleteLedger(context: AppContext, exportId: string, options: OperationOptions = {}): Promise<void> {
+  const { abortSignal } = options;
   const table = ledgerTable(context);
-  for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } })) {
-    await table.deleteEntity(exportId, String(entity.rowKey)).catch(() => undefined);
+  for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` }, abortSignal })) {
+    await table.deleteEntity(exportId, String(entity.rowKey), { abortSignal }).catch(() => undefined);
   }
-  for await (const blob of ledgerContainer(context).listBlobsFlat({ prefix: `${exportId}/` })) {
-    await ledgerContainer(context).deleteBlob(blob.name).catch(() => undefined);
+  for await (const blob of ledgerContainer(context).listBlobsFlat({ prefix: `${exportId}/`, abortSignal })) {
+    await ledgerContainer(context).deleteBlob(blob.name, { abortSignal }).catch(() => undefined);
   }
 }
 
@@ -150,15 +152,15 @@ export async function loadLedger(
   exportId: string,
   targetKey: string,
   runId: string,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<LoadedLedger> {
-  const base = await ledgerBase(context, exportId, targetKey, runId);
-  const exceptions = base ? await loadExceptions(context, base.runId, targetKey, abortSignal) : new HashIndex(16);
+  const base = await getLedgerBase(context, exportId, targetKey, runId, options);
+  const exceptions = base ? await loadExceptions(context, base.runId, targetKey, options) : new HashIndex(16);
   const index = new HashIndex(1024);
   if (base) {
     await scanSnapshot(context, base, exceptions, (entry) => {
       index.set(entry.key, entry.fieldsHash, FLAG_PRESENT | (entry.stale ? FLAG_STALE : 0) | (entry.foreign ? FLAG_FOREIGN : 0));
-    }, abortSignal);
+    }, options);
   }
   return { base, index, exceptions };
 }
@@ -188,9 +190,9 @@ export async function scanSnapshot(
   base: SnapshotRef,
   exceptions: HashIndex,
   visit: (entry: LedgerEntry) => void | Promise<void>,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<void> {
-  const download = await ledgerContainer(context).getBlobClient(base.blob).download(0, undefined, { abortSignal });
+  const download = await ledgerContainer(context).getBlobClient(base.blob).download(0, undefined, { abortSignal: options.abortSignal });
   if (!download.readableStreamBody) return;
   let carry: Buffer | undefined;
   for await (const piece of download.readableStreamBody as AsyncIterable<Buffer>) {
@@ -229,7 +231,7 @@ function parseLine(bytes: Buffer, start: number, end: number, exceptions: HashIn
 }
 
 /** The records of `runId` for this target that were not delivered. */
-async function loadExceptions(context: AppContext, runId: string, targetKey: string, abortSignal?: AbortSignal): Promise<HashIndex> {
+async function loadExceptions(context: AppContext, runId: string, targetKey: string, options: OperationOptions): Promise<HashIndex> {
   const exceptions = new HashIndex(64);
   const mark = (operation: ChunkOperation, only?: ReadonlySet<string>) => {
     if (operation.kind === 'upsert') {
@@ -244,12 +246,12 @@ async function loadExceptions(context: AppContext, runId: string, targetKey: str
       }
     }
   };
-  for await (const chunk of listChunkDocs(context, runId, abortSignal)) {
-    if (chunk.target !== targetKey || chunk.status === 'confirmed') continue;
-    const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk));
+  for await (const chunk of listChunkDocs(context, runId, options)) {
+    if (chunk.targetKey !== targetKey || chunk.status === 'confirmed') continue;
+    const operation = chunkOperationSchema.parse(await readChunkPayload(context, runId, chunk, options));
     mark(operation);
   }
-  for await (const reject of listProviderRejects(context, runId, targetKey)) {
+  for await (const reject of listProviderRejects(context, runId, targetKey, options)) {
     if (reject.op === 'remove') exceptions.set(hashEmail(reject.email), EXCEPTION_KEEP);
     else exceptions.set(hashEmail(reject.email), reject.op === 'add' ? EXCEPTION_ABSENT : EXCEPTION_STALE);
   }

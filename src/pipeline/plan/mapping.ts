@@ -1,3 +1,5 @@
+// What an export's mapping makes of a segment member: the provider fields it fills, and a hash of
+// them that the ledger keeps to notice a change without keeping the values.
 import type { Mapping } from '../../domain/export';
 import { MAPPED_FIELDS, type MappedField, type MemberRecord } from '../../providers/types';
 import { Hash53 } from './hash';

@@ -5,15 +5,16 @@
 // segment versions, the ledger of the previous run), so a redelivered plan message plans the same
 // chunks again and skips the ones that exist.
 import type { AppContext } from '../../app/context';
+import type { OperationOptions } from '../../app/operation';
 import { missingMappedFields, safetyOf, type Export } from '../../domain/export';
 import { isTerminal, type ChunkStatus, type RunDoc, type SafetyReport } from '../../domain/run';
 import type { Segment } from '../../domain/segment';
 import { Errors, isAppError } from '../../errors';
 import { getExport } from '../../exports/repository';
 import { isProviderErrorKind } from '../../providers/errors';
-import { getSegment } from '../../segments/repository';
+import { requireSegment } from '../../segments/repository';
 import { acquireCurrentSegmentVersion, acquireSegmentVersion } from '../../segments/versions';
-import { getGovernor, getProviderAccount, type ProviderAccount } from '../accounts';
+import { getGovernor, requireProviderAccount, type ProviderAccount } from '../accounts';
 import { EventLoopPace } from '../pacing';
 import { enqueuePlan } from '../queues';
 import { beginPlanning, completePlanning, finishRun, stopBeforeSending } from '../run-state';
@@ -49,10 +50,11 @@ class Unplannable extends Error {
 
 const LISTING_CONTINUE_DELAY_IN_MS = 1_000;
 
-export async function planRun(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<void> {
+export async function planRun(context: AppContext, runId: string, options: OperationOptions = {}): Promise<void> {
+  const { abortSignal } = options;
   let inputs: PlanInputs | undefined;
   try {
-    inputs = await gatherInputs(context, runId, abortSignal);
+    inputs = await gatherInputs(context, runId, options);
   } catch (error) {
     if (!(error instanceof Unplannable)) throw error;
     await finishRun(context, runId, error.status, error.message);
@@ -75,20 +77,21 @@ export async function planRun(context: AppContext, runId: string, abortSignal?: 
 }
 
 /** The run's inputs, or undefined when the run has ended; throws `Unplannable` for a run that cannot go on. */
-async function gatherInputs(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<PlanInputs | undefined> {
-  const loaded = await getRunDoc(context, runId, abortSignal);
+async function gatherInputs(context: AppContext, runId: string, options: OperationOptions): Promise<PlanInputs | undefined> {
+  const { abortSignal } = options;
+  const loaded = await getRunDoc(context, runId, { abortSignal });
   if (!loaded || isTerminal(loaded.value.status)) return undefined;
   const run = loaded.value;
   const stored = await getExport(context, run.exportId, { abortSignal });
   if (!stored) throw new Unplannable('cancelled', 'The export was deleted');
   const exp = stored.export;
-  const account = await getProviderAccount(context, exp.connectionId, { abortSignal, fresh: true }).catch((error: unknown) => {
+  const account = await requireProviderAccount(context, exp.connectionId, { abortSignal, fresh: true }).catch((error: unknown) => {
     throw isAppError(error, Errors.notFound) ? new Unplannable('failed', `The export's connection '${exp.connectionId}' no longer exists`) : error;
   });
   // An export being deleted with its members feeds nothing: every target it knows is retired. A
   // cleanup run (saving an export sends nothing new) only removes: from the targets it no longer
   // feeds, and from the ones it does the members its remaining segments do not have (Brevo's union).
-  const segments = stored.deleting ? new Map<string, Segment>() : await pinSegments(context, run, exp, abortSignal);
+  const segments = stored.deleting ? new Map<string, Segment>() : await pinSegments(context, run, exp, { abortSignal });
   checkMapping(exp, segments);
   const started = await beginPlanning(context, runId, Object.fromEntries([...segments].map(([id, segment]) => [id, segment.version])));
   if (!started) return undefined;
@@ -100,14 +103,15 @@ async function gatherInputs(context: AppContext, runId: string, abortSignal?: Ab
 }
 
 async function prepare(context: AppContext, account: ProviderAccount, specs: Parameters<typeof prepareTargets>[2], abortSignal?: AbortSignal): Promise<TargetPlan[]> {
-  return await prepareTargets(account, getGovernor(context), specs, abortSignal).catch((error: unknown) => {
+  return await prepareTargets(account, getGovernor(context), specs, { abortSignal }).catch((error: unknown) => {
     if (isProviderErrorKind(error, 'auth')) throw new Unplannable('failed', `The provider refused the connection's API key: ${error.message}`);
     if (isProviderErrorKind(error, 'permanent')) throw new Unplannable('failed', `The destination is not usable: ${error.message}`);
     throw error;
   });
 }
 
-async function pinSegments(context: AppContext, run: RunDoc, exp: Export, abortSignal?: AbortSignal): Promise<Map<string, Segment>> {
+async function pinSegments(context: AppContext, run: RunDoc, exp: Export, options: OperationOptions): Promise<Map<string, Segment>> {
+  const { abortSignal } = options;
   const segments = new Map<string, Segment>();
   for (const segmentId of exp.segmentIds) {
     const pinned = run.segmentVersions[segmentId];
@@ -115,7 +119,7 @@ async function pinSegments(context: AppContext, run: RunDoc, exp: Export, abortS
       if (pinned) {
         // A re-planned run reads the version it pinned, with that version's own fields.
         const info = await acquireSegmentVersion(context, segmentId, pinned, run.runId, { abortSignal });
-        const current = await getSegment(context, segmentId, { abortSignal });
+        const current = await requireSegment(context, segmentId, { abortSignal });
         segments.set(segmentId, { ...current, version: info.version, fields: info.fields, keyField: info.keyField, memberCount: info.memberCount });
       } else {
         segments.set(segmentId, await acquireCurrentSegmentVersion(context, segmentId, run.runId, { abortSignal }));
@@ -177,7 +181,7 @@ async function planTargets(context: AppContext, inputs: PlanInputs, extras: Plan
   const { run, exp, account, segments, targets } = inputs;
   const { runId } = run;
   const existing = new Map<number, ChunkStatus>();
-  for await (const chunk of listChunkDocs(context, runId, abortSignal)) existing.set(chunk.chunk, chunk.status);
+  for await (const chunk of listChunkDocs(context, runId, { abortSignal })) existing.set(chunk.chunk, chunk.status);
   const totals = emptyPlannerTotals();
   const writer = new ChunkWriter(context, runId, {
     provider: account.adapter.provider,

@@ -64,7 +64,7 @@ export async function survey(input: SurveyInput, targets: readonly TargetPlan[])
 
 async function surveyTarget(input: SurveyInput, target: TargetPlan, counts: SurveyCounts): Promise<{ removes: number; held: number }> {
   const { context, run, exp, segments, pace, abortSignal } = input;
-  const ledger = await loadLedger(context, exp.id, target.key, run.runId, abortSignal);
+  const ledger = await loadLedger(context, exp.id, target.key, run.runId, { abortSignal });
   for (const segmentId of target.segmentIds) {
     for await (const batch of readSegmentBatches(context, segmentId, segments.get(segmentId)!.version, { abortSignal })) {
       for (const member of batch) {

@@ -69,7 +69,7 @@ export class TargetPlanner {
   /** Plans the target whole: members, then removals, then its last chunks and its snapshot. */
   static async plan(session: PlanningSession, target: TargetPlan, targetIndex: number): Promise<TargetOutcome> {
     const { context, exp, run, account, abortSignal } = session;
-    const ledger = await loadLedger(context, exp.id, target.key, run.runId, abortSignal);
+    const ledger = await loadLedger(context, exp.id, target.key, run.runId, { abortSignal });
     // A first run into a target: whoever is there already is foreign to this export.
     const foreign = ledger.base || target.retired ? NO_FOREIGN : await readForeignMembers(context, account, target.target, abortSignal);
     const planner = new TargetPlanner(session, target, targetIndex, ledger, foreign);
@@ -171,7 +171,7 @@ export class TargetPlanner {
   private async planLedger(): Promise<void> {
     const { context, abortSignal } = this.session;
     if (!this.ledger.base) return;
-    await scanSnapshot(context, this.ledger.base, this.ledger.exceptions, (entry) => this.planLedgerEntry(entry), abortSignal);
+    await scanSnapshot(context, this.ledger.base, this.ledger.exceptions, (entry) => this.planLedgerEntry(entry), { abortSignal });
   }
 
   private async planLedgerEntry(entry: LedgerEntry): Promise<void> {

@@ -1,6 +1,7 @@
 // The destination targets of an export: one Iterable list or Omnisend tag per segment, named after
 // it, or the one Brevo list that receives the union of the export's segments. Preparing a target
 // asks the provider (Iterable: find or create the list; Brevo: check the list), through the governor.
+import type { OperationOptions } from '../../app/operation';
 import type { Export } from '../../domain/export';
 import type { ProviderName, TargetSpec } from '../../domain/provider';
 import type { Segment } from '../../domain/segment';
@@ -63,8 +64,9 @@ export async function prepareTargets(
   account: ProviderAccount,
   governor: RateGovernor,
   specs: readonly TargetSpecPlan[],
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<TargetPlan[]> {
+  const { abortSignal } = options;
   const { adapter, governorAccount } = account;
   const cost = PREPARE_COST[adapter.provider];
   const plans: TargetPlan[] = [];

@@ -5,7 +5,7 @@ import type { AppContext } from '../../app/context';
 import type { ChunkOperation, RecordReject } from '../../domain/provider';
 import type { ChunkDoc } from '../../domain/run';
 import { confirmChunk } from '../run-state';
-import { chunkRejectKey, writeRejects, type RejectOp, type RejectRecord } from '../store/rejects';
+import { chunkRejectKey, upsertRejects, type RejectOp, type RejectRecord } from '../store/rejects';
 
 export async function confirmDelivered(
   context: AppContext,
@@ -15,7 +15,7 @@ export async function confirmDelivered(
   rejects: readonly RecordReject[],
 ): Promise<void> {
   const unique = new Map(rejects.map((reject) => [reject.email.trim().toLowerCase(), reject]));
-  await writeRejects(context, runId, rejectRecords(chunk, operation, [...unique.values()]));
+  await upsertRejects(context, runId, rejectRecords(chunk, operation, [...unique.values()]));
   const records = operation.kind === 'upsert' ? operation.records.length : operation.emails.length;
   await confirmChunk(context, runId, chunk.chunk, { records, rejected: unique.size });
 }
@@ -33,7 +33,7 @@ function rejectRecords(chunk: ChunkDoc, operation: ChunkOperation, rejects: read
       segmentId: record?.segmentId ?? '',
       code: 'provider_rejected',
       reason: `${reject.code}: ${reject.reason}`,
-      target: chunk.target,
+      target: chunk.targetKey,
       op,
     };
   });

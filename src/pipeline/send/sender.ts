@@ -6,12 +6,13 @@
 // counted on its run exactly once: run-state confirms it in a transaction only a pending chunk passes.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../../app/context';
+import type { OperationOptions } from '../../app/operation';
 import { chunkOperationSchema, type ChunkOperation } from '../../domain/provider';
 import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../../domain/run';
 import { Errors, isAppError } from '../../errors';
 import { getExport } from '../../exports/repository';
 import type { DeliveryState, StepResult } from '../../providers/types';
-import { getGovernor, getProviderAccount, type ProviderAccount } from '../accounts';
+import { getGovernor, requireProviderAccount, type ProviderAccount } from '../accounts';
 import { takePaced } from '../pacing';
 import { requeueChunk } from '../queues';
 import { abortRun, failChunk, finishRun } from '../run-state';
@@ -27,18 +28,17 @@ const INVOCATION_BUDGET_IN_MS = 20_000;
 /** How stale the run's status may be before a request: a cancelled run stops within this (and a paced wait). */
 const RUN_CHECK_INTERVAL_IN_MS = 250;
 
-export interface SendOptions {
-  abortSignal?: AbortSignal;
+export interface SendChunkOptions extends OperationOptions {
   /** Called after each provider request succeeded, before anything is saved (fault tests crash here). */
   afterStep?: (step: { runId: string; chunk: number }) => void;
 }
 
-export async function sendChunk(context: AppContext, message: ChunkMessage, options: SendOptions = {}): Promise<void> {
+export async function sendChunk(context: AppContext, message: ChunkMessage, options: SendChunkOptions = {}): Promise<void> {
   const { runId, chunk: chunkNumber } = message;
   const { abortSignal } = options;
-  const [run, chunk] = await Promise.all([getRunDoc(context, runId, abortSignal), getChunkDoc(context, runId, chunkNumber)]);
+  const [run, chunk] = await Promise.all([getRunDoc(context, runId, { abortSignal }), getChunkDoc(context, runId, chunkNumber)]);
   if (!run || !chunk || chunk.value.status !== 'pending' || isTerminal(run.value.status)) return;
-  const account = await accountOfRun(context, run.value, chunkNumber, abortSignal);
+  const account = await accountOfRun(context, run.value, chunkNumber, { abortSignal });
   if (!account) return;
   const reservation = reservePayloadMemory(context, chunk.value.bytes ?? 0);
   if (!reservation) {
@@ -54,14 +54,15 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
 }
 
 /** The run's provider account; undefined (and the run ended or aborted) when it is gone. */
-async function accountOfRun(context: AppContext, run: RunDoc, chunkNumber: number, abortSignal?: AbortSignal): Promise<ProviderAccount | undefined> {
+async function accountOfRun(context: AppContext, run: RunDoc, chunkNumber: number, options: OperationOptions): Promise<ProviderAccount | undefined> {
+  const { abortSignal } = options;
   const connectionId = run.connectionId ?? (await getExport(context, run.exportId, { abortSignal }))?.export.connectionId;
   if (!connectionId) {
     await finishRun(context, run.runId, 'cancelled', 'The export was deleted');
     return undefined;
   }
   try {
-    return await getProviderAccount(context, connectionId, { abortSignal });
+    return await requireProviderAccount(context, connectionId, { abortSignal });
   } catch (error) {
     if (!isAppError(error, Errors.notFound)) throw error;
     await abortRun(context, run.runId, `The export's connection '${connectionId}' no longer exists`);
@@ -82,7 +83,7 @@ class ChunkDelivery {
     private readonly run: RunDoc,
     private readonly chunk: Versioned<ChunkDoc>,
     private readonly account: ProviderAccount,
-    private readonly options: SendOptions,
+    private readonly options: SendChunkOptions,
   ) {
     this.delivery = new Delivery(context, run, chunk);
   }
@@ -110,7 +111,7 @@ class ChunkDelivery {
     const grant = await takePaced(governor, account.governorAccount, bucket, {
       maxPacedWaitMs: MAX_PACING_WAIT_IN_MS,
       deadlineMs: this.deadline,
-      stillWanted: async () => !(await reasonToStop(context, run.runId, options.abortSignal)),
+      stillWanted: async () => !(await reasonToStop(context, run.runId, { abortSignal: options.abortSignal })),
       abortSignal: options.abortSignal,
     });
     if (grant === 'stop') return 'stopped';
@@ -136,7 +137,7 @@ class ChunkDelivery {
   /** The run may have been cancelled (or its key refused) meanwhile: checked at most every 250 ms. */
   private async stillWanted(): Promise<boolean> {
     if (performance.now() - this.runCheckedAt <= RUN_CHECK_INTERVAL_IN_MS) return true;
-    const stop = await reasonToStop(this.context, this.run.runId, this.options.abortSignal);
+    const stop = await reasonToStop(this.context, this.run.runId, { abortSignal: this.options.abortSignal });
     if (stop) {
       if (stop.abortReason) await failChunk(this.context, this.run.runId, this.chunk.value.chunk, stop.abortReason);
       return false;
@@ -171,8 +172,8 @@ class ChunkDelivery {
 }
 
 /** Why this chunk must not go on: its run ended, or the provider refused the key. */
-async function reasonToStop(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<{ abortReason?: string } | undefined> {
-  const run = await getRunDoc(context, runId, abortSignal);
+async function reasonToStop(context: AppContext, runId: string, options: OperationOptions): Promise<{ abortReason?: string } | undefined> {
+  const run = await getRunDoc(context, runId, options);
   if (!run || isTerminal(run.value.status)) return {};
   if (run.value.abortReason) return { abortReason: run.value.abortReason };
   return undefined;

@@ -1,10 +1,8 @@
+// Streams text lines into a block blob with bounded memory: lines are gathered into pieces of a
+// few hundred kilobytes and uploaded in 4 MiB blocks as they come.
 import type { BlockBlobClient } from '@azure/storage-blob';
 import { PassThrough } from 'node:stream';
 
-/**
- * Streams text lines into a block blob with bounded memory: lines are gathered into pieces of a
- * few hundred kilobytes and uploaded in 4 MiB blocks as they come.
- */
 export class BlobLineWriter {
   private readonly stream = new PassThrough({ highWaterMark: 1024 * 1024 });
   private readonly upload: Promise<unknown>;

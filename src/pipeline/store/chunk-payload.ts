@@ -1,22 +1,23 @@
+// A chunk's records (its `ChunkOperation` as JSON) live in a property of its row when they are
+// small (a table property holds 32K UTF-16 characters) or in a blob otherwise (claim check);
+// queue messages only ever carry `{ runId, chunk }`.
 import type { AppContext } from '../../app/context';
+import type { OperationOptions } from '../../app/operation';
 import type { ChunkDoc } from '../../domain/run';
 
-/**
- * A chunk's records live in a property of its row (small chunks: a table property holds 32K
- * UTF-16 characters) or in a
- * blob (claim check); queue messages only ever carry `{ runId, chunk }`.
- */
 export const MAX_INLINE_PAYLOAD_CHARS = 30_000;
 
 export function chunkBlobName(runId: string, chunk: number): string {
   return `${runId}/${String(chunk).padStart(7, '0')}.json`;
 }
 
+/** Keeps a chunk's payload: inline when it is small, else in its blob (written again: replaced). Answers where it is. */
 export async function storeChunkPayload(
   context: AppContext,
   runId: string,
   chunk: number,
   json: string,
+  options: OperationOptions = {},
 ): Promise<Pick<ChunkDoc, 'payloadBlob' | 'payloadInline'>> {
   if (json.length <= MAX_INLINE_PAYLOAD_CHARS) return { payloadInline: json };
   const name = chunkBlobName(runId, chunk);
@@ -24,21 +25,23 @@ export async function storeChunkPayload(
   await context.storage
     .container(context.storage.names.containers.chunks)
     .getBlockBlobClient(name)
-    .uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    .uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' }, abortSignal: options.abortSignal });
   return { payloadBlob: name };
 }
 
-export async function readChunkPayload(context: AppContext, _runId: string, chunk: ChunkDoc): Promise<unknown> {
+/** The chunk's payload, parsed (not validated: the caller knows its schema). */
+export async function readChunkPayload(context: AppContext, _runId: string, chunk: ChunkDoc, options: OperationOptions = {}): Promise<unknown> {
   if (chunk.payloadInline !== undefined) return JSON.parse(chunk.payloadInline) as unknown;
   if (!chunk.payloadBlob) throw new Error(`Chunk ${chunk.chunk} has no payload`);
-  const buffer = await context.storage.container(context.storage.names.containers.chunks).getBlobClient(chunk.payloadBlob).downloadToBuffer();
+  const blob = context.storage.container(context.storage.names.containers.chunks).getBlobClient(chunk.payloadBlob);
+  const buffer = await blob.downloadToBuffer(0, undefined, { abortSignal: options.abortSignal });
   return JSON.parse(buffer.toString('utf8')) as unknown;
 }
 
-/** Removes a run's chunk blobs (the run is gone). */
-export async function deleteChunkPayloads(context: AppContext, runId: string): Promise<void> {
+/** Removes a run's chunk blobs (nothing reads them any more), best effort: a blob that cannot be deleted is left. */
+export async function deleteChunkPayloads(context: AppContext, runId: string, options: OperationOptions = {}): Promise<void> {
   const container = context.storage.container(context.storage.names.containers.chunks);
-  for await (const blob of container.listBlobsFlat({ prefix: `${runId}/` })) {
-    await container.deleteBlob(blob.name).catch(() => undefined);
+  for await (const blob of container.listBlobsFlat({ prefix: `${runId}/`, abortSignal: options.abortSignal })) {
+    await container.deleteBlob(blob.name, { abortSignal: options.abortSignal }).catch(() => undefined);
   }
 }

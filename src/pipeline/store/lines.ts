@@ -1,3 +1,4 @@
+// Text lines out of a downloaded blob (the planner's rejects are NDJSON), a chunk at a time.
 import type { Readable } from 'node:stream';
 
 /** Splits a byte stream into UTF-8 lines without holding more than one chunk and a partial line. */

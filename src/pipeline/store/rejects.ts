@@ -1,23 +1,23 @@
+// Per-record rejects of a run. What the planner rejects (invalid, missing and duplicate emails:
+// up to a few percent of a segment) is streamed as NDJSON into one blob per target; what a
+// provider rejects is a table row each in the run's partition, with a deterministic row key
+// (`c<chunk>-<index>`), so writing them again after a retry replaces instead of doubling. The API
+// lists the planner's rejects first, then the provider's.
 import { odata, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
+import type { OperationOptions } from '../../app/operation';
 import { rejectRowSchema, type RejectRow } from '../../domain/run';
-import { AppError } from '../../errors';
+import { Errors } from '../../errors';
 import { BlobLineWriter } from './blob-lines';
 import { readLines } from './lines';
 import { MAX_TRANSACTION_ACTIONS } from './runs-table';
 
-/**
- * Per-record rejects of a run. What the planner rejects (invalid, missing and duplicate emails:
- * up to a few percent of a segment) is streamed as NDJSON into one blob per target; what a
- * provider rejects is a table row each in the run's partition, with a deterministic row key
- * (`c<chunk>-<index>`), so writing them again after a retry replaces instead of doubling. The API
- * lists the planner's rejects first, then the provider's.
- */
 export type RejectOp = 'add' | 'update' | 'remove';
 
 export interface RejectRecord extends RejectRow {
   rowKey: string;
+  /** The key of the target the record was meant for (a column of the rejects table, queried by the ledger). */
   target: string;
   op: RejectOp;
 }
@@ -39,15 +39,15 @@ function rejectsTable(context: AppContext): TableClient {
 export const chunkRejectKey = (chunk: number, index: number): string =>
   `c${String(chunk).padStart(7, '0')}-${String(index).padStart(6, '0')}`;
 
-/** Writes provider rejects in transactions of up to 100 (one partition: the run). */
-export async function writeRejects(context: AppContext, runId: string, records: readonly RejectRecord[]): Promise<void> {
+/** Writes provider rejects (replacing rows of the same keys) in transactions of up to 100 (one partition: the run). */
+export async function upsertRejects(context: AppContext, runId: string, records: readonly RejectRecord[], options: OperationOptions = {}): Promise<void> {
   for (let start = 0; start < records.length; start += MAX_TRANSACTION_ACTIONS) {
     const actions: TransactionAction[] = records.slice(start, start + MAX_TRANSACTION_ACTIONS).map((record) => [
       'upsert',
       { partitionKey: runId, ...record, email: record.email.slice(0, 1024), reason: record.reason.slice(0, 1024) },
       'Replace',
     ]);
-    await rejectsTable(context).submitTransaction(actions);
+    await rejectsTable(context).submitTransaction(actions, { abortSignal: options.abortSignal });
   }
 }
 
@@ -94,12 +94,6 @@ const cursorSchema = z.union([
 ]);
 type Cursor = z.infer<typeof cursorSchema>;
 
-export class InvalidContinuationTokenError extends AppError {
-  constructor() {
-    super('validation_failed', 400, 'The continuationToken is not one this API gave out', { details: [{ path: 'continuationToken', message: 'not valid' }] });
-  }
-}
-
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
@@ -109,25 +103,28 @@ function decodeCursor(token: string | undefined): Cursor {
   try {
     return cursorSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
   } catch {
-    throw new InvalidContinuationTokenError();
+    throw Errors.invalidContinuationToken({ details: [{ path: 'continuationToken', message: 'not valid' }] });
   }
 }
 
-export async function listRejectsPage(
+/** One page of a run's rejects and the token of the next; 400 for a token this API did not give out. */
+export async function getRejectsPage(
   context: AppContext,
   runId: string,
   pageSize: number,
   continuationToken: string | undefined,
+  options: OperationOptions = {},
 ): Promise<{ items: RejectRow[]; continuationToken: string | undefined }> {
+  const { abortSignal } = options;
   const cursor = decodeCursor(continuationToken);
   const items: RejectRow[] = [];
   if ('blob' in cursor) {
     const blobs: string[] = [];
-    for await (const blob of rejectsContainer(context).listBlobsFlat({ prefix: `${runId}/` })) blobs.push(blob.name);
+    for await (const blob of rejectsContainer(context).listBlobsFlat({ prefix: `${runId}/`, abortSignal })) blobs.push(blob.name);
     blobs.sort();
     for (let index = cursor.blob; index < blobs.length; index++) {
       let offset = index === cursor.blob ? cursor.offset : 0;
-      const download = await rejectsContainer(context).getBlobClient(blobs[index]!).download(offset);
+      const download = await rejectsContainer(context).getBlobClient(blobs[index]!).download(offset, undefined, { abortSignal });
       const body = download.readableStreamBody;
       if (!body) continue;
       try {
@@ -143,7 +140,7 @@ export async function listRejectsPage(
     }
   }
   const tablePage = await rejectsTable(context)
-    .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } })
+    .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${runId}` }, abortSignal })
     .byPage({ maxPageSize: pageSize - items.length, continuationToken: 'table' in cursor ? cursor.table : undefined })
     .next();
   if (tablePage.done) return { items, continuationToken: undefined };
@@ -155,9 +152,11 @@ export async function listRejectsPage(
   return { items, continuationToken: entities.continuationToken ? encodeCursor({ table: entities.continuationToken }) : undefined };
 }
 
-export async function* listProviderRejects(context: AppContext, runId: string, targetKey: string): AsyncGenerator<RejectRecord> {
+/** The records of one target of a run that the provider refused. */
+export async function* listProviderRejects(context: AppContext, runId: string, targetKey: string, options: OperationOptions = {}): AsyncGenerator<RejectRecord> {
   const entities = rejectsTable(context).listEntities({
     queryOptions: { filter: odata`PartitionKey eq ${runId} and code eq ${'provider_rejected'} and target eq ${targetKey}` },
+    abortSignal: options.abortSignal,
   });
   for await (const entity of entities) yield rejectEntitySchema.parse(entity);
 }

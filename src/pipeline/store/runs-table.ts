@@ -1,20 +1,29 @@
-import { odata, RestError, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+// The runs table keeps everything of one run in the run's own partition — the run document
+// (RowKey `run`) and one row per chunk (`c-<number>`) — so that confirming a chunk and counting it
+// on the run is one atomic entity-group transaction: a redelivered chunk can never count twice.
+// The run index (PartitionKey exportId) lists an export's runs newest first. Only run-state
+// (`../run-state.ts`) writes run documents and chunk rows; everyone may read them.
+import { odata, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
+import type { OperationOptions } from '../../app/operation';
 import { chunkDocSchema, isTerminal, runDocSchema, type ChunkDoc, type RunDoc } from '../../domain/run';
+import {
+  createEntityIfAbsent,
+  deletePartition,
+  getEntity,
+  isPreconditionFailed,
+  isTransactionConflict,
+  replaceEntityIfUnchanged,
+} from '../../storage/tables';
 
-/**
- * The runs table keeps everything of one run in the run's own partition — the run document
- * (RowKey `run`) and one row per chunk (`c-<number>`) — so that confirming a chunk and counting it
- * on the run is one atomic entity-group transaction: a redelivered chunk can never count twice.
- * The run index (PartitionKey exportId) lists an export's runs newest first.
- */
 export const RUN_ROW = 'run';
 export const chunkRowKey = (chunk: number): string => `c-${String(chunk).padStart(7, '0')}`;
 export const MAX_TRANSACTION_ACTIONS = 100;
 
 const docRowSchema = z.object({ partitionKey: z.string(), rowKey: z.string(), doc: z.string(), etag: z.string() });
+const chunkRowSchema = docRowSchema.extend({ payload: z.string().optional() });
 
 export interface Versioned<T> {
   value: T;
@@ -25,48 +34,31 @@ export function runsTable(context: AppContext): TableClient {
   return context.storage.table(context.storage.names.tables.runs);
 }
 
-function parseDoc<T extends z.ZodType>(schema: T, entity: unknown): Versioned<z.infer<T>> {
-  const row = docRowSchema.parse(entity);
-  return { value: schema.parse(JSON.parse(row.doc)), etag: row.etag };
-}
-
-export function isStatus(error: unknown, ...statuses: number[]): boolean {
-  return error instanceof RestError && statuses.includes(error.statusCode ?? 0);
-}
-
-export async function getRunDoc(context: AppContext, runId: string, abortSignal?: AbortSignal): Promise<Versioned<RunDoc> | undefined> {
-  try {
-    const entity = await runsTable(context).getEntity(runId, RUN_ROW, { abortSignal });
-    return parseDoc(runDocSchema, entity);
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
+/** The run document with its ETag, or undefined when there is no such run. */
+export async function getRunDoc(context: AppContext, runId: string, options: OperationOptions = {}): Promise<Versioned<RunDoc> | undefined> {
+  const row = await getEntity(runsTable(context), runId, RUN_ROW, docRowSchema, options);
+  return row && { value: runDocSchema.parse(JSON.parse(row.doc)), etag: row.etag };
 }
 
 /** Creates the run document; false when a run with this id already exists. */
-export async function insertRunDoc(context: AppContext, doc: RunDoc): Promise<boolean> {
-  try {
-    await runsTable(context).createEntity({ partitionKey: doc.runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) });
-    return true;
-  } catch (error) {
-    if (isStatus(error, 409)) return false;
-    throw error;
-  }
+export async function createRunDoc(context: AppContext, doc: RunDoc, options: OperationOptions = {}): Promise<boolean> {
+  const entity = { partitionKey: doc.runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) };
+  return await createEntityIfAbsent(runsTable(context), entity, options);
 }
 
 /**
- * Read-modify-write of a run document under its ETag, retried on conflicts. `change` returns the
- * new document, or undefined to leave it as it is.
+ * Read-modify-write: replaces the run document with what `change` makes of it, under its ETag,
+ * retried on conflicts. `change` returns undefined to leave the document as it is. Undefined when
+ * there is no such run.
  */
-export async function updateRunDoc(
+export async function replaceRunDoc(
   context: AppContext,
   runId: string,
   change: (doc: RunDoc) => RunDoc | undefined,
-  abortSignal?: AbortSignal,
+  options: OperationOptions = {},
 ): Promise<{ doc: RunDoc; changed: boolean } | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const current = await getRunDoc(context, runId, abortSignal);
+    const current = await getRunDoc(context, runId, options);
     if (!current) return undefined;
     const next = change(structuredClone(current.value));
     if (!next) return { doc: current.value, changed: false };
@@ -74,52 +66,44 @@ export async function updateRunDoc(
       await runsTable(context).updateEntity(
         { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) },
         'Replace',
-        { etag: current.etag, abortSignal },
+        { etag: current.etag, abortSignal: options.abortSignal },
       );
       return { doc: next, changed: true };
     } catch (error) {
-      if (!isStatus(error, 412) || attempt > 50) throw error;
+      if (!isPreconditionFailed(error) || attempt > 50) throw error;
       await backoff(attempt);
     }
   }
 }
 
-export async function getChunkDoc(context: AppContext, runId: string, chunk: number): Promise<Versioned<ChunkDoc> | undefined> {
-  try {
-    return parseChunk(await runsTable(context).getEntity(runId, chunkRowKey(chunk)));
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
+/** The chunk row with its ETag, or undefined when the run has no such chunk. */
+export async function getChunkDoc(context: AppContext, runId: string, chunk: number, options: OperationOptions = {}): Promise<Versioned<ChunkDoc> | undefined> {
+  const row = await getEntity(runsTable(context), runId, chunkRowKey(chunk), chunkRowSchema, options);
+  return row && parseChunk(row);
 }
 
-export async function* listChunkDocs(context: AppContext, runId: string, abortSignal?: AbortSignal): AsyncGenerator<ChunkDoc> {
+/** Every chunk of a run, in chunk order. */
+export async function* listChunkDocs(context: AppContext, runId: string, options: OperationOptions = {}): AsyncGenerator<ChunkDoc> {
   const entities = runsTable(context).listEntities({
     queryOptions: { filter: odata`PartitionKey eq ${runId} and RowKey ge 'c-' and RowKey lt 'c.'` },
-    abortSignal,
+    abortSignal: options.abortSignal,
   });
   for await (const entity of entities) yield parseChunk(entity).value;
 }
 
-/** Inserts chunk rows in transactions of up to 100. */
-export async function insertChunkDocs(context: AppContext, runId: string, chunks: readonly ChunkDoc[]): Promise<void> {
+/** Writes chunk rows (replacing rows of the same numbers) in transactions of up to 100. */
+export async function upsertChunkDocs(context: AppContext, runId: string, chunks: readonly ChunkDoc[], options: OperationOptions = {}): Promise<void> {
   for (let start = 0; start < chunks.length; start += MAX_TRANSACTION_ACTIONS) {
     const actions: TransactionAction[] = chunks
       .slice(start, start + MAX_TRANSACTION_ACTIONS)
       .map((chunk) => ['upsert', chunkEntity(runId, chunk), 'Replace']);
-    await runsTable(context).submitTransaction(actions);
+    await runsTable(context).submitTransaction(actions, { abortSignal: options.abortSignal });
   }
 }
 
-/** Saves a chunk's delivery state; false when someone else changed the chunk meanwhile. */
-export async function saveChunkDoc(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>): Promise<string | undefined> {
-  try {
-    const response = await runsTable(context).updateEntity(chunkEntity(runId, chunk.value), 'Replace', { etag: chunk.etag });
-    return response.etag;
-  } catch (error) {
-    if (isStatus(error, 412, 404)) return undefined;
-    throw error;
-  }
+/** Replaces a chunk row under its ETag; answers the new ETag, or undefined when someone changed (or deleted) the chunk meanwhile. */
+export async function replaceChunkDoc(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>, options: OperationOptions = {}): Promise<string | undefined> {
+  return await replaceEntityIfUnchanged(runsTable(context), chunkEntity(runId, chunk.value), chunk.etag, options);
 }
 
 /**
@@ -133,19 +117,22 @@ export async function settleChunk(
   chunkNumber: number,
   settle: (chunk: ChunkDoc) => ChunkDoc,
   change: (run: RunDoc, chunk: ChunkDoc) => RunDoc,
-  options: { whileRunActive?: boolean } = {},
+  options: OperationOptions & { whileRunActive?: boolean } = {},
 ): Promise<RunDoc | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const [run, chunk] = await Promise.all([getRunDoc(context, runId), getChunkDoc(context, runId, chunkNumber)]);
+    const [run, chunk] = await Promise.all([getRunDoc(context, runId, options), getChunkDoc(context, runId, chunkNumber, options)]);
     if (!run || !chunk || chunk.value.status !== 'pending') return undefined;
     if (options.whileRunActive && isTerminal(run.value.status)) return undefined;
     const settled = settle(structuredClone(chunk.value));
     const next = change(structuredClone(run.value), settled);
     try {
-      await runsTable(context).submitTransaction([
-        ['update', chunkEntity(runId, settled), 'Replace', { etag: chunk.etag }],
-        ['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) }, 'Replace', { etag: run.etag }],
-      ]);
+      await runsTable(context).submitTransaction(
+        [
+          ['update', chunkEntity(runId, settled), 'Replace', { etag: chunk.etag }],
+          ['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) }, 'Replace', { etag: run.etag }],
+        ],
+        { abortSignal: options.abortSignal },
+      );
       return next;
     } catch (error) {
       if (!isTransactionConflict(error) || attempt > 50) throw error;
@@ -168,18 +155,10 @@ function chunkEntity(runId: string, chunk: ChunkDoc) {
   };
 }
 
-const chunkRowSchema = docRowSchema.extend({ payload: z.string().optional() });
-
 function parseChunk(entity: unknown): Versioned<ChunkDoc> {
   const row = chunkRowSchema.parse(entity);
   const doc = chunkDocSchema.parse({ ...(JSON.parse(row.doc) as object), ...(row.payload === undefined ? {} : { payloadInline: row.payload }) });
   return { value: doc, etag: row.etag };
-}
-
-function isTransactionConflict(error: unknown): boolean {
-  if (isStatus(error, 412, 409)) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /UpdateConditionNotSatisfied|ConditionNotMet|precondition/i.test(message);
 }
 
 async function backoff(attempt: number): Promise<void> {
@@ -197,20 +176,24 @@ export function runIndexTable(context: AppContext): TableClient {
   return context.storage.table(context.storage.names.tables.runIndex);
 }
 
-export async function insertRunIndex(context: AppContext, exportId: string, createdAt: Date, runId: string): Promise<void> {
-  await runIndexTable(context).upsertEntity({ partitionKey: exportId, rowKey: runIndexRowKey(createdAt, runId), runId }, 'Replace');
+/** Adds a run to its export's history (writing it again changes nothing). */
+export async function upsertRunIndex(context: AppContext, exportId: string, createdAt: Date, runId: string, options: OperationOptions = {}): Promise<void> {
+  const entity = { partitionKey: exportId, rowKey: runIndexRowKey(createdAt, runId), runId };
+  await runIndexTable(context).upsertEntity(entity, 'Replace', { abortSignal: options.abortSignal });
 }
 
 const indexRowSchema = z.object({ runId: z.string() });
 
-export async function listRunIdsPage(
+/** One page of an export's run ids, newest first, and the token of the next page. */
+export async function getRunIdsPage(
   context: AppContext,
   exportId: string,
   pageSize: number,
   continuationToken: string | undefined,
+  options: OperationOptions = {},
 ): Promise<{ runIds: string[]; continuationToken: string | undefined }> {
   const pages = runIndexTable(context)
-    .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } })
+    .listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` }, abortSignal: options.abortSignal })
     .byPage({ maxPageSize: pageSize, continuationToken });
   const page = await pages.next();
   if (page.done) return { runIds: [], continuationToken: undefined };
@@ -218,11 +201,7 @@ export async function listRunIdsPage(
   return { runIds: entities.map((entity) => indexRowSchema.parse(entity).runId), continuationToken: entities.continuationToken };
 }
 
-export async function deleteRunIndex(context: AppContext, exportId: string): Promise<void> {
-  const table = runIndexTable(context);
-  for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${exportId}`, select: ['RowKey'] } })) {
-    await table.deleteEntity(exportId, String(entity.rowKey)).catch((error: unknown) => {
-      if (!isStatus(error, 404)) throw error;
-    });
-  }
+/** Forgets an export's run history; succeeds when there is none. */
+export async function deleteRunIndex(context: AppContext, exportId: string, options: OperationOptions = {}): Promise<void> {
+  await deletePartition(runIndexTable(context), exportId, options);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Errors, withDetails } from '../../errors';
+import { Errors } from '../../errors';
 import { ProviderPermanentError } from '../errors';
 import type { ProviderHttpClient } from '../http';
 import { BUCKETS } from '../limits';
@@ -275,8 +275,8 @@ function resolveAttributes(overrides: BrevoAttributeNames | undefined): Array<[M
   const resolved = Object.entries(merged).filter((entry): entry is [MappedField, string] => typeof entry[1] === 'string');
   const bad = resolved.filter(([, name]) => !/^[A-Z0-9_]+$/.test(name));
   if (bad.length > 0) {
-    throw withDetails(Errors.validationFailed('Brevo attribute names'), {
-      problems: bad.map(([field, name]) => `${field}: '${name}' is not an upper-case Brevo attribute name (A-Z, 0-9, _)`),
+    throw Errors.validationFailed('Brevo attribute names', {
+      details: { problems: bad.map(([field, name]) => `${field}: '${name}' is not an upper-case Brevo attribute name (A-Z, 0-9, _)`) },
     });
   }
   return resolved;

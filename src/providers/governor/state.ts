@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { Logger } from '../../log';
-import { createEntityIfAbsent, getEntity, replaceEntityIfUnchanged, type OperationOptions } from '../../storage/tables';
+import type { OperationOptions } from '../../app/operation';
+import { createEntityIfAbsent, getEntity, replaceEntityIfUnchanged } from '../../storage/tables';
 
 const entrySchema = z.tuple([z.number(), z.number().int().positive()]);
 const pauseSchema = z.object({ untilMs: z.number(), durationMs: z.number(), streak: z.number().int().nonnegative() });

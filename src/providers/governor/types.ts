@@ -3,7 +3,7 @@
 import type { TableClient } from '@azure/data-tables';
 import type { RateLimitOverrides } from '../../domain/provider';
 import type { Logger } from '../../log';
-import type { OperationOptions } from '../../storage/tables';
+import type { OperationOptions } from '../../app/operation';
 import type { ProviderName } from '../types';
 
 export interface GovernorAccount {

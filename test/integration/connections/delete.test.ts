@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { connectionsDelete } from '../../../functions/connections-delete';
 import { getConnection } from '../../../src/connections/repository';
-import { getConnectionForUse } from '../../../src/connections/service';
+import { requireConnectionForUse } from '../../../src/connections/service';
 import { exportsUsingConnection } from '../../../src/exports/repository';
 import { createTestContext, type TestContext } from '../../support/context';
 import { ADMIN, invokeHttp } from '../../support/http';
@@ -20,7 +20,7 @@ describe('DELETE /api/connections/{connectionId}', () => {
     const response = await invokeHttp(connectionsDelete, { principal: ADMIN, params: { connectionId: connection.id } });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({ error: { code: 'conflict', details: { exportIds: [exportId] } } });
-    expect((await getConnectionForUse(context, connection.id)).apiKey).toBe('still-needed');
+    expect((await requireConnectionForUse(context, connection.id)).apiKey).toBe('still-needed');
   });
 
   it('with ?force=true deletes the exports that use it, the connection and its key', async () => {
@@ -47,15 +47,15 @@ describe('DELETE /api/connections/{connectionId}', () => {
   });
 });
 
-describe('getConnectionForUse', () => {
+describe('requireConnectionForUse', () => {
   it('answers not_found for an unknown connection', async () => {
-    await expect(getConnectionForUse(context, 'no-such-connection')).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    await expect(requireConnectionForUse(context, 'no-such-connection')).rejects.toMatchObject({ code: 'not_found', status: 404 });
   });
 
   it('answers a clear conflict when the key is gone from the store', async () => {
     const connection = await seedConnection(context);
     await context.secrets.deleteSecret(connection.secretName);
-    await expect(getConnectionForUse(context, connection.id)).rejects.toMatchObject({
+    await expect(requireConnectionForUse(context, connection.id)).rejects.toMatchObject({
       code: 'conflict',
       message: expect.stringContaining('no API key') as string,
     });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectionsCreate } from '../../../functions/connections-create';
 import { connectionsUpdate } from '../../../functions/connections-update';
-import { CONNECTIONS_PARTITION, getConnection, replaceConnection } from '../../../src/connections/repository';
+import { CONNECTIONS_PARTITION, getConnection, replaceConnectionRow } from '../../../src/connections/repository';
 import { KeyVaultSecretStore } from '../../../src/secrets/key-vault';
 import { startEmulators, type Emulators } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
@@ -60,7 +60,7 @@ describe('concurrent changes', () => {
     const stale = (await getConnection(context, seeded.id))!;
     const renamed = await invokeHttp(connectionsUpdate, { principal: ADMIN, params: { connectionId: seeded.id }, json: { displayName: 'First' } });
     expect(renamed.status).toBe(200);
-    await expect(replaceConnection(context, { ...stale.connection, displayName: 'Second' }, stale.etag)).rejects.toMatchObject({
+    await expect(replaceConnectionRow(context, { ...stale.connection, displayName: 'Second' }, stale.etag)).rejects.toMatchObject({
       code: 'conflict',
       status: 409,
     });

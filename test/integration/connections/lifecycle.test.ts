@@ -6,7 +6,7 @@ import { connectionsGet } from '../../../functions/connections-get';
 import { connectionsList } from '../../../functions/connections-list';
 import { connectionsUpdate } from '../../../functions/connections-update';
 import type { HttpDefinition } from '../../../src/app/definitions';
-import { getConnectionForUse } from '../../../src/connections/service';
+import { requireConnectionForUse } from '../../../src/connections/service';
 import type { PublicConnection } from '../../../src/domain/connection';
 import { KeyVaultSecretStore } from '../../../src/secrets/key-vault';
 import { startEmulators, type Emulators } from '../../../dev/emulators';
@@ -82,7 +82,7 @@ describe('the connection lifecycle through the HTTP handlers', () => {
 
     const rotation = await call(connectionsUpdate, { principal: ADMIN, params: { connectionId: brevo.id }, json: { apiKey: rotated } });
     expect(rotation.status, rotation.text).toBe(200);
-    expect((await getConnectionForUse(context, brevo.id)).apiKey).toBe(rotated);
+    expect((await requireConnectionForUse(context, brevo.id)).apiKey).toBe(rotated);
 
     // Positive control: the scan below finds a key where one is.
     expect(vault.allValues()).toEqual(expect.arrayContaining([...Object.values(keys), rotated]));

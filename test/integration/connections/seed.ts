@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../../../src/app/context';
-import { insertConnection } from '../../../src/connections/repository';
+import { createConnectionRow } from '../../../src/connections/repository';
 import { secretNameFor } from '../../../src/connections/service';
 import type { Connection } from '../../../src/domain/connection';
 import { createExportRow } from '../../../src/exports/repository';
@@ -29,7 +29,7 @@ export async function seedConnection(
     secretName: stored.name,
     secretVersion: stored.version,
   };
-  await insertConnection(context, connection);
+  await createConnectionRow(context, connection);
   return connection;
 }
 

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectionsCreate } from '../../../functions/connections-create';
 import { connectionsUpdate } from '../../../functions/connections-update';
-import { getConnectionForUse } from '../../../src/connections/service';
+import { requireConnectionForUse } from '../../../src/connections/service';
 import type { PublicConnection } from '../../../src/domain/connection';
 import { startEmulators, type Emulators } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
@@ -86,7 +86,7 @@ describe('verifying the key before a connection is saved', () => {
     const rejected = await invokeHttp(connectionsUpdate, { principal: ADMIN, params: { connectionId: id }, json: { apiKey: 'rotated-but-wrong' } });
     expect(rejected.status).toBe(422);
     expect(rejected.body).toMatchObject({ error: { code: 'provider_auth_failed' } });
-    expect((await getConnectionForUse(context, id)).apiKey).toBe(emulators.brevo.apiKeys[0]);
+    expect((await requireConnectionForUse(context, id)).apiKey).toBe(emulators.brevo.apiKeys[0]);
   });
 
   it('re-verifies the stored key when an Iterable connection moves to another region', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RejectRow } from '../../../src/domain/run';
-import { chunkRejectKey, listRejectsPage, PlannerRejects, writeRejects } from '../../../src/pipeline/store/rejects';
+import { chunkRejectKey, getRejectsPage, PlannerRejects, upsertRejects } from '../../../src/pipeline/store/rejects';
 import { createTestContext } from '../../support/context';
 
 describe('run rejects', () => {
@@ -25,14 +25,14 @@ describe('run rejects', () => {
       target: 't',
       op: 'add' as const,
     }));
-    await writeRejects(context, 'run-1', provider);
+    await upsertRejects(context, 'run-1', provider);
     expected.push(...provider.map(({ email, segmentId, code, reason }) => ({ email, segmentId, code, reason })));
 
     const seen: RejectRow[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
-      const page = await listRejectsPage(context, 'run-1', 3, token);
+      const page = await getRejectsPage(context, 'run-1', 3, token);
       expect(page.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.items);
       token = page.continuationToken;
@@ -43,6 +43,6 @@ describe('run rejects', () => {
 
   it('refuses a continuation token it did not give out', async () => {
     const context = await createTestContext();
-    await expect(listRejectsPage(context, 'run-1', 3, 'not-a-token')).rejects.toMatchObject({ status: 400 });
+    await expect(getRejectsPage(context, 'run-1', 3, 'not-a-token')).rejects.toMatchObject({ status: 400 });
   });
 });

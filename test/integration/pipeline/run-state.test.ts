@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Export } from '../../../src/domain/export';
 import type { ChunkDoc } from '../../../src/domain/run';
-import { createExportRow, getExport, setActiveRun } from '../../../src/exports/repository';
+import { createExportRow, getExport, replaceActiveRun } from '../../../src/exports/repository';
 import {
   abortRun,
   addPlannedChunks,
@@ -29,13 +29,13 @@ const exp: Export = {
   updatedBy: 'oid-ada',
 };
 const totals = { profiles: 30, invalid: 0, duplicates: 0, adds: 30, updates: 0, removes: 0, unchanged: 0 };
-const chunk = (n: number, records = 10): ChunkDoc => ({ chunk: n, target: 't', kind: 'upsert', records, status: 'pending', payloadInline: '{}', steps: 0, rejected: 0 });
+const chunk = (n: number, records = 10): ChunkDoc => ({ chunk: n, targetKey: 't', kind: 'upsert', records, status: 'pending', payloadInline: '{}', steps: 0, rejected: 0 });
 
 /** A planned run of three chunks of ten records, holding its export's run slot. */
 async function plannedRun(context: TestContext, runId: string) {
   await createExportRow(context, exp).catch(() => undefined);
   const stored = (await getExport(context, exp.id))!;
-  expect(await setActiveRun(context, stored, runId, context.now())).toBe(true);
+  expect(await replaceActiveRun(context, stored, runId, context.now())).toBe(true);
   await createRun(context, exp, runId, 'queued', { trigger: 'on-demand', mode: 'delta', dryRun: false, requestedBy: 'oid-ada', provider: 'iterable' });
   expect(await beginPlanning(context, runId, { s: 'v1' })).toMatchObject({ status: 'planning' });
   await addPlannedChunks(context, runId, [chunk(0), chunk(1), chunk(2)]);
@@ -76,7 +76,7 @@ describe('run state', () => {
       status: 'partially_succeeded',
       chunksFailed: 1,
       totals: { sent: 20, failed: 10 },
-      failedChunks: [{ chunk: 2, target: 't', records: 10, error: 'the provider refused it' }],
+      failedChunks: [{ chunk: 2, targetKey: 't', records: 10, error: 'the provider refused it' }],
     });
   });
 

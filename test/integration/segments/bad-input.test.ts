@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../../../src/domain/segment';
 import { ingestSegment } from '../../../src/segments/ingest';
-import { getSegment } from '../../../src/segments/repository';
+import { requireSegment } from '../../../src/segments/repository';
 import { createTestContext, type TestContext } from '../../support/context';
 import { CSV, NDJSON, storedVersions, upload } from './helpers';
 
@@ -16,7 +16,7 @@ beforeAll(async () => {
   context = await createTestContext();
   const response = await upload('target', 'CustomerId,Email\nC1,ada@example.com\n');
   expect(response.status).toBe(200);
-  before = await getSegment(context, 'target');
+  before = await requireSegment(context, 'target');
 });
 
 const wide = (count: number) => Array.from({ length: count }, (_, i) => `f${i}`).join(',');
@@ -96,7 +96,7 @@ describe('a malformed upload', () => {
     if (bad.column !== undefined) expect(error.details.column).toBe(bad.column);
     if (bad.limit !== undefined) expect(error.details.limit).toBe(bad.limit);
     expect(error.message).toMatch(/line \d+|no records/i);
-    expect(await getSegment(context, 'target')).toEqual(before);
+    expect(await requireSegment(context, 'target')).toEqual(before);
     expect(await storedVersions(context, 'target')).toEqual([before.version]);
   });
 
@@ -114,7 +114,7 @@ describe('a malformed upload', () => {
     await expect(
       ingestSegment(context, { segmentId: 'target', format: 'csv', body: chunks(), uploadedBy: 'test', limits: { maxBodyBytes: 1_000 } }),
     ).rejects.toMatchObject({ code: 'segment_too_large', status: 413, details: { limit: 'maxBodyBytes', max: 1_000, line: 57 } });
-    expect(await getSegment(context, 'target')).toEqual(before);
+    expect(await requireSegment(context, 'target')).toEqual(before);
     expect(await storedVersions(context, 'target')).toEqual([before.version]);
   });
 });

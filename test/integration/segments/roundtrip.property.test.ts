@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestSegment } from '../../../src/segments/ingest';
-import { getSegment } from '../../../src/segments/repository';
+import { requireSegment } from '../../../src/segments/repository';
 import { createTestContext, type TestContext } from '../../support/context';
 import { chunksOf, expectedMembers, generatedCsv } from '../../unit/segments/csv-arbitrary';
 import { readAll } from './helpers';
@@ -27,7 +27,7 @@ describe('a generated CSV upload', () => {
         expect(result).toMatchObject({ fields: csv.header, keyField: csv.header[0], memberCount: expected.length });
         expect(result.duplicateKeys.count).toBe(csv.rows.length - expected.length);
         expect(await readAll(context, segmentId, result.version)).toEqual(expected);
-        expect((await getSegment(context, segmentId)).version).toBe(result.version);
+        expect((await requireSegment(context, segmentId)).version).toBe(result.version);
       }),
       { numRuns: 40 },
     );

@@ -5,7 +5,7 @@ import type { SegmentUploadResult } from '../../../src/domain/segment';
 import { ingestSegment, type IngestSegmentOptions } from '../../../src/segments/ingest';
 import { newSegmentVersion, partBlobName } from '../../../src/segments/layout';
 import { readSegment } from '../../../src/segments/reader';
-import { getSegment } from '../../../src/segments/repository';
+import { requireSegment } from '../../../src/segments/repository';
 import {
   acquireCurrentSegmentVersion,
   acquireSegmentVersion,
@@ -65,13 +65,13 @@ describe('segment versions', () => {
     // Parts of the new version are already stored while the upload streams on.
     await waitFor(async () => (await storedVersions(context, 'live')).length === 2);
 
-    expect(await getSegment(context, 'live')).toMatchObject({ version: old.version, memberCount: 1 });
+    expect(await requireSegment(context, 'live')).toMatchObject({ version: old.version, memberCount: 1 });
     expect(await readAll(context, 'live', old.version)).toEqual([{ key: '1', values: { id: '1', email: 'old@example.com' } }]);
 
     release();
     const replaced = await pending;
     expect(replaced.memberCount).toBe(20_010);
-    expect(await getSegment(context, 'live')).toMatchObject({ version: replaced.version, memberCount: 20_010 });
+    expect(await requireSegment(context, 'live')).toMatchObject({ version: replaced.version, memberCount: 20_010 });
     expect(await storedVersions(context, 'live')).toEqual([replaced.version]);
     const members = await readAll(context, 'live', replaced.version);
     expect(members).toHaveLength(20_010);
@@ -88,7 +88,7 @@ describe('segment versions', () => {
 
     release();
     await failed;
-    expect(await getSegment(context, 'keep')).toMatchObject({ version: old.version, memberCount: 1 });
+    expect(await requireSegment(context, 'keep')).toMatchObject({ version: old.version, memberCount: 1 });
     expect(await storedVersions(context, 'keep')).toEqual([old.version]);
     expect(await readAll(context, 'keep', old.version)).toHaveLength(1);
   });
@@ -98,7 +98,7 @@ describe('segment versions', () => {
     const failing = ingest({ segmentId: 'midway', body: bodyOf(`id,email\n${rows(100, 20_000)}2,"unclosed\n`) });
 
     await expect(failing).rejects.toMatchObject({ code: 'segment_csv_malformed', details: { line: 20_002 } });
-    expect(await getSegment(context, 'midway')).toMatchObject({ version: old.version });
+    expect(await requireSegment(context, 'midway')).toMatchObject({ version: old.version });
     expect(await storedVersions(context, 'midway')).toEqual([old.version]);
   });
 
@@ -112,7 +112,7 @@ describe('segment versions', () => {
 
     slow.release();
     await refused;
-    expect(await getSegment(context, 'race')).toMatchObject({ version: later.version });
+    expect(await requireSegment(context, 'race')).toMatchObject({ version: later.version });
     expect(await storedVersions(context, 'race')).toEqual([later.version]);
   });
 
