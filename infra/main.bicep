@@ -25,6 +25,9 @@ param entraClientId string
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
 param refreshSchedule string = '0 0 2 * * *'
 
+@description('NCRONTAB (six fields, UTC) of the rescan of every segment source.')
+param sourceScanSchedule string = '0 */15 * * * *'
+
 @allowed([
   512
   2048
@@ -57,6 +60,8 @@ var queueNames = [
   'export-chunks-brevo-poison'
   'export-chunks-omnisend'
   'export-chunks-omnisend-poison'
+  'source-events'
+  'source-events-poison'
 ]
 var tableNames = [
   'connections'
@@ -69,6 +74,7 @@ var tableNames = [
   'governor'
   'targets'
   'webhooks'
+  'sources'
 ]
 var containerNames = [
   'segments'
@@ -154,6 +160,7 @@ module functionApp 'app/function-app.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultUri: keyVault.outputs.uri
     refreshSchedule: refreshSchedule
+    sourceScanSchedule: sourceScanSchedule
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
   }
@@ -171,6 +178,35 @@ module auth 'app/auth.bicep' = {
     entraClientId: entraClientId
   }
 }
+
+// Segment sources (issue 14): Event Grid on the account Customer Insights exports to -----------
+@description('Storage account that Customer Insights exports segments to; empty: no events (the rescan timer still reads sources).')
+param sourceStorageAccountName string = ''
+
+@description('Resource group of that account; empty: this deployment\'s resource group.')
+param sourceStorageResourceGroupName string = ''
+
+@description('Region of that account; empty: the region of this deployment.')
+param sourceStorageLocation string = ''
+
+@description('The account\'s existing Event Grid system topic, if it has one (an account has at most one); empty: one is created.')
+param sourceSystemTopicName string = ''
+
+module sources 'app/sources.bicep' = if (!empty(sourceStorageAccountName)) {
+  name: 'sources'
+  scope: resourceGroup(empty(sourceStorageResourceGroupName) ? rg.name : sourceStorageResourceGroupName)
+  params: {
+    sourceStorageAccountName: sourceStorageAccountName
+    location: empty(sourceStorageLocation) ? location : sourceStorageLocation
+    systemTopicName: sourceSystemTopicName
+    tags: tags
+    principalId: identity.outputs.principalId
+    appStorageAccountName: storage.outputs.name
+    appResourceGroupName: rg.name
+    queueName: 'source-events'
+  }
+}
+// -----------------------------------------------------------------------------------------------
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId

@@ -28,6 +28,11 @@ export interface Tuning {
     brevoNotifyFallbackMs?: number;
     omnisendBatchPollMs?: number;
   };
+  /** Segment sources: the wait between the two reads of the completeness check, and before a recheck. */
+  sources?: {
+    stabilityDelayMs?: number;
+    recheckDelayMs?: number;
+  };
 }
 
 export interface CreateAppContextOptions {

@@ -4,6 +4,7 @@
 // definitions take their trigger queue names from here too.
 import type { AppContext } from '../app/context';
 import type { ChunkMessage, PlanMessage } from '../domain/run';
+import type { SourceScanMessage } from '../domain/source';
 import type { ProviderName } from '../domain/provider';
 import { sendMessage, type SendMessageOptions } from '../storage/queue-messages';
 import { poisonQueueName, QUEUE_NAMES, type QueueKey } from '../storage/names';
@@ -20,6 +21,9 @@ export const TRIGGER_QUEUES = {
   planPoison: poisonQueueName(QUEUE_NAMES.plan),
   chunks: (provider: ProviderName): string => QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]],
   chunksPoison: (provider: ProviderName): string => poisonQueueName(QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]]),
+  /** Segment sources: Event Grid BlobCreated events, and the app's own scan requests. */
+  sourceEvents: QUEUE_NAMES.sourceEvents,
+  sourceEventsPoison: poisonQueueName(QUEUE_NAMES.sourceEvents),
 } as const;
 
 /** How many chunk messages are sent at once. */
@@ -41,4 +45,9 @@ export async function enqueueChunks(context: AppContext, provider: ProviderName,
 export async function requeueChunk(context: AppContext, provider: ProviderName, message: ChunkMessage, delayInMs: number): Promise<void> {
   const queue = context.storage.queue(context.storage.names.queues[CHUNK_QUEUE_KEYS[provider]]);
   await sendMessage(queue, { runId: message.runId, chunk: message.chunk }, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
+}
+
+/** Asks for a scan of one source (the scan endpoint, the rescan timer, a recheck of an incomplete export). */
+export async function enqueueSourceScan(context: AppContext, message: SourceScanMessage, options: SendMessageOptions = {}): Promise<void> {
+  await sendMessage(context.storage.queue(context.storage.names.queues.sourceEvents), message, options);
 }

@@ -49,6 +49,12 @@ const APP_ROLES = [
   { role: 'Monitoring Metrics Publisher', id: '3913510d-42f4-4e42-8a64-420c390055eb', scope: 'Microsoft.Insights/components' },
 ];
 
+/** Segment sources (infra/app/sources.bicep): the app reads the source account; Event Grid writes to one queue. */
+const SOURCE_ROLES = [
+  { role: 'Storage Blob Data Reader', id: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1', scope: 'Microsoft.Storage/storageAccounts', principal: 'identity.properties.principalId', principalType: 'Microsoft.ManagedIdentity/userAssignedIdentities' },
+  { role: 'Storage Queue Data Message Sender', id: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a', scope: 'Microsoft.Storage/storageAccounts/queueServices/queues', principal: 'systemTopic.identity.principalId', principalType: 'Microsoft.EventGrid/systemTopics' },
+];
+
 function configNamed(name: string): ResourceDeclaration {
   const found = templates.resources(SITE_CONFIG).filter((resource) => templates.body(resource).name === name);
   if (found.length !== 1) throw new Error(`Expected one ${SITE_CONFIG} named ${name}, found ${found.length}`);
@@ -207,8 +213,16 @@ describe('role assignments', () => {
     expect(principal.map((traced) => templates.symbolType(traced))).toEqual(['Microsoft.ManagedIdentity/userAssignedIdentities']);
   });
 
+  it.each(SOURCE_ROLES)('grants $role on the $scope for segment sources, to $principal', ({ id, scope, principal, principalType }) => {
+    const granted = assignments().filter((assignment) => assignment.roleId === id);
+    expect(granted.map((assignment) => assignment.scope)).toEqual([scope]);
+    const traced = origins(granted[0]!.resource, 'properties.principalId');
+    expect(texts(traced)).toEqual([principal]);
+    expect(traced.map((item) => templates.symbolType(item))).toEqual([principalType]);
+  });
+
   it('grants no other role (least privilege)', () => {
-    expect(assignments().map((assignment) => assignment.roleId).sort()).toEqual(APP_ROLES.map((role) => role.id).sort());
+    expect(assignments().map((assignment) => assignment.roleId).sort()).toEqual([...APP_ROLES, ...SOURCE_ROLES].map((role) => role.id).sort());
   });
 
   it('names each assignment after its scope, principal and role, so a redeployment finds it', () => {
@@ -216,6 +230,28 @@ describe('role assignments', () => {
       const name = property(resource, 'name');
       expect(name instanceof Expr && name.name === 'guid' ? name.parts.length : 0, resource.symbol).toBe(3);
     }
+  });
+});
+
+describe('segment sources', () => {
+  it('subscribes the app\'s source-events queue to BlobCreated events of descriptions, with the topic\'s own identity', () => {
+    const subscription = templates.created('Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    expect(property(subscription, 'properties.filter.includedEventTypes')).toEqual(['Microsoft.Storage.BlobCreated']);
+    expect(property(subscription, 'properties.eventDeliverySchema')).toBe('EventGridSchema');
+    expect(property(subscription, 'properties.deliveryWithResourceIdentity.identity.type')).toBe('SystemAssigned');
+    expect(property(subscription, 'properties.deliveryWithResourceIdentity.destination.endpointType')).toBe('StorageQueue');
+    const queue = origins(subscription, 'properties.deliveryWithResourceIdentity.destination.properties.queueName');
+    expect(queue.map(({ value }) => value)).toEqual(['source-events']);
+    const filters = property(subscription, 'properties.filter.advancedFilters');
+    const bySubject = Array.isArray(filters) ? filters.find((filter) => at(filter, 'key') === 'subject') : undefined;
+    const suffixes = templates.trace(subscription.file, at(bySubject, 'values')!).flatMap(({ value }) => (Array.isArray(value) ? value : []));
+    expect(suffixes).toContain('/model.json');
+    expect(suffixes).toContain('.manifest.cdm.json');
+  });
+
+  it('is deployed only when the main template names a source account', () => {
+    const main = templates.file('main.bicep');
+    expect(main.params.get('sourceStorageAccountName')?.defaultValue?.text).toBe("''");
   });
 });
 
