@@ -41,14 +41,19 @@ export async function checkComplete(
 
 function firstProblem(descriptor: SourceFile, partitions: readonly string[], states: (BlobState | undefined)[], before: (BlobState | undefined)[] | undefined): string | undefined {
   const [model, ...parts] = states;
-  if (!model || model.etag !== descriptor.etag) return `${descriptor.path} changed since it was read: a newer export is being written`;
+  if (!model || !sameEtag(model.etag, descriptor.etag)) return `${descriptor.path} changed since it was read: a newer export is being written`;
   for (let i = 0; i < partitions.length; i++) {
     const state = parts[i];
     if (!state) return `partition ${partitions[i]!} does not exist (yet)`;
     const earlier = before?.[i + 1];
-    if (earlier && (earlier.etag !== state.etag || earlier.size !== state.size)) return `partition ${partitions[i]!} is still being written (its size or ETag changed)`;
+    if (earlier && (!sameEtag(earlier.etag, state.etag) || earlier.size !== state.size)) return `partition ${partitions[i]!} is still being written (its size or ETag changed)`;
   }
   return undefined;
+}
+
+/** Listings name ETags bare (`0x8D…`), headers quoted (`"0x8D…"`): the same ETag either way. */
+export function sameEtag(a: string, b: string): boolean {
+  return a.replace(/^"|"$/g, '') === b.replace(/^"|"$/g, '');
 }
 
 async function readStates(container: ContainerClient, blobNames: readonly string[], options: OperationOptions): Promise<(BlobState | undefined)[]> {

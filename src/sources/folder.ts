@@ -147,7 +147,9 @@ async function scanCsvFolder(container: ContainerClient, source: Source, options
     if (!folder || rest.length === 0 || !extension) continue;
     const target = segmentFor(source, folder);
     if (!target) continue;
-    const file = { path: blob.name, etag: blob.properties.etag ?? '', lastModified: blob.properties.lastModified.toISOString() };
+    // A listing names the ETag bare; the file's key uses the quoted form that reads answer with.
+    const etag = blob.properties.etag ?? '';
+    const file = { path: blob.name, etag: etag.startsWith('"') ? etag : `"${etag}"`, lastModified: blob.properties.lastModified.toISOString() };
     const known = newest.get(folder);
     if (known && (known.file.lastModified > file.lastModified || (known.file.lastModified === file.lastModified && known.file.path > file.path))) continue;
     newest.set(folder, { entity: folder, ...target, file, format: extension === 'csv' ? 'csv' : 'ndjson', partitions: [{ blobName: blob.name, headerRow: false }] });

@@ -2,6 +2,7 @@
 // per entity its ingestion state. A scan claims an entity before ingesting it (a lease on the row,
 // taken under the row's ETag), so two scans at once (an event and the timer) ingest a file once.
 import { odata } from '@azure/data-tables';
+import type { z } from 'zod';
 import type { AppContext } from '../app/context';
 import { sourceSchema, type Source, type SourceEntityStatus, type SourceFile, type SourceScanStatus } from '../domain/source';
 import { Errors } from '../errors';
@@ -24,8 +25,7 @@ export interface StoredSource {
   etag: string;
 }
 
-function fromSourceEntity(entity: unknown): StoredSource {
-  const row = sourceRowSchema.parse(entity);
+function fromSourceRow(row: z.infer<typeof sourceRowSchema>): StoredSource {
   return { source: sourceSchema.parse(JSON.parse(row.doc)), scan: row.scan, etag: row.etag ?? '*' };
 }
 
@@ -35,13 +35,13 @@ function toSourceEntity(source: Source) {
 
 export async function getSource(context: AppContext, sourceId: string, options: OperationOptions = {}): Promise<StoredSource | undefined> {
   const entity = await getEntity(sourcesTable(context), SOURCES_PARTITION, sourceId, sourceRowSchema, options);
-  return entity && fromSourceEntity(entity);
+  return entity && fromSourceRow(entity);
 }
 
 export async function* listSources(context: AppContext, options: OperationOptions = {}): AsyncGenerator<StoredSource> {
   const filter = odata`PartitionKey eq ${SOURCES_PARTITION}`;
   for await (const entity of sourcesTable(context).listEntities({ queryOptions: { filter }, abortSignal: options.abortSignal })) {
-    yield fromSourceEntity(entity);
+    yield fromSourceRow(sourceRowSchema.parse(entity));
   }
 }
 
