@@ -63,6 +63,11 @@ export async function deleteSourceRows(context: AppContext, sourceId: string, op
   await deletePartition(sourcesTable(context), entityPartition(sourceId), options);
 }
 
+/** Forgets every entity's state: a source that reads another folder, or maps entities anew, starts afresh. */
+export async function resetEntityStates(context: AppContext, sourceId: string, options: OperationOptions = {}): Promise<void> {
+  await deletePartition(sourcesTable(context), entityPartition(sourceId), options);
+}
+
 /** Records what the last scan found about the folder itself; a source deleted meanwhile stays deleted. */
 export async function recordScan(context: AppContext, sourceId: string, scan: SourceScanStatus, options: OperationOptions = {}): Promise<void> {
   try {

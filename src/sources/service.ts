@@ -8,7 +8,7 @@ import type { CreateSourceBody, Source, SourceResource, UpdateSourceBody } from 
 import { Errors } from '../errors';
 import { isAllowedSourceAccount } from '../storage/source-storage';
 import type { OperationOptions } from '../storage/tables';
-import { deleteSourceRows, getSource, insertSource, listEntityStates, listSources, replaceSource, toEntityStatus, type StoredSource } from './repository';
+import { deleteSourceRows, getSource, insertSource, listEntityStates, listSources, replaceSource, resetEntityStates, toEntityStatus, type StoredSource } from './repository';
 
 export function newSourceId(): string {
   return `src-${randomBytes(6).toString('hex')}`;
@@ -65,6 +65,9 @@ export async function updateSource(
     updatedBy: principal.userId,
   };
   await replaceSource(context, stored, updated, options);
+  // What was ingested from another folder, or into other segments, says nothing about the new ones.
+  const reread = JSON.stringify([updated.location, updated.entities]) !== JSON.stringify([stored.source.location, stored.source.entities]);
+  if (reread) await resetEntityStates(context, sourceId, options);
   context.log.info('source updated', { sourceId, userId: principal.userId, changed: Object.keys(body) });
   return present(context, { ...stored, source: updated }, options);
 }

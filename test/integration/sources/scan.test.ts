@@ -9,7 +9,7 @@ import { handleSourceMessage, scanSource } from '../../../src/pipeline/sources';
 import { findSegment } from '../../../src/segments/repository';
 import { readVersionPartition } from '../../../src/segments/table';
 import { ingestSegment } from '../../../src/segments/ingest';
-import { createSource, getSourceResource } from '../../../src/sources/service';
+import { createSource, getSourceResource, updateSource } from '../../../src/sources/service';
 import { createTestContext, type TestContext } from '../../support/context';
 import { readAll } from '../segments/helpers';
 
@@ -202,6 +202,21 @@ describe('scanning a CDM folder', () => {
     await scanSource(context, source.id);
     expect(await findSegment(context, 'vip-from-ci')).toMatchObject({ name: 'VIP (from CI)', memberCount: 5 });
     expect(await findSegment(context, 'Ignored')).toBeUndefined();
+  });
+});
+
+describe('changing a source', () => {
+  it('reads the same export again into the segment a changed mapping names', async () => {
+    const container = await newContainer();
+    await writeCdmFolder(container, { folder: FOLDER, entities: [{ ...LAPSED, name: 'Remapped' }] });
+    const source = await newSource(container);
+    await scanSource(context, source.id);
+    expect(await findSegment(context, 'Remapped')).toBeDefined();
+
+    await updateSource(context, ADMIN, source.id, { entities: [{ entity: 'Remapped', segmentId: 'remapped-2' }] });
+    const report = await scanSource(context, source.id);
+    expect(report?.ingested.map((item) => item.segmentId)).toEqual(['remapped-2']);
+    expect(await findSegment(context, 'remapped-2')).toMatchObject({ memberCount: 3, name: 'Remapped' });
   });
 });
 
