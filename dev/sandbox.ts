@@ -94,6 +94,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     AzureWebJobsStorage: connectionString,
     LOCAL_SECRETS_FILE: join(secretsDirectory, 'secrets.json'),
     REFRESH_SCHEDULE: '0 0 2 * * *',
+    SOURCE_SCAN_SCHEDULE: '0 */15 * * * *',
     ...emulators.env,
     ...(options.webhooks ? { PUBLIC_BASE_URL: url } : {}),
     ...options.env,

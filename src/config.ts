@@ -5,6 +5,8 @@ import { Errors } from './errors';
 import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
 
 export const DEFAULT_REFRESH_SCHEDULE = '0 0 2 * * *';
+/** The segment-source rescan: every 15 minutes. */
+export const DEFAULT_SOURCE_SCAN_SCHEDULE = '0 */15 * * * *';
 export const DEFAULT_LOCAL_SECRETS_FILE = '.secrets/local-secrets.json';
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
 
@@ -42,6 +44,9 @@ export const settingsSchema = z
     REFRESH_SCHEDULE: optionalText.refine((value) => value === undefined || isNcrontab(value), {
       message: 'must be a six-field NCRONTAB expression such as "0 0 2 * * *"',
     }),
+    SOURCE_SCAN_SCHEDULE: optionalText.refine((value) => value === undefined || isNcrontab(value), {
+      message: 'must be a six-field NCRONTAB expression such as "0 */15 * * * *"',
+    }),
     ITERABLE_BASE_URL: httpUrl('Iterable host'),
     BREVO_BASE_URL: httpUrl('Brevo API root'),
     OMNISEND_BASE_URL: httpUrl('Omnisend API root'),
@@ -78,6 +83,7 @@ export interface Config {
   storage: StorageConfig;
   keyVaultUrl: string | undefined;
   refreshSchedule: string;
+  sourceScanSchedule: string;
   providerBaseUrls: { iterable: string | undefined; brevo: string | undefined; omnisend: string | undefined };
   publicBaseUrl: string | undefined;
   localSecretsFile: string;
@@ -128,6 +134,7 @@ function toConfig(settings: Settings): Config {
     storage: toStorageConfig(settings),
     keyVaultUrl: settings.KEY_VAULT_URL,
     refreshSchedule: settings.REFRESH_SCHEDULE ?? DEFAULT_REFRESH_SCHEDULE,
+    sourceScanSchedule: settings.SOURCE_SCAN_SCHEDULE ?? DEFAULT_SOURCE_SCAN_SCHEDULE,
     providerBaseUrls: {
       iterable: settings.ITERABLE_BASE_URL,
       brevo: settings.BREVO_BASE_URL,

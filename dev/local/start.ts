@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createAppContext, setAppContext } from '../../src/app/context';
-import { DEFAULT_REFRESH_SCHEDULE, loadConfig } from '../../src/config';
+import { DEFAULT_REFRESH_SCHEDULE, DEFAULT_SOURCE_SCAN_SCHEDULE, loadConfig } from '../../src/config';
 import { AppError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { ensureStorage } from '../../src/storage/clients';
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   }
 
   process.env.REFRESH_SCHEDULE ||= DEFAULT_REFRESH_SCHEDULE;
+  process.env.SOURCE_SCAN_SCHEDULE ||= DEFAULT_SOURCE_SCAN_SCHEDULE;
   const config = loadConfig(process.env);
   let azurite: RunningAzurite | undefined;
   if (config.storage.kind === 'connectionString' && config.storage.connectionString === 'UseDevelopmentStorage=true') {

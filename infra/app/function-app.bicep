@@ -26,6 +26,9 @@ param entraClientId string
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
 param refreshSchedule string
 
+@description('NCRONTAB (six fields, UTC) of the rescan of every segment source.')
+param sourceScanSchedule string
+
 @description('Memory of each instance, in MB.')
 param instanceMemoryMB int
 
@@ -132,6 +135,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AZURE_CLIENT_ID: identityClientId
     KEY_VAULT_URL: keyVaultUri
     REFRESH_SCHEDULE: refreshSchedule
+    SOURCE_SCAN_SCHEDULE: sourceScanSchedule
     // Brevo calls the import webhook here; it is outside App Service Authentication.
     PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString

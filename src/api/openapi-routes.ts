@@ -6,6 +6,7 @@ import { connectionIdSchema, deleteConnectionQuerySchema } from '../domain/conne
 import { deleteExportQuerySchema, exportIdSchema } from '../domain/export';
 import { pageQuerySchema, runIdSchema, startRunQuerySchema } from '../domain/run';
 import { SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema } from '../domain/segment';
+import { sourceIdSchema } from '../domain/source';
 import { Errors } from '../errors';
 import type { Action } from '../domain/policy';
 import type { RequestSchemaName, ResponseSchemaName } from './openapi-schemas';
@@ -61,6 +62,7 @@ export const TAGS = [
   { name: 'Segments', description: 'Customer segments, uploaded as CSV or NDJSON, kept as immutable versions' },
   { name: 'Exports', description: 'Which connection, which segments, how fields map' },
   { name: 'Runs', description: 'Runs of exports: start, follow, cancel, rejects; the scheduled refresh' },
+  { name: 'Sources', description: 'Where another system (Customer Insights) writes segments: CDM folders and csv folders, read on events and on schedule' },
   { name: 'Webhooks', description: 'Callbacks from providers, outside App Service Authentication' },
   { name: 'Meta', description: 'This description' },
 ] as const;
@@ -68,6 +70,7 @@ export const TAGS = [
 const connectionPath = { connectionId: connectionIdSchema.describe('An id that does not exist, or that a Contributor may not use, is a 404') };
 const segmentPath = { segmentId: segmentIdSchema.describe('1-64 letters, digits, - or _') };
 const exportPath = { exportId: exportIdSchema.describe('An export a Contributor may not use is a 404') };
+const sourcePath = { sourceId: sourceIdSchema.describe('An id that does not exist is a 404') };
 const runPath = { runId: runIdSchema.describe('A run of an export a Contributor may not use is a 404') };
 
 const ON_USABLE_CONNECTIONS = 'only on connections that allow contributors; the others do not exist for them (404)';
@@ -351,6 +354,76 @@ export const ROUTES: readonly RouteSpec[] = [
     description: 'Starts a run of every export; an export with an active run gets a `skipped` run with the reason.',
     access: { kind: 'principal', action: 'refresh:run' },
     responses: [{ status: 202, description: 'The runs the refresh created', schema: 'RefreshResult' }],
+  },
+  {
+    function: 'sources-create',
+    method: 'post',
+    route: 'sources',
+    tag: 'Sources',
+    summary: 'Create a segment source',
+    description:
+      "`cdm-folder`: every entity of the folder's model.json (or manifest) becomes a segment, its partitions read in order as one new version once every partition exists and is stable. `csv-folder`: each sub-folder's newest CSV (header row) or NDJSON file is that segment's membership. `accountUrl` defaults to the app's own storage account; another account must be an Azure Storage endpoint the app's identity may read. Creating a source reads nothing: the next event, the rescan timer or a scan does.",
+    access: { kind: 'principal', action: 'source:manage' },
+    body: { kind: 'json', schema: 'CreateSourceBody' },
+    responses: [{ status: 201, description: 'Created', schema: 'SourceResource', location: 'the new source' }],
+    errors: [Errors.sourceAccountNotAllowed, Errors.conflict],
+  },
+  {
+    function: 'sources-list',
+    method: 'get',
+    route: 'sources',
+    tag: 'Sources',
+    summary: 'Every source with its status, by display name',
+    access: { kind: 'principal', action: 'source:read' },
+    responses: [{ status: 200, description: 'The sources', schema: 'SourceList' }],
+  },
+  {
+    function: 'sources-get',
+    method: 'get',
+    route: 'sources/{sourceId}',
+    tag: 'Sources',
+    summary: "A source and its status: per entity the last ingested export, what waits, the last error",
+    description: 'A malformed model.json shows under `status.problems` with its line and column; a malformed CSV under its entity, naming the partition, line and column. Neither changes a segment.',
+    access: { kind: 'principal', action: 'source:read' },
+    path: sourcePath,
+    responses: [{ status: 200, description: 'The source', schema: 'SourceResource' }],
+    errors: [Errors.validationFailed, Errors.notFound],
+  },
+  {
+    function: 'sources-update',
+    method: 'patch',
+    route: 'sources/{sourceId}',
+    tag: 'Sources',
+    summary: "Change a source's name, location, entities or whether it runs exports",
+    access: { kind: 'principal', action: 'source:manage' },
+    path: sourcePath,
+    body: { kind: 'json', schema: 'UpdateSourceBody' },
+    responses: [{ status: 200, description: 'The changed source', schema: 'SourceResource' }],
+    errors: [Errors.notFound, Errors.conflict, Errors.sourceAccountNotAllowed],
+  },
+  {
+    function: 'sources-delete',
+    method: 'delete',
+    route: 'sources/{sourceId}',
+    tag: 'Sources',
+    summary: 'Delete a source',
+    description: 'The segments it fed stay, with their members: exports may use them.',
+    access: { kind: 'principal', action: 'source:manage' },
+    path: sourcePath,
+    responses: [{ status: 204, description: 'Deleted' }],
+    errors: [Errors.validationFailed, Errors.notFound],
+  },
+  {
+    function: 'sources-scan',
+    method: 'post',
+    route: 'sources/{sourceId}/scan',
+    tag: 'Sources',
+    summary: 'Scan a source now',
+    description: 'Queues a scan, as the rescan timer does: every entity whose newest export is new and complete is ingested, and (with `runExports`) the exports using a changed segment start by themselves.',
+    access: { kind: 'principal', action: 'source:manage' },
+    path: sourcePath,
+    responses: [{ status: 202, description: 'Queued: follow `statusUrl`', schema: 'SourceScanQueued', location: 'the source (as `statusUrl`)' }],
+    errors: [Errors.validationFailed, Errors.notFound],
   },
   {
     function: 'webhook-brevo',

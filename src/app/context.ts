@@ -28,6 +28,11 @@ export interface Tuning {
   };
   /** How long one planner invocation may spend listing a provider's contacts before it continues in the next. */
   plannerListingBudgetMs?: number;
+  /** Segment sources: the wait between the two reads of the completeness check, and before a recheck. */
+  sources?: {
+    stabilityDelayMs?: number;
+    recheckDelayMs?: number;
+  };
 }
 
 export interface CreateAppContextOptions {

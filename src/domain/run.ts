@@ -19,7 +19,8 @@ export type RunStatus = z.infer<typeof runStatusSchema>;
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'partially_succeeded', 'failed', 'cancelled', 'skipped']);
 export const isTerminal = (status: RunStatus): boolean => TERMINAL_STATUSES.has(status);
 
-export const runTriggerSchema = z.enum(['schedule', 'on-demand', 'cleanup']);
+// 'cleanup': a run that only removes (membership safety); 'source': a segment source brought a new version.
+export const runTriggerSchema = z.enum(['schedule', 'on-demand', 'cleanup', 'source']);
 export type RunTrigger = z.infer<typeof runTriggerSchema>;
 export const runModeSchema = z.enum(['delta', 'full']);
 export type RunMode = z.infer<typeof runModeSchema>;

@@ -5,6 +5,7 @@
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
 import type { ChunkMessage, PlanMessage } from '../domain/run';
+import type { SourceScanMessage } from '../domain/source';
 import type { ProviderName } from '../domain/provider';
 import { sendMessage, type SendMessageOptions } from '../storage/queue-messages';
 import { poisonQueueName, QUEUE_NAMES, type QueueKey } from '../storage/names';
@@ -21,6 +22,9 @@ export const TRIGGER_QUEUES = {
   planPoison: poisonQueueName(QUEUE_NAMES.plan),
   chunks: (provider: ProviderName): string => QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]],
   chunksPoison: (provider: ProviderName): string => poisonQueueName(QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]]),
+  /** Segment sources: Event Grid BlobCreated events, and the app's own scan requests. */
+  sourceEvents: QUEUE_NAMES.sourceEvents,
+  sourceEventsPoison: poisonQueueName(QUEUE_NAMES.sourceEvents),
 } as const;
 
 /** How many chunk messages are sent at once. */
@@ -55,4 +59,9 @@ export async function requeueChunk(
   const queue = context.storage.queue(context.storage.names.queues[CHUNK_QUEUE_KEYS[provider]]);
   const visibilityDelayInSeconds = Math.ceil(delayInMs / 1000);
   await sendMessage(queue, { runId: message.runId, chunk: message.chunk }, { abortSignal: options.abortSignal, visibilityDelayInSeconds });
+}
+
+/** Asks for a scan of one source (the scan endpoint, the rescan timer, a recheck of an incomplete export). */
+export async function enqueueSourceScan(context: AppContext, message: SourceScanMessage, options: SendMessageOptions = {}): Promise<void> {
+  await sendMessage(context.storage.queue(context.storage.names.queues.sourceEvents), message, options);
 }

@@ -3,7 +3,7 @@
 // appended (NDJSON objects may introduce new ones), so earlier rows stay valid.
 import { DEFAULT_KEY_FIELDS, type SegmentFormat, type SegmentLimits } from '../domain/segment';
 import { type AppError, Errors } from '../errors';
-import { CsvParser } from './csv-parser';
+import { CsvParser, type CsvParserOptions, type CsvPartOptions } from './csv-parser';
 import { NdjsonParser } from './ndjson-parser';
 
 export interface UploadRows {
@@ -20,12 +20,16 @@ export interface UploadDecoder {
   /** The line being read, for errors found outside the parser. */
   readonly currentLine: number;
   push(text: string): UploadRows;
+  /** Starts the next file of a multi-file input (CSV only); answers the rows the previous file's end completed. */
+  beginPart(options: CsvPartOptions): UploadRows;
   end(): UploadRows;
 }
 
 export interface UploadDecoderOptions {
   keyField?: string;
   limits: SegmentLimits;
+  /** CSV that is not an upload with a header row: the field names and the delimiter (CDM partitions). */
+  csv?: CsvParserOptions;
 }
 
 export function createUploadDecoder(format: SegmentFormat, options: UploadDecoderOptions): UploadDecoder {
@@ -40,7 +44,7 @@ class CsvUploadDecoder implements UploadDecoder {
 
   constructor(options: UploadDecoderOptions) {
     this.options = options;
-    this.parser = new CsvParser(options.limits);
+    this.parser = new CsvParser(options.limits, options.csv);
   }
 
   get currentLine(): number {
@@ -49,6 +53,11 @@ class CsvUploadDecoder implements UploadDecoder {
 
   push(text: string): UploadRows {
     this.parser.push(text);
+    return this.taken();
+  }
+
+  beginPart(options: CsvPartOptions): UploadRows {
+    this.parser.beginPart(options);
     return this.taken();
   }
 
@@ -96,6 +105,10 @@ class NdjsonUploadDecoder implements UploadDecoder {
   push(text: string): UploadRows {
     this.parser.push(text);
     return this.toRows();
+  }
+
+  beginPart(): UploadRows {
+    throw new Error('Multi-file input is CSV only');
   }
 
   end(): UploadRows {

@@ -7,6 +7,8 @@ export const QUEUE_NAMES = {
   chunksIterable: 'export-chunks-iterable',
   chunksBrevo: 'export-chunks-brevo',
   chunksOmnisend: 'export-chunks-omnisend',
+  /** Event Grid BlobCreated events of segment sources, and the app's own scan requests. */
+  sourceEvents: 'source-events',
 } as const;
 
 export const TABLE_NAMES = {
@@ -23,6 +25,8 @@ export const TABLE_NAMES = {
   targets: 'targets',
   /** Brevo import webhook tokens -> the chunk they wake up. */
   webhooks: 'webhooks',
+  /** Segment sources: one row per source, and per source one row per entity (its ingestion state). */
+  sources: 'sources',
 } as const;
 
 export const CONTAINER_NAMES = {

@@ -366,6 +366,14 @@ export class Deployment {
         return false;
       case 'null':
         return null;
+      case 'empty':
+        return known ? lengthOf(values[0] ?? null) === 0 : new Computed('empty', values);
+      case 'not':
+        return known ? values[0] !== true : new Computed('not', values);
+      case 'if':
+        if (values[0] === true) return values[1] ?? null;
+        if (values[0] === false) return values[2] ?? null;
+        return new Computed('if', values);
       case 'format':
         return known ? formatString(stringArg(values, 0, name), values.slice(1)) : new Computed('format', values);
       case 'concat':
