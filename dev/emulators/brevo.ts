@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
+import { ContactIds, listContactsReply } from './brevo-list-contacts';
 import { BaseEmulator } from './kit/base';
 import { emailKey } from './kit/email';
 import { resolveCommonOptions, type CommonEmulatorOptions, type ResolvedCommonOptions } from './kit/options';
@@ -152,6 +153,7 @@ export class BrevoEmulator extends BaseEmulator {
   private readonly maxListEmails: number;
   private readonly notifyTimeoutMs: number;
   private readonly schemas: ReturnType<typeof schemas>;
+  private readonly contactIds = new ContactIds();
   private nextListId = 1;
   private nextProcessId = 1;
 
@@ -168,6 +170,7 @@ export class BrevoEmulator extends BaseEmulator {
     const routes: Route[] = [
       { method: 'GET', path: '/v3/account', buckets: other, handle: () => this.account() },
       { method: 'GET', path: '/v3/contacts/lists/{listId}', buckets: contacts, handle: (context) => this.getList(context) },
+      { method: 'GET', path: '/v3/contacts/lists/{listId}/contacts', buckets: contacts, handle: (context) => this.listContactsRoute(context) },
       { method: 'POST', path: '/v3/contacts/lists', buckets: contacts, hasBody: true, handle: (context) => this.createListRoute(context) },
       {
         method: 'POST',
@@ -224,6 +227,21 @@ export class BrevoEmulator extends BaseEmulator {
     return [...(this.state.lists.get(listId)?.members ?? [])];
   }
 
+  /**
+   * Contacts that were in a list before any export touched it (tests of what an export must never
+   * remove): created when missing, with their attributes, and added to the list in order.
+   */
+  seedListMembers(listId: number, members: ReadonlyArray<string | { email: string; attributes?: Record<string, unknown> }>): void {
+    const list = this.state.lists.get(listId);
+    if (!list) throw new Error(`Brevo list ${listId} does not exist`);
+    for (const member of members) {
+      const { email, attributes } = typeof member === 'string' ? { email: member, attributes: undefined } : member;
+      const key = emailKey(email);
+      if (!this.state.contacts.has(key)) this.state.contacts.set(key, { ...attributes });
+      list.members.add(key);
+    }
+  }
+
   invalidEmailsCsvUrl(processId: number): string {
     return `${this.origin}/files/processes/${processId}/invalid_emails.csv`;
   }
@@ -239,6 +257,7 @@ export class BrevoEmulator extends BaseEmulator {
     state.blacklisted.clear();
     state.processes.clear();
     state.ignoredAttributes.clear();
+    this.contactIds.clear();
     state.counters = { importedRows: 0, invalidImportEmails: 0, addedToLists: 0, removedFromLists: 0 };
     this.nextListId = 1;
     this.nextProcessId = 1;
@@ -308,6 +327,12 @@ export class BrevoEmulator extends BaseEmulator {
         createdAt: new Date(list.createdAt).toISOString(),
       },
     };
+  }
+
+  private listContactsRoute(context: RequestContext): Reply {
+    const list = this.listParam(context);
+    if (!('members' in list)) return list;
+    return listContactsReply(list, context.query, this.state, this.contactIds);
   }
 
   private createListRoute(context: RequestContext): Reply {

@@ -10,6 +10,8 @@ import { describeIssues, fieldIssues } from './kit/validation';
 export interface IterableEmulatorOptions extends CommonEmulatorOptions {
   /** Default 5 requests per sliding second (the documented bulk-user limit). */
   rateLimit?: RateLimit;
+  /** Bucket `listUsers` (`GET /api/lists/getUsers`, counted in `api` too): default 5 per sliding minute, as documented. */
+  listUsersRateLimit?: RateLimit;
   /** Default `'key'`: every API key has its own window; `'account'` shares one. */
   rateLimitPer?: 'key' | 'account';
   maxSubscribersPerRequest?: number;
@@ -121,12 +123,16 @@ export class IterableEmulator extends BaseEmulator {
       { method: 'GET', path: '/api/lists', buckets, handle: () => this.getLists() },
       { method: 'POST', path: '/api/lists', buckets, hasBody: true, handle: (context) => this.createListRoute(context) },
       { method: 'DELETE', path: '/api/lists/{listId}', buckets, handle: (context) => this.deleteListRoute(context) },
+      { method: 'GET', path: '/api/lists/getUsers', buckets: ['api', 'listUsers'], handle: (context) => this.getUsers(context) },
       { method: 'POST', path: '/api/lists/subscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.subscribe(context) },
       { method: 'POST', path: '/api/lists/unsubscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.unsubscribe(context) },
     ];
     this.setUp({
       options: this.common,
-      buckets: [{ name: 'api', limits: [options.rateLimit ?? { requests: 5, windowMs: 1000 }] }],
+      buckets: [
+        { name: 'api', limits: [options.rateLimit ?? { requests: 5, windowMs: 1000 }] },
+        { name: 'listUsers', limits: [options.listUsersRateLimit ?? { requests: 5, windowMs: 60_000 }] },
+      ],
       defaultMaxBodyBytes: MiB,
       protocol: protocol(options.rateLimitPer ?? 'key'),
       routes,
@@ -149,6 +155,20 @@ export class IterableEmulator extends BaseEmulator {
 
   listMembers(listId: number): string[] {
     return [...(this.state.lists.get(listId)?.members ?? [])];
+  }
+
+  /**
+   * Users who were in a list before any export touched it (tests of what an export must never
+   * remove): created when missing, and added to the list.
+   */
+  seedListMembers(listId: number, emails: readonly string[]): void {
+    const list = this.state.lists.get(listId);
+    if (!list) throw new Error(`Iterable list ${listId} does not exist`);
+    for (const email of emails) {
+      const key = emailKey(email);
+      if (!this.state.users.has(key)) this.state.users.set(key, this.common.retainAttributes ? {} : NO_FIELDS);
+      list.members.add(key);
+    }
   }
 
   listByName(name: string): IterableList[] {
@@ -195,6 +215,17 @@ export class IterableEmulator extends BaseEmulator {
     if (!this.state.lists.has(listId)) return badParams(`List ${context.params[0]} does not exist`, { listId: context.params[0] });
     this.deleteList(listId);
     return iterableError(200, 'Success', '');
+  }
+
+  /** The list's users as plain text, one email per line, all at once (the endpoint is not paged). */
+  private getUsers(context: RequestContext): Reply {
+    const raw = context.query.get('listId');
+    const listId = raw !== null && /^\d+$/.test(raw) ? Number(raw) : undefined;
+    if (listId === undefined) return badParams('listId is required and must be a list id', { listId: raw });
+    const list = this.state.lists.get(listId);
+    if (!list) return badParams(`List ${listId} does not exist`, { listId });
+    const text = list.members.size === 0 ? '' : `${[...list.members].join('\n')}\n`;
+    return { status: 200, text, contentType: 'text/plain; charset=utf-8' };
   }
 
   private invalid(error: z.ZodError): Reply {

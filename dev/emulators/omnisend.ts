@@ -8,9 +8,12 @@ import type { RateLimit } from './kit/rate-limits';
 import type { ProviderProtocol, Reply, RequestContext, Route } from './kit/server';
 import { describeIssues, fieldIssues, type FieldIssue } from './kit/validation';
 import { ContactStore, TagStore, type OmnisendStatus } from './omnisend-contacts';
+import { listContacts, type ContactIndex } from './omnisend-listing';
+import { PhoneStore } from './omnisend-phones';
 
 export type { OmnisendContact, OmnisendStatus } from './omnisend-contacts';
 export { ContactStore, TagStore } from './omnisend-contacts';
+export { PhoneStore, type OmnisendPhone } from './omnisend-phones';
 
 export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
   /** Bucket `brand` (every request): default 400 per sliding minute. */
@@ -23,11 +26,30 @@ export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
   apiVersion?: string;
   /** Put `retryAfter` (seconds) in 429 problems: default true. */
   retryAfterInProblem?: boolean;
-  /** Whether an upsert replaces an existing contact's status (unconfirmed; default true, the unsafe case). */
+  /**
+   * Whether an upsert whose identifier names a channel status replaces an existing contact's status
+   * (email and SMS). Undocumented; default true, the unsafe case.
+   */
   upsertOverwritesStatus?: boolean;
+  /**
+   * The status a contact (or a phone) created without `channels` gets. Undocumented; default
+   * `subscribed`, the unsafe case: a client must name `nonSubscribed` for contacts Omnisend lacks.
+   */
+  newContactStatus?: OmnisendStatus;
   /** Finished batches kept for `GET /api/batches/*`: default 20,000 (oldest forgotten first). */
   maxRetainedBatches?: number;
   maxBodyBytes?: number;
+}
+
+export interface OmnisendSeedContact {
+  email: string;
+  /** The email channel status. */
+  status: OmnisendStatus;
+  /** A phone identifier (E.164); its SMS status is `smsStatus`, or `status` when unset. */
+  phone?: string;
+  smsStatus?: OmnisendStatus;
+  tags?: readonly string[];
+  fields?: Record<string, unknown>;
 }
 
 export type OmnisendBatchStatus = 'pending' | 'inProgress' | 'finished' | 'stopped';
@@ -55,12 +77,16 @@ export interface OmnisendState {
   contacts: ContactStore;
   /** Tag -> contacts (`members(tag)`, `has(tag, email)`, `sizes()`). */
   tags: TagStore;
+  /** Contact serial -> its phone identifier and SMS status. */
+  phones: PhoneStore;
   batches: Map<string, OmnisendBatch>;
   counters: {
     /** Identifiers that asked for (or defaulted to) a welcome message: must stay 0. */
     welcomeMessages: number;
-    /** Upserts that changed an existing contact's subscription status: must stay 0. */
+    /** Upserts that changed an existing contact's subscription status (email or SMS): must stay 0. */
     statusChanges: number;
+    /** Identifiers of new contacts (and new phones) created without a status: they got `newContactStatus`. */
+    defaultedStatuses: number;
     /** Contacts created `subscribed`. */
     subscribedContacts: number;
     /** Tag requests' emails with no contact (ignored, like Omnisend does). */
@@ -109,14 +135,15 @@ function contactSchema(strict: boolean) {
   const emailIdentifier = object({
     type: z.literal('email'),
     id: z.string(),
-    channels: strict ? object({ email: channel }) : object({ email: channel.optional() }).optional(),
+    // Only `id` and `type` are required (ContactIdentifierRequest); a channel named needs its status.
+    channels: (strict ? object({ email: channel }) : object({ email: channel.optional() })).optional(),
     sendWelcomeMessage: welcome,
     source: z.string().optional(),
   });
   const phoneIdentifier = object({
     type: z.literal('phone'),
     id: z.string(),
-    channels: strict ? object({ sms: channel }) : object({ sms: channel.optional() }).optional(),
+    channels: (strict ? object({ sms: channel }) : object({ sms: channel.optional() })).optional(),
     sendWelcomeMessage: welcome,
     source: z.string().optional(),
   });
@@ -148,11 +175,6 @@ function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
     tags: strict
       ? z.strictObject({ tags: tagList, emails: z.array(z.string()).min(1).max(maxTagEmails) })
       : z.looseObject({ tags: tagList, emails: z.array(z.string()).max(maxTagEmails).optional() }),
-    listContacts: z.object({
-      limit: z.coerce.number().int().min(1).max(250).default(100),
-      email: z.string().optional(),
-      tag: z.string().optional(),
-    }),
   };
 }
 
@@ -202,20 +224,22 @@ export class OmnisendEmulator extends BaseEmulator {
   private readonly schemas: ReturnType<typeof schemas>;
   private readonly looseContact = contactSchema(false);
   private readonly upsertOverwritesStatus: boolean;
+  private readonly newContactStatus: OmnisendStatus;
   private readonly maxRetainedBatches: number;
 
   constructor(options: OmnisendEmulatorOptions = {}) {
     super('/api');
     const contacts = new ContactStore();
-    this.state = { contacts, tags: new TagStore(contacts), batches: new Map(), counters: OmnisendEmulator.zeroCounters() };
+    this.state = { contacts, tags: new TagStore(contacts), phones: new PhoneStore(), batches: new Map(), counters: OmnisendEmulator.zeroCounters() };
     this.common = resolveCommonOptions('omnisend', options);
     this.schemas = schemas(this.common.strictContract, options.maxBatchItems ?? 100, options.maxTagEmails ?? 250);
     this.upsertOverwritesStatus = options.upsertOverwritesStatus ?? true;
+    this.newContactStatus = options.newContactStatus ?? 'subscribed';
     this.maxRetainedBatches = options.maxRetainedBatches ?? 20_000;
     const brand = ['brand'];
     const tags = ['brand', 'tags'];
     const routes: Route[] = [
-      { method: 'GET', path: '/api/contacts', buckets: brand, handle: (context) => this.listContacts(context) },
+      { method: 'GET', path: '/api/contacts', buckets: brand, handle: (context) => this.listContactsRoute(context) },
       { method: 'POST', path: '/api/batches', buckets: brand, hasBody: true, handle: (context) => this.createBatch(context) },
       { method: 'GET', path: '/api/batches/{batchID}', buckets: brand, handle: (context) => this.getBatch(context, false) },
       { method: 'GET', path: '/api/batches/{batchID}/items', buckets: brand, handle: (context) => this.getBatch(context, true) },
@@ -235,7 +259,16 @@ export class OmnisendEmulator extends BaseEmulator {
   }
 
   private static zeroCounters(): OmnisendState['counters'] {
-    return { welcomeMessages: 0, statusChanges: 0, subscribedContacts: 0, ignoredTagEmails: 0, created: 0, updated: 0, rejectedItems: 0 };
+    return {
+      welcomeMessages: 0,
+      statusChanges: 0,
+      defaultedStatuses: 0,
+      subscribedContacts: 0,
+      ignoredTagEmails: 0,
+      created: 0,
+      updated: 0,
+      rejectedItems: 0,
+    };
   }
 
   tagMembers(tag: string): string[] {
@@ -248,9 +281,36 @@ export class OmnisendEmulator extends BaseEmulator {
     return serial === undefined ? undefined : this.contactView(serial);
   }
 
+  /**
+   * Contacts the brand already has, as if its shop had collected them (tests of what an export must
+   * never change): created at once, in order, with their statuses and tags. A contact that exists,
+   * or a phone another contact owns, is a test mistake and throws.
+   */
+  seedContacts(seeds: readonly OmnisendSeedContact[]): void {
+    const { contacts, phones, tags } = this.state;
+    for (const seed of seeds) {
+      const key = emailKey(seed.email);
+      if (contacts.has(key)) throw new Error(`Omnisend contact ${key} already exists`);
+      if (seed.phone !== undefined && phones.ownerOf(seed.phone) !== undefined) throw new Error(`Omnisend phone ${seed.phone} is taken`);
+      const serial = contacts.create(key, seed.status, seed.fields, Date.now());
+      if (seed.phone !== undefined) phones.set(serial, seed.phone, seed.smsStatus ?? seed.status);
+      for (const tag of seed.tags ?? []) tags.add(tag, serial);
+    }
+  }
+
+  /** A contact's channel statuses (email, and SMS when it has a phone), or undefined. */
+  contactStatuses(email: string): { email: OmnisendStatus; phone?: string; sms?: OmnisendStatus } | undefined {
+    const serial = this.state.contacts.serialOf(emailKey(email));
+    if (serial === undefined) return undefined;
+    const phone = this.state.phones.of(serial);
+    const statuses = { email: this.state.contacts.statusOf(serial) };
+    return phone ? { ...statuses, phone: phone.phone, sms: phone.status } : statuses;
+  }
+
   protected clearState(): void {
     this.state.contacts.clear();
     this.state.tags.clear();
+    this.state.phones.clear();
     this.state.batches.clear();
     this.state.counters = OmnisendEmulator.zeroCounters();
   }
@@ -273,11 +333,15 @@ export class OmnisendEmulator extends BaseEmulator {
     const email = this.state.contacts.emailOf(serial);
     const contact = this.state.contacts.get(email);
     if (!contact) return {};
+    const phone = this.state.phones.of(serial);
+    const identifiers: Array<Record<string, unknown>> = [{ type: 'email', id: email, channels: { email: { status: contact.status } } }];
+    if (phone) identifiers.push({ type: 'phone', id: phone.phone, channels: { sms: { status: phone.status } } });
     return {
       id: contactID(serial),
       email,
       status: contact.status,
-      identifiers: [{ type: 'email', id: email, channels: { email: { status: contact.status } } }],
+      identifiers,
+      ...(phone ? { phone: [phone.phone] } : {}),
       ...contact.fields,
       tags: this.state.tags.tagsOf(serial),
       createdAt: new Date(contact.createdAt).toISOString(),
@@ -285,32 +349,22 @@ export class OmnisendEmulator extends BaseEmulator {
     };
   }
 
-  private listContacts(context: RequestContext): Reply {
-    const parsed = this.schemas.listContacts.safeParse(Object.fromEntries(context.query));
-    if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
-    const { limit, email, tag } = parsed.data;
-    const store = this.state.contacts;
-    let serials: Iterable<number>;
-    if (email !== undefined) {
-      const serial = store.serialOf(emailKey(email));
-      serials = serial === undefined ? [] : [serial];
-    } else if (tag !== undefined) {
-      serials = this.state.tags.serials(tag);
-    } else {
-      serials = (function* all() {
-        for (const key of store.keys()) yield store.serialOf(key)!;
-      })();
-    }
-    const contacts: Record<string, unknown>[] = [];
-    let hasMore = false;
-    for (const serial of serials) {
-      if (contacts.length === limit) {
-        hasMore = true;
-        break;
-      }
-      contacts.push(this.contactView(serial));
-    }
-    return { status: 200, body: { contacts, paging: { cursors: { after: null, before: null }, hasMore, limit } } };
+  private listContactsRoute(context: RequestContext): Reply {
+    const result = listContacts(context.query, this.contactIndex());
+    if (result.kind === 'invalid') return validationProblem(result.errors);
+    return { status: 200, body: { contacts: result.serials.map((serial) => this.contactView(serial)), paging: result.paging } };
+  }
+
+  private contactIndex(): ContactIndex {
+    const { contacts, tags, phones } = this.state;
+    return {
+      count: contacts.size,
+      serialOfEmail: (email) => contacts.serialOf(email),
+      serialOfPhone: (phone) => phones.ownerOf(phone),
+      hasTag: (tag, serial) => tags.serials(tag).has(serial),
+      emailStatusOf: (serial) => contacts.statusOf(serial),
+      updatedAtOf: (serial) => contacts.get(contacts.emailOf(serial))?.updatedAt ?? 0,
+    };
   }
 
   private createBatch(context: RequestContext): Reply {
@@ -400,7 +454,7 @@ export class OmnisendEmulator extends BaseEmulator {
     }
     const key = emailKey(identifier.id);
     const channels = identifier.channels as { email?: { status?: OmnisendStatus } } | undefined;
-    const status = channels?.email?.status ?? 'subscribed';
+    const named = channels?.email?.status;
     const counters = this.state.counters;
     for (const each of contactItem.identifiers) if (each.sendWelcomeMessage !== false) counters.welcomeMessages += 1;
     let fields: Record<string, unknown> | undefined;
@@ -413,14 +467,46 @@ export class OmnisendEmulator extends BaseEmulator {
     const { contacts } = this.state;
     const existing = contacts.serialOf(key);
     if (existing !== undefined) {
-      if (contacts.update(existing, this.upsertOverwritesStatus ? status : undefined, fields, now)) counters.statusChanges += 1;
+      const emailChanged = contacts.update(existing, this.upsertOverwritesStatus ? named : undefined, fields, now);
+      const smsChanged = this.applyPhoneIdentifiers(existing, contactItem, false);
+      if (emailChanged || smsChanged) counters.statusChanges += 1;
       counters.updated += 1;
       return { serial: existing, code: 200 };
     }
+    if (named === undefined) counters.defaultedStatuses += 1;
+    const status = named ?? this.newContactStatus;
     const serial = contacts.create(key, status, fields, now);
+    this.applyPhoneIdentifiers(serial, contactItem, true);
     counters.created += 1;
     if (status === 'subscribed') counters.subscribedContacts += 1;
     return { serial, code: 201 };
+  }
+
+  /**
+   * A contact's phone identifier: a phone another contact owns is ignored (documented); a new phone
+   * gets the status named or `newContactStatus`; a known one is overwritten only by a named status.
+   * Returns whether an existing SMS status changed.
+   */
+  private applyPhoneIdentifiers(serial: number, contactItem: ContactItem, created: boolean): boolean {
+    const { phones, counters } = this.state;
+    let changed = false;
+    for (const identifier of contactItem.identifiers) {
+      if (identifier.type !== 'phone') continue;
+      const named = (identifier.channels as { sms?: { status?: OmnisendStatus } } | undefined)?.sms?.status;
+      const owner = phones.ownerOf(identifier.id);
+      if (owner !== undefined && owner !== serial) continue;
+      if (owner === serial) {
+        if (named !== undefined && this.upsertOverwritesStatus && phones.setStatus(serial, named)) changed = true;
+        continue;
+      }
+      if (named === undefined) counters.defaultedStatuses += 1;
+      // A phone added to a contact that had another one: its status is a change of the contact's SMS status.
+      const previous = phones.of(serial);
+      const status = named ?? this.newContactStatus;
+      if (!created && previous !== undefined && previous.status !== status) changed = true;
+      phones.set(serial, identifier.id, status);
+    }
+    return changed;
   }
 
   private statusOf(batch: OmnisendBatch): OmnisendBatchStatus {

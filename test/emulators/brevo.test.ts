@@ -265,3 +265,57 @@ describe('Brevo emulator: rate limits', () => {
     expect(result.headers.get('x-sib-ratelimit-limit')).toBeNull();
   });
 });
+
+describe('Brevo emulator: contacts in a list', () => {
+  const emails = (result: { body: unknown }) => (result.body as { contacts: Array<{ email: string }> }).contacts.map((item) => item.email);
+
+  it('pages a list with limit (default 50, at most 500) and offset, newest first unless sort=asc', async () => {
+    const brevo = await start();
+    brevo.seedListMembers(2, Array.from({ length: 120 }, (_, i) => `M${i}@example.com`));
+    const first = await api(brevo, 'GET', '/contacts/lists/2/contacts');
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ count: 120 });
+    expect(emails(first)).toEqual(Array.from({ length: 50 }, (_, i) => `m${119 - i}@example.com`));
+    const ascending = await api(brevo, 'GET', '/contacts/lists/2/contacts?limit=500&offset=100&sort=asc');
+    expect(emails(ascending)).toEqual(Array.from({ length: 20 }, (_, i) => `m${100 + i}@example.com`));
+    expect(emails(await api(brevo, 'GET', '/contacts/lists/2/contacts?offset=200'))).toEqual([]);
+    const tooMany = await api(brevo, 'GET', '/contacts/lists/2/contacts?limit=501');
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body).toMatchObject({ code: 'invalid_parameter' });
+  });
+
+  it('shows each contact with its id, blacklist flags, lists and attributes, and answers 404 for a missing list', async () => {
+    const brevo = await start({ lists: [{ id: 2, name: 'A' }, { id: 3, name: 'B' }] });
+    brevo.seedListMembers(2, [{ email: 'ann@example.com', attributes: { FIRSTNAME: 'Ann' } }]);
+    brevo.seedListMembers(3, ['ann@example.com']);
+    const result = await api(brevo, 'GET', '/contacts/lists/2/contacts');
+    expect(result.body).toEqual({
+      contacts: [
+        {
+          email: 'ann@example.com',
+          id: 1,
+          emailBlacklisted: false,
+          smsBlacklisted: false,
+          createdAt: expect.any(String) as string,
+          modifiedAt: expect.any(String) as string,
+          listIds: [2, 3],
+          listUnsubscribed: [],
+          attributes: { FIRSTNAME: 'Ann' },
+        },
+      ],
+      count: 1,
+    });
+    const missing = await api(brevo, 'GET', '/contacts/lists/9/contacts');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ code: 'document_not_found' });
+    expect(() => brevo.seedListMembers(9, ['x@example.com'])).toThrow(/does not exist/);
+  });
+
+  it('counts the listing in the contacts bucket', async () => {
+    const brevo = await start({ contactsRateLimits: [{ requests: 1, windowMs: 60_000 }] });
+    expect((await api(brevo, 'GET', '/contacts/lists/2/contacts')).status).toBe(200);
+    const throttled = await api(brevo, 'GET', '/contacts/lists/2/contacts');
+    expect(throttled.status).toBe(429);
+    expect(brevo.rates.stats('contacts')).toMatchObject({ requests: 2, throttled: 1 });
+  });
+});

@@ -231,3 +231,42 @@ describe('Iterable emulator: rate limit', () => {
     expect(unthrottled.rates.stats('api')).toMatchObject({ requests: 5, throttled: 0 });
   });
 });
+
+describe('Iterable emulator: the users of a list', () => {
+  it('answers every member as plain text, one email per line, and nothing for an empty list', async () => {
+    const iterable = await start();
+    const listId = iterable.createList('vip');
+    const empty = await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`);
+    expect(empty.status).toBe(200);
+    expect(empty.text).toBe('');
+    iterable.seedListMembers(listId, ['Ann@Example.com', 'bob@example.com']);
+    const users = await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`);
+    expect(users.status).toBe(200);
+    expect(users.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(users.text).toBe('ann@example.com\nbob@example.com\n');
+    expect(iterable.state.users.has('ann@example.com')).toBe(true);
+  });
+
+  it('answers 400 BadParams for a missing or unknown listId', async () => {
+    const iterable = await start();
+    for (const query of ['', '?listId=abc', '?listId=4242']) {
+      const result = await api(iterable, 'GET', `/api/lists/getUsers${query}`);
+      expect(result.status, query).toBe(400);
+      expect(result.body, query).toMatchObject({ code: 'BadParams' });
+    }
+  });
+
+  it('limits getUsers to 5 requests a minute, counted in the api bucket too', async () => {
+    const iterable = await start();
+    const listId = iterable.createList('vip');
+    for (let i = 0; i < 5; i += 1) expect((await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`)).status).toBe(200);
+    // Spread over more than a second, so that the api bucket (5/s) is not what refuses.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const throttled = await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`);
+    expect(throttled.status).toBe(429);
+    expect(throttled.body).toMatchObject({ code: 'RateLimitExceeded' });
+    expect((await api(iterable, 'GET', '/api/lists')).status).toBe(200);
+    expect(iterable.rates.stats('listUsers')).toMatchObject({ requests: 6, throttled: 1 });
+    expect(iterable.rates.stats('api').requests).toBe(7);
+  });
+});

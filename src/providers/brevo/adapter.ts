@@ -9,6 +9,7 @@ import type {
   ChunkOperation,
   DeliveryState,
   MappedField,
+  MemberPage,
   MemberRecord,
   ProviderAdapter,
   ProviderCallOptions,
@@ -41,6 +42,8 @@ const MAX_REMOVE_EMAILS = 150;
 const MAX_OTHER_BODY_BYTES = 1_048_576;
 /** An import that Brevo ends `failed` applied nothing: it is posted again this many times. */
 const MAX_IMPORT_FAILURES = 3;
+/** "Get contacts in a list": at most 500 contacts per page. */
+const LIST_CONTACTS_PAGE_SIZE = 500;
 
 const importedSchema = z.looseObject({ processId: z.number().int() });
 const processSchema = z.looseObject({
@@ -51,6 +54,12 @@ const processSchema = z.looseObject({
     .nullish(),
 });
 const listSchema = z.looseObject({ id: z.number().int() });
+/** A contact may have no email (an SMS-only contact). */
+const listContactsSchema = z.looseObject({
+  contacts: z.array(z.looseObject({ email: z.string().nullish() })).nullish(),
+  count: z.number().int().nonnegative().optional(),
+});
+const offsetCursorSchema = z.string().regex(/^\d+$/).transform(Number);
 const removedSchema = z.looseObject({
   contacts: z.looseObject({ success: z.array(z.string()).optional(), failure: z.array(z.string()).optional() }).optional(),
 });
@@ -82,6 +91,7 @@ export interface BrevoAdapterOptions {
 export class BrevoAdapter implements ProviderAdapter {
   readonly provider = 'brevo' as const;
   readonly chunkLimits: { upsert: ChunkLimits; remove: ChunkLimits };
+  readonly membersBucket = BUCKETS.brevo.contacts;
 
   private readonly http: ProviderHttpClient;
   private readonly attributes: Array<[MappedField, string]>;
@@ -115,6 +125,30 @@ export class BrevoAdapter implements ProviderAdapter {
       options,
     );
     return { provider: 'brevo', listId: spec.listId };
+  }
+
+  /**
+   * The list's contacts, 500 a page; the cursor is the next offset. Oldest first (`sort=asc`), so
+   * that a contact created while the pages are read comes last instead of shifting every offset.
+   */
+  async readTargetMembers(target: Target, cursor: string | undefined, options: ProviderCallOptions = {}): Promise<MemberPage> {
+    const listId = listIdOf(target);
+    const offset = cursor === undefined ? 0 : offsetCursorSchema.parse(cursor);
+    const { data } = await this.http.request(
+      {
+        method: 'GET',
+        path: `/contacts/lists/${listId}/contacts`,
+        query: { limit: LIST_CONTACTS_PAGE_SIZE, offset, sort: 'asc' },
+        schema: listContactsSchema,
+        bucket: BUCKETS.brevo.contacts,
+      },
+      options,
+    );
+    const contacts = data.contacts ?? [];
+    const emails = contacts.flatMap((contact) => (contact.email ? [contact.email.trim().toLowerCase()] : []));
+    const next = offset + contacts.length;
+    const last = contacts.length < LIST_CONTACTS_PAGE_SIZE || (data.count !== undefined && next >= data.count);
+    return last ? { emails } : { emails, cursor: String(next) };
   }
 
   start(operation: ChunkOperation): DeliveryState {

@@ -10,6 +10,7 @@ import type {
   ChunkLimits,
   ChunkOperation,
   DeliveryState,
+  MemberPage,
   MemberRecord,
   ProviderAdapter,
   ProviderCallOptions,
@@ -87,6 +88,9 @@ export class IterableAdapter implements ProviderAdapter {
     remove: { maxRecords: MAX_SUBSCRIBERS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, MAX_SUBSCRIBERS, REMOVE_OVERHEAD_BYTES) },
   };
 
+  /** `GET /api/lists/getUsers`: 5 requests/minute per project, inside the project's API budget. */
+  readonly membersBucket = BUCKETS.iterable.listUsers;
+
   private readonly http: ProviderHttpClient;
   private readonly options: IterableAdapterOptions;
   private readonly now: () => number;
@@ -137,6 +141,30 @@ export class IterableAdapter implements ProviderAdapter {
       }
       await sleep(Math.min(50 * 2 ** round, 1_000), undefined, { signal: options.abortSignal });
     }
+  }
+
+  /**
+   * The list's users in one page: the endpoint answers every member as plain text, one per line,
+   * and is not paged. A line without an `@` is a userId (a user without an email): never ours.
+   */
+  async readTargetMembers(target: Target, cursor: string | undefined, options: ProviderCallOptions = {}): Promise<MemberPage> {
+    if (cursor !== undefined) throw new Error('Iterable lists are read in one page: there is no next page');
+    const { data } = await this.http.request(
+      {
+        method: 'GET',
+        path: '/api/lists/getUsers',
+        query: { listId: this.listIdOf(target) },
+        schema: z.string(),
+        responseType: 'text',
+        bucket: BUCKETS.iterable.listUsers,
+      },
+      options,
+    );
+    const emails = data
+      .split(/\r?\n/)
+      .map((line) => line.trim().toLowerCase())
+      .filter((line) => line.includes('@'));
+    return { emails };
   }
 
   start(_operation: ChunkOperation): DeliveryState {

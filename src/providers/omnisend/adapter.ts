@@ -1,12 +1,14 @@
 import { z } from 'zod';
+import { ProviderPermanentError } from '../errors';
 import type { ProviderHttpClient } from '../http';
 import { BUCKETS } from '../limits';
-import { EmailIndex, maxChunkBytes, maxUpsertOverheadBytes, PROVIDER_REJECTED } from '../records';
+import { EmailIndex, maxChunkBytes, maxUpsertOverheadBytes, PROVIDER_REJECTED, type UpsertRecord } from '../records';
 import type {
   ChunkLimits,
   ChunkOperation,
+  ContactDirectory,
   DeliveryState,
-  MemberRecord,
+  MemberPage,
   ProviderAdapter,
   ProviderCallOptions,
   RecordReject,
@@ -37,19 +39,25 @@ const BATCH_ITEMS = 100;
  */
 const MAX_UPSERT_RECORDS = 500;
 const MAX_TAG_EMAILS = 250;
+/** The most contacts one `GET /contacts` page holds (documented range 1-250). */
+const CONTACTS_PAGE_SIZE = 250;
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** A batch that Omnisend stopped is posted again this many times before its records are rejected. */
 const MAX_REPOSTS = 3;
 
-export function encodeContact(record: MemberRecord): Record<string, unknown> {
+export function encodeContact(record: UpsertRecord): Record<string, unknown> {
   const { firstName, lastName, phone, address, city, countryRegion, postalCode } = record.fields;
-  // Status and welcome message set explicitly on every identifier: Omnisend would otherwise
-  // subscribe the contact and send a welcome message.
-  const identifiers: Record<string, unknown>[] = [
-    { type: 'email', id: record.email, channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false },
-  ];
+  // An upsert that names a status overwrites the contact's own (an opted-in customer would end
+  // nonSubscribed): a status goes only to a contact that Omnisend told us it does not have. The
+  // welcome message is always turned off, since Omnisend defaults it to on.
+  const unknownToOmnisend = record.isNew && record.knownToProvider === false;
+  const emailChannels = unknownToOmnisend ? { channels: { email: { status: 'nonSubscribed' } } } : {};
+  const identifiers: Record<string, unknown>[] = [{ type: 'email', id: record.email, ...emailChannels, sendWelcomeMessage: false }];
   // The 2026-03-15 contact has no phone field: a phone number is an identifier of its own.
-  if (phone !== undefined) identifiers.push({ type: 'phone', id: phone, channels: { sms: { status: 'nonSubscribed' } }, sendWelcomeMessage: false });
+  if (phone !== undefined) {
+    const smsChannels = unknownToOmnisend ? { channels: { sms: { status: 'nonSubscribed' } } } : {};
+    identifiers.push({ type: 'phone', id: phone, ...smsChannels, sendWelcomeMessage: false });
+  }
   const contact: Record<string, unknown> = { identifiers };
   if (firstName !== undefined) contact.firstName = firstName;
   if (lastName !== undefined) contact.lastName = lastName;
@@ -62,6 +70,18 @@ export function encodeContact(record: MemberRecord): Record<string, unknown> {
   }
   return contact;
 }
+
+/** A `GET /contacts` page (2026-03-15): a contact without an email identifier (phone only) has no `email`. */
+const contactsPageSchema = z.looseObject({
+  contacts: z.array(z.looseObject({ email: z.string().nullish() })),
+  paging: z
+    .looseObject({
+      cursors: z.looseObject({ after: z.string().nullish() }).nullish(),
+      hasMore: z.boolean().optional(),
+    })
+    .nullish(),
+});
+type ContactsPage = z.infer<typeof contactsPageSchema>;
 
 const batchCreatedSchema = z.looseObject({ batchID: z.string().min(1) });
 const batchSchema = z.looseObject({
@@ -118,12 +138,42 @@ export class OmnisendAdapter implements ProviderAdapter {
     remove: { maxRecords: MAX_TAG_EMAILS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, MAX_TAG_EMAILS, 0) },
   };
 
+  readonly membersBucket = BUCKETS.omnisend.brand;
+  /** Omnisend's upsert would overwrite a status: the pipeline asks it which contacts it has. */
+  readonly directory: ContactDirectory;
+
   private readonly http: ProviderHttpClient;
   private readonly batchPollMs: number;
 
   constructor(options: OmnisendAdapterOptions) {
     this.http = options.http;
     this.batchPollMs = options.batchPollMs ?? 5_000;
+    this.directory = {
+      bucket: BUCKETS.omnisend.brand,
+      pageSize: CONTACTS_PAGE_SIZE,
+      listContacts: (cursor, callOptions) => this.contactsPage({}, cursor, callOptions),
+      contactExists: async (email, callOptions = {}) => {
+        const { data } = await this.http.request(
+          { method: 'GET', path: '/contacts', query: { email, limit: 1 }, schema: contactsPageSchema, bucket: BUCKETS.omnisend.brand },
+          callOptions,
+        );
+        return data.contacts.length > 0;
+      },
+    };
+  }
+
+  /** The contacts that carry the tag now, 250 per page (`tag` cannot be combined with `status`). */
+  async readTargetMembers(target: Target, cursor: string | undefined, options: ProviderCallOptions = {}): Promise<MemberPage> {
+    return this.contactsPage({ tag: tagOf(target) }, cursor, options);
+  }
+
+  private async contactsPage(filter: { tag?: string }, cursor: string | undefined, options: ProviderCallOptions = {}): Promise<MemberPage> {
+    const query: Record<string, string | number> = { ...filter, limit: CONTACTS_PAGE_SIZE, ...(cursor === undefined ? {} : { after: cursor }) };
+    const { data } = await this.http.request(
+      { method: 'GET', path: '/contacts', query, schema: contactsPageSchema, bucket: BUCKETS.omnisend.brand },
+      options,
+    );
+    return memberPage(data);
   }
 
   async verifyCredentials(options: ProviderCallOptions = {}): Promise<void> {
@@ -267,11 +317,28 @@ export class OmnisendAdapter implements ProviderAdapter {
   }
 }
 
+function memberPage(page: ContactsPage): MemberPage {
+  const emails = page.contacts.flatMap((contact) => (contact.email ? [contact.email.trim().toLowerCase()] : []));
+  const after = page.paging?.cursors?.after;
+  // The cursor is followed only while Omnisend says there is more: a last page may still carry one.
+  if (page.paging?.hasMore !== true) return { emails };
+  // Stopping here would pass a partial listing off as whole (members missed, later removed as ours).
+  if (!after) {
+    throw new ProviderPermanentError({
+      provider: 'omnisend',
+      operation: 'GET /api/contacts',
+      providerCode: 'unexpected_response',
+      providerMessage: 'the page says there are more contacts but gives no cursor to them',
+    });
+  }
+  return { emails, cursor: after };
+}
+
 function batchCount(operation: ChunkOperation): number {
   return operation.kind === 'upsert' ? Math.ceil(operation.records.length / BATCH_ITEMS) : 0;
 }
 
-function batchRecords(operation: UpsertOperation, batch: number): MemberRecord[] {
+function batchRecords(operation: UpsertOperation, batch: number): UpsertRecord[] {
   return operation.records.slice(batch * BATCH_ITEMS, (batch + 1) * BATCH_ITEMS);
 }
 

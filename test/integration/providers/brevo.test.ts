@@ -10,9 +10,11 @@ import {
   ProviderPermanentError,
   ProviderThrottledError,
   type ChunkOperation,
+  type MemberPage,
   type ProviderAdapter,
   type RateSignal,
   type StepResult,
+  type Target,
 } from '../../../src/providers';
 import { startBrevoEmulator, type BrevoEmulator } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
@@ -233,5 +235,52 @@ describe('removing from a Brevo list', () => {
     expect(isProviderErrorKind(error, 'permanent')).toBe(true);
     expect(error).toMatchObject({ statusCode: 400, providerCode: 'invalid_parameter', attempts: 1 });
     expect(emulator.requests.counts.total).toBe(1);
+  });
+});
+
+describe("reading a Brevo list's members", () => {
+  async function readAll(brevo: ProviderAdapter, target: Target): Promise<MemberPage[]> {
+    const pages: MemberPage[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await brevo.readTargetMembers(target, cursor);
+      pages.push(page);
+      cursor = page.cursor;
+    } while (cursor !== undefined && pages.length < 20);
+    return pages;
+  }
+
+  it('reads the members 500 a page, oldest first, lower-cased, until the last page', async () => {
+    emulator.seedListMembers(LIST_ID, Array.from({ length: 1_100 }, (_, i) => `Pre${i}@Example.com`));
+    const brevo = adapter();
+    expect(brevo.membersBucket).toBe('contacts');
+    const target = await brevo.prepareTarget({ provider: 'brevo', listId: LIST_ID });
+    const pages = await readAll(brevo, target);
+    expect(pages.map((page) => page.emails.length)).toEqual([500, 500, 100]);
+    expect(pages.map((page) => page.cursor)).toEqual(['500', '1000', undefined]);
+    expect(pages.flatMap((page) => page.emails)).toEqual(Array.from({ length: 1_100 }, (_, i) => `pre${i}@example.com`));
+    const queries = emulator.requests.entries().filter((entry) => entry.route === 'GET /v3/contacts/lists/{listId}/contacts').map((entry) => entry.query);
+    expect(queries).toEqual(['limit=500&offset=0&sort=asc', 'limit=500&offset=500&sort=asc', 'limit=500&offset=1000&sort=asc']);
+  });
+
+  it('reads an empty list, and a list of exactly one page, as one page', async () => {
+    const brevo = adapter();
+    expect(await brevo.readTargetMembers({ provider: 'brevo', listId: LIST_ID }, undefined)).toEqual({ emails: [] });
+    emulator.seedListMembers(LIST_ID, Array.from({ length: 500 }, (_, i) => `full${i}@example.com`));
+    const pages = await readAll(brevo, { provider: 'brevo', listId: LIST_ID });
+    expect(pages).toHaveLength(1);
+    expect(pages[0]!.emails).toHaveLength(500);
+  });
+
+  it('surfaces a 429 on a page read as a throttled error, and a missing list as permanent', async () => {
+    const brevo = adapter();
+    emulator.setFaults({ throttleForMs: 2_000, pathPrefix: `/v3/contacts/lists/${LIST_ID}/contacts` });
+    const throttled = await brevo.readTargetMembers({ provider: 'brevo', listId: LIST_ID }, undefined).catch((caught: unknown) => caught);
+    expect(throttled).toBeInstanceOf(ProviderThrottledError);
+    expect(throttled).toMatchObject({ statusCode: 429 });
+    emulator.clearFaults();
+    const missing = await brevo.readTargetMembers({ provider: 'brevo', listId: 4242 }, undefined).catch((caught: unknown) => caught);
+    expect(missing).toBeInstanceOf(ProviderPermanentError);
+    expect(missing).toMatchObject({ statusCode: 404, providerCode: 'document_not_found' });
   });
 });

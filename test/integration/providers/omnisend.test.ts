@@ -7,6 +7,7 @@ import {
   ProviderThrottledError,
   type ChunkOperation,
   type DeliveryState,
+  type MemberPage,
   type ProviderAdapter,
   type StepResult,
 } from '../../../src/providers';
@@ -67,12 +68,15 @@ async function run(omnisend: ProviderAdapter, operation: ChunkOperation): Promis
 }
 
 describe('upserting into Omnisend', () => {
-  it('posts batches of at most 100 non-subscribed contacts without welcome messages, then tags the new ones', async () => {
+  it('posts batches of at most 100 contacts without welcome messages, a status only for unknown ones, then tags the new ones', async () => {
     const records = Array.from({ length: 250 }, (_, i) => ({
       email: i === 120 ? 'someone@example.invalid' : `p${i}@example.com`,
       fields: i === 0 ? { firstName: 'Ann', lastName: 'Lee', countryRegion: 'gb', city: 'London', postalCode: 'SW1A 1AA', address: '1 Main St', phone: '+447700900123' } : {},
-      isNew: i % 5 !== 0,
+      isNew: i % 5 !== 1,
+      ...(i % 5 !== 1 ? { knownToProvider: false } : {}),
     }));
+    // The members that are not new were sent by an earlier run.
+    emulator.seedContacts(records.filter((record) => !record.isNew).map((record) => ({ email: record.email, status: 'nonSubscribed' as const })));
     const operation: ChunkOperation = { kind: 'upsert', target: { provider: 'omnisend', tag: TAG }, records };
     const { result, buckets } = await run(adapter(), operation);
 
@@ -105,8 +109,8 @@ describe('upserting into Omnisend', () => {
     const expectedTagged = records.filter((record, i) => record.isNew && i !== 120).map((record) => record.email);
     expect(tagged[0]!.requestBody).toEqual({ tags: [TAG], emails: expectedTagged });
     expect(emulator.tagMembers(TAG).sort()).toEqual([...expectedTagged].sort());
-    expect(emulator.state.counters.welcomeMessages).toBe(0);
-    expect(emulator.state.counters.subscribedContacts).toBe(0);
+    expect(first.items[1]).toEqual({ identifiers: [{ type: 'email', id: 'p1@example.com', sendWelcomeMessage: false }] });
+    expect(emulator.state.counters).toMatchObject({ welcomeMessages: 0, subscribedContacts: 0, defaultedStatuses: 0, statusChanges: 0 });
     expect(buckets.at(-1)).toBe('tags');
     expect(buckets.slice(0, -1).every((bucket) => bucket === 'brand')).toBe(true);
   });
@@ -193,7 +197,7 @@ describe('removing from an Omnisend tag', () => {
     const add: ChunkOperation = {
       kind: 'upsert',
       target: { provider: 'omnisend', tag: TAG },
-      records: ['r1@example.com', 'r2@example.com'].map((email) => ({ email, fields: {}, isNew: true })),
+      records: ['r1@example.com', 'r2@example.com'].map((email) => ({ email, fields: {}, isNew: true, knownToProvider: false })),
     };
     await deliver(omnisend, governor(), account(), add);
     const before = emulator.contact('r1@example.com');
@@ -207,5 +211,89 @@ describe('removing from an Omnisend tag', () => {
     expect(contactAfter).toEqual(contactBefore);
     expect(contactAfter).toMatchObject({ status: 'nonSubscribed' });
     expect(emulator.state.counters.statusChanges).toBe(0);
+  });
+});
+
+describe('reading what an Omnisend brand holds', () => {
+  const seedTagged = (count: number, tag: string) =>
+    emulator.seedContacts(Array.from({ length: count }, (_, i) => ({ email: `Member${i}@Example.com`, status: 'subscribed' as const, tags: [tag] })));
+
+  async function readAll(read: (cursor: string | undefined) => Promise<MemberPage>): Promise<MemberPage[]> {
+    const pages: MemberPage[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await read(cursor);
+      pages.push(page);
+      cursor = page.cursor;
+    } while (cursor !== undefined && pages.length < 20);
+    return pages;
+  }
+
+  it("reads a tag's members 250 a page, lower-cased, until the page without a cursor", async () => {
+    seedTagged(600, TAG);
+    emulator.seedContacts([{ email: 'other@example.com', status: 'subscribed', tags: ['elsewhere'] }]);
+    const omnisend = adapter();
+    expect(omnisend.membersBucket).toBe('brand');
+    const target = await omnisend.prepareTarget({ provider: 'omnisend', tag: TAG });
+    const pages = await readAll((cursor) => omnisend.readTargetMembers(target, cursor));
+    expect(pages.map((page) => page.emails.length)).toEqual([250, 250, 100]);
+    expect(pages.at(-1)).not.toHaveProperty('cursor');
+    expect(pages.flatMap((page) => page.emails).sort()).toEqual(Array.from({ length: 600 }, (_, i) => `member${i}@example.com`).sort());
+    const reads = requests('GET /api/contacts');
+    expect(reads.map((entry) => entry.query)).toEqual([
+      `tag=${TAG}&limit=250`,
+      expect.stringMatching(new RegExp(`^tag=${TAG}&limit=250&after=[\\w-]+$`)) as string,
+      expect.stringMatching(new RegExp(`^tag=${TAG}&limit=250&after=[\\w-]+$`)) as string,
+    ]);
+  });
+
+  it('reads a tag nobody uses as one empty page', async () => {
+    seedTagged(3, 'another tag');
+    const omnisend = adapter();
+    expect(await omnisend.readTargetMembers({ provider: 'omnisend', tag: TAG }, undefined)).toEqual({ emails: [] });
+  });
+
+  it("lists every contact of the brand 250 a page, and looks one up by email", async () => {
+    seedTagged(260, TAG);
+    emulator.seedContacts([{ email: 'phone.only.not.really@example.com', status: 'unsubscribed' }]);
+    const directory = adapter().directory;
+    if (!directory) throw new Error('Omnisend has a contact directory');
+    expect(directory).toMatchObject({ bucket: 'brand', pageSize: 250 });
+    const pages = await readAll((cursor) => directory.listContacts(cursor));
+    expect(pages.map((page) => page.emails.length)).toEqual([250, 11]);
+    expect(new Set(pages.flatMap((page) => page.emails)).size).toBe(261);
+    expect(await directory.contactExists('member7@example.com')).toBe(true);
+    expect(await directory.contactExists('MEMBER8@example.com')).toBe(true);
+    expect(await directory.contactExists('stranger@example.com')).toBe(false);
+    expect(requests('GET /api/contacts').at(-1)?.query).toBe('email=stranger%40example.com&limit=1');
+  });
+
+  it('surfaces a 429 on a page read as a throttled error', async () => {
+    seedTagged(3, TAG);
+    const omnisend = adapter();
+    emulator.setFaults({ throttleForMs: 2_000, pathPrefix: '/api/contacts' });
+    for (const read of [() => omnisend.readTargetMembers({ provider: 'omnisend', tag: TAG }, undefined), () => omnisend.directory!.listContacts(undefined)]) {
+      const error = await read().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ProviderThrottledError);
+      expect(error).toMatchObject({ statusCode: 429, retryAfterSource: 'provider' });
+    }
+    await expect(omnisend.directory!.contactExists('member0@example.com')).rejects.toBeInstanceOf(ProviderThrottledError);
+  });
+
+  it("leaves a subscribed customer's email and SMS status alone and creates an unknown contact nonSubscribed", async () => {
+    emulator.seedContacts([{ email: 'fan@example.com', status: 'subscribed', phone: '+15550001111' }]);
+    const omnisend = adapter();
+    const directory = omnisend.directory!;
+    const segment = [
+      { email: 'fan@example.com', fields: { firstName: 'Fay', phone: '+15550001111' } },
+      { email: 'newcomer@example.com', fields: { firstName: 'Nia', phone: '+15550002222' } },
+    ];
+    const records = await Promise.all(segment.map(async (member) => ({ ...member, isNew: true, knownToProvider: await directory.contactExists(member.email) })));
+    const rejects = await deliver(omnisend, governor(), account(), { kind: 'upsert', target: { provider: 'omnisend', tag: TAG }, records });
+    expect(rejects).toEqual([]);
+    expect(emulator.contactStatuses('fan@example.com')).toEqual({ email: 'subscribed', phone: '+15550001111', sms: 'subscribed' });
+    expect(emulator.contactStatuses('newcomer@example.com')).toEqual({ email: 'nonSubscribed', phone: '+15550002222', sms: 'nonSubscribed' });
+    expect(emulator.contact('fan@example.com')).toMatchObject({ firstName: 'Fay', tags: [TAG] });
+    expect(emulator.state.counters).toMatchObject({ statusChanges: 0, welcomeMessages: 0, defaultedStatuses: 0, subscribedContacts: 0 });
   });
 });

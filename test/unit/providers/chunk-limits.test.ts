@@ -59,6 +59,7 @@ const shape = fc.record({
   records: fc.double({ min: 0, max: 1, noNaN: true }),
   character: fc.constantFrom('a', 'é', '€', '😀', '"', '\\', '\n'),
   isNew: fc.boolean(),
+  knownToProvider: fc.constantFrom(undefined, true, false),
   segmentId: fc.boolean(),
   countryCode: fc.boolean(),
 });
@@ -74,6 +75,7 @@ function fullChunk(provider: keyof typeof target, maxRecords: number, maxBytes: 
         spec.fields.map((field) => [field, field === 'countryRegion' && spec.countryCode ? 'GB' : spec.character.repeat(units)]),
       ),
       isNew: spec.isNew,
+      ...(spec.knownToProvider === undefined ? {} : { knownToProvider: spec.knownToProvider }),
       ...(spec.segmentId ? { segmentId: 'segment-1' } : {}),
     }));
   const bytes = (records: ReturnType<typeof make>) => records.reduce((sum, record) => sum + chunkItemBytes(record), 0);
@@ -117,6 +119,18 @@ describe.each([
       { numRuns: 12 },
     );
   });
+});
+
+it('an Omnisend batch of new members unknown to Omnisend, statuses and all, stays within the body limit', async () => {
+  // The largest batch body: 100 records (one batch) of every field, each carrying the email and SMS
+  // statuses that only contacts unknown to Omnisend get.
+  const instance = adapter('omnisend');
+  const { maxRecords, maxBytes } = instance.chunkLimits.upsert;
+  const spec: Shape = { fields: [...MAPPED_FIELDS], records: 100 / maxRecords, character: 'a', isNew: true, knownToProvider: false, segmentId: false, countryCode: false };
+  const operation = fullChunk('omnisend', maxRecords, maxBytes, spec);
+  expect(operation.kind === 'upsert' && operation.records).toHaveLength(100);
+  const sizes = await bodiesOf(instance, operation);
+  expect(sizes[0]).toBeLessThanOrEqual(BODY_LIMIT.omnisend);
 });
 
 describe('removal chunks', () => {
