@@ -1,7 +1,7 @@
 import { odata, type TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
-import { rejectRowSchema, type RejectRow } from '../../domain/run';
+import { rejectRowSchema, UNDELIVERED_PROVIDER_CODES, type RejectRow } from '../../domain/run';
 import { AppError } from '../../errors';
 import { BlobLineWriter } from './blob-lines';
 import { readLines } from './lines';
@@ -155,9 +155,11 @@ export async function listRejectsPage(
   return { items, continuationToken: entities.continuationToken ? encodeCursor({ table: entities.continuationToken }) : undefined };
 }
 
+/** The provider rejects of a target whose records were not delivered (notes like `phone_dropped` are left out). */
 export async function* listProviderRejects(context: AppContext, runId: string, targetKey: string): AsyncGenerator<RejectRecord> {
+  const [rejected, unmatched] = UNDELIVERED_PROVIDER_CODES;
   const entities = rejectsTable(context).listEntities({
-    queryOptions: { filter: odata`PartitionKey eq ${runId} and code eq ${'provider_rejected'} and target eq ${targetKey}` },
+    queryOptions: { filter: odata`PartitionKey eq ${runId} and (code eq ${rejected} or code eq ${unmatched}) and target eq ${targetKey}` },
   });
   for await (const entity of entities) yield rejectEntitySchema.parse(entity);
 }
