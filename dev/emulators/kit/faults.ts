@@ -13,6 +13,7 @@ export const faultSettingsInputSchema = z.strictObject({
   lostResponseShare: share.optional(),
   throttleForMs: z.number().int().min(0).optional(),
   nextServerErrors: z.number().int().min(0).optional(),
+  nextLostResponses: z.number().int().min(0).optional(),
   asyncFailureShare: share.optional(),
   pathPrefix: z.string().nullable().optional(),
 });
@@ -28,6 +29,8 @@ export interface FaultSettings {
   /** Epoch ms until which every request is answered 429, or null. */
   throttledUntil: number | null;
   nextServerErrors: number;
+  /** The next N requests are handled, then their connection is destroyed without an answer (counts down). */
+  nextLostResponses: number;
   asyncFailureShare: number;
   pathPrefix: string | null;
 }
@@ -41,6 +44,7 @@ const NO_FAULTS: FaultSettings = {
   lostResponseShare: 0,
   throttledUntil: null,
   nextServerErrors: 0,
+  nextLostResponses: 0,
   asyncFailureShare: 0,
   pathPrefix: null,
 };
@@ -99,7 +103,8 @@ export class FaultInjector {
       f.resetShare > 0 ||
       f.lostResponseShare > 0 ||
       f.throttledUntil !== null ||
-      f.nextServerErrors > 0;
+      f.nextServerErrors > 0 ||
+      f.nextLostResponses > 0;
     if (!active || (f.pathPrefix !== null && !path.startsWith(f.pathPrefix))) return NONE;
     let throttleMs = 0;
     if (f.throttledUntil !== null) {
@@ -113,12 +118,17 @@ export class FaultInjector {
     } else if (this.hit(f.serverErrorShare)) {
       serverError = this.pickStatus();
     }
+    let loseResponse = false;
+    if (serverError === null && throttleMs === 0 && f.nextLostResponses > 0) {
+      f.nextLostResponses -= 1;
+      loseResponse = true;
+    }
     return {
       reset: this.hit(f.resetShare),
       delayMs: this.hit(f.slowShare) ? f.slowDelayMs : 0,
       throttleMs,
       serverError,
-      loseResponse: this.hit(f.lostResponseShare),
+      loseResponse: loseResponse || this.hit(f.lostResponseShare),
     };
   }
 
