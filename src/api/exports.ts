@@ -17,6 +17,7 @@ import { exportProblems, invalidExport, newExportId } from '../exports/validatio
 import { getProviderAccount } from '../pipeline/accounts';
 import { removeExport } from '../pipeline/cleanup';
 import { isProviderError } from '../providers/errors';
+import { omnisendTagName } from '../providers/omnisend/tags';
 import { findSegment } from '../segments/repository';
 import type { OperationOptions } from '../storage/tables';
 import { authorize } from './auth';
@@ -42,8 +43,9 @@ export async function handleListExports(request: HttpRequest): Promise<HttpRespo
 export async function handleGetExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const { stored, connection } = await getVisibleExport(getAppContext(), principal, exportId);
-  return json(200, present(stored.export, connection, stored.activeRunId));
+  const context = getAppContext();
+  const { stored, connection } = await getVisibleExport(context, principal, exportId);
+  return json(200, present(stored.export, connection, stored.activeRunId, await segmentNames(context, stored.export, connection)));
 }
 
 export async function handleUpdateExport(request: HttpRequest): Promise<HttpResponseInit> {
@@ -81,7 +83,7 @@ export async function createExport(context: AppContext, principal: Principal, bo
   await validateExport(context, connection, value, options);
   await createExportRow(context, value, options);
   context.log.info('export created', { exportId: value.id, connectionId: value.connectionId, userId: principal.userId });
-  return present(value, connection, undefined);
+  return present(value, connection, undefined, await segmentNames(context, value, connection, options));
 }
 
 async function listVisibleExports(context: AppContext, principal: Principal): Promise<ExportResource[]> {
@@ -91,7 +93,7 @@ async function listVisibleExports(context: AppContext, principal: Principal): Pr
     const { connectionId } = stored.export;
     if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId))?.connection);
     const connection = connections.get(connectionId);
-    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId));
+    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId, await segmentNames(context, stored.export, connection)));
   }
   return items.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
@@ -112,7 +114,7 @@ async function updateExport(context: AppContext, principal: Principal, exportId:
     await validateExport(context, connection, next, options);
     if (await replaceExportRow(context, stored, next, options)) {
       context.log.info('export updated', { exportId, userId: principal.userId });
-      return present(next, connection, stored.activeRunId);
+      return present(next, connection, stored.activeRunId, await segmentNames(context, next, connection, options));
     }
   }
   throw Errors.conflict('The export changed while it was being updated; try again');
@@ -151,6 +153,20 @@ async function checkBrevoList(context: AppContext, connection: Connection, listI
   }
 }
 
-function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined): ExportResource {
-  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}) };
+/** The names of an Omnisend export's segments (the tags are named after them); none for other providers. */
+async function segmentNames(context: AppContext, value: Export, connection: Connection | undefined, options: OperationOptions = {}): Promise<ReadonlyMap<string, string>> {
+  if (connection?.provider !== 'omnisend') return new Map();
+  const segments = await Promise.all(value.segmentIds.map((segmentId) => findSegment(context, segmentId, options)));
+  return new Map(segments.filter((segment) => segment !== undefined).map((segment) => [segment.id, segment.name]));
+}
+
+function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined, segments: ReadonlyMap<string, string>): ExportResource {
+  const omnisendTags =
+    connection?.provider === 'omnisend'
+      ? value.segmentIds.flatMap((segmentId) => {
+          const segmentName = segments.get(segmentId);
+          return segmentName === undefined ? [] : [{ segmentId, segmentName, tag: omnisendTagName(segmentName) }];
+        })
+      : undefined;
+  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(omnisendTags ? { omnisendTags } : {}) };
 }

@@ -77,6 +77,10 @@ export type UpdateExportBody = z.infer<typeof updateExportBodySchema>;
 export const exportResourceSchema = exportSchema.extend({
   provider: z.enum([...PROVIDER_NAMES, 'unknown']),
   activeRunId: z.string().optional().describe('The run that is queued, planning or running, if any'),
+  omnisendTags: z
+    .array(z.object({ segmentId: z.string(), segmentName: z.string(), tag: z.string() }))
+    .optional()
+    .describe("Omnisend exports: the tag each segment's members get, the segment's name mapped onto the characters Omnisend accepts ([a-zA-Z0-9_- ], 1-128)"),
 });
 export type ExportResource = z.infer<typeof exportResourceSchema>;
 export const exportListSchema = listSchema(exportResourceSchema);

@@ -14,6 +14,8 @@ export const faultSettingsInputSchema = z.strictObject({
   throttleForMs: z.number().int().min(0).optional(),
   nextServerErrors: z.number().int().min(0).optional(),
   nextLostResponses: z.number().int().min(0).optional(),
+  nextLateAnswers: z.number().int().min(0).optional(),
+  lateAnswerMs: z.number().int().min(0).optional(),
   asyncFailureShare: share.optional(),
   pathPrefix: z.string().nullable().optional(),
 });
@@ -31,6 +33,9 @@ export interface FaultSettings {
   nextServerErrors: number;
   /** The next N requests are handled, then their connection is destroyed without an answer (counts down). */
   nextLostResponses: number;
+  /** The next N requests are handled at once (state changes) and answered `lateAnswerMs` later: a client timeout. */
+  nextLateAnswers: number;
+  lateAnswerMs: number;
   asyncFailureShare: number;
   pathPrefix: string | null;
 }
@@ -45,6 +50,8 @@ const NO_FAULTS: FaultSettings = {
   throttledUntil: null,
   nextServerErrors: 0,
   nextLostResponses: 0,
+  nextLateAnswers: 0,
+  lateAnswerMs: 0,
   asyncFailureShare: 0,
   pathPrefix: null,
 };
@@ -57,9 +64,11 @@ export interface FaultDecision {
   throttleMs: number;
   serverError: 500 | 503 | null;
   loseResponse: boolean;
+  /** Answer this long after handling (0: at once). */
+  lateMs: number;
 }
 
-const NONE: FaultDecision = { reset: false, delayMs: 0, throttleMs: 0, serverError: null, loseResponse: false };
+const NONE: FaultDecision = { reset: false, delayMs: 0, throttleMs: 0, serverError: null, loseResponse: false, lateMs: 0 };
 
 export class FaultInjector {
   private current: FaultSettings = { ...NO_FAULTS };
@@ -104,7 +113,8 @@ export class FaultInjector {
       f.lostResponseShare > 0 ||
       f.throttledUntil !== null ||
       f.nextServerErrors > 0 ||
-      f.nextLostResponses > 0;
+      f.nextLostResponses > 0 ||
+      f.nextLateAnswers > 0;
     if (!active || (f.pathPrefix !== null && !path.startsWith(f.pathPrefix))) return NONE;
     let throttleMs = 0;
     if (f.throttledUntil !== null) {
@@ -118,6 +128,11 @@ export class FaultInjector {
     } else if (this.hit(f.serverErrorShare)) {
       serverError = this.pickStatus();
     }
+    let lateMs = 0;
+    if (serverError === null && throttleMs === 0 && f.nextLateAnswers > 0) {
+      f.nextLateAnswers -= 1;
+      lateMs = f.lateAnswerMs;
+    }
     let loseResponse = false;
     if (serverError === null && throttleMs === 0 && f.nextLostResponses > 0) {
       f.nextLostResponses -= 1;
@@ -129,6 +144,7 @@ export class FaultInjector {
       throttleMs,
       serverError,
       loseResponse: loseResponse || this.hit(f.lostResponseShare),
+      lateMs,
     };
   }
 
