@@ -3,7 +3,9 @@
 // each half with the adapter's own state machine, and a refused half is halved again until the
 // refused part is one record, which becomes a `provider_rejected` reject with the provider's
 // message. Everything else is delivered and the chunk is confirmed once, at the end, with every
-// part's rejects. One bad record in n costs at most 2 x ceil(log2 n) more requests.
+// part's rejects. One bad record in n costs at most 2 x ceil(log2 n) more requests. A refusal
+// that is not about records (every record "bad": a list gone, a body the provider never takes)
+// would cost 2 n: after `MAX_ISOLATED_RECORDS` refused records the chunk is given up instead.
 //
 // The split lives in the chunk's delivery state (saved through run-state between requests), so a
 // crash or a redelivery goes on where it was; the chunk is counted only when it is confirmed.
@@ -15,6 +17,8 @@ import type { DeliveryAction } from './policy';
 
 /** The longest provider message kept as a reject's reason. */
 const MAX_REASON_LENGTH = 500;
+/** Records isolated as refused before the refusal is taken to be about the chunk, not its records. */
+export const MAX_ISOLATED_RECORDS = 10;
 
 const rangeSchema = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
 type Range = z.infer<typeof rangeSchema>;
@@ -29,6 +33,8 @@ const bisectSchema = z.object({
     /** Rejects of the parts delivered so far, as [record index, index into `reasons`] (reasons repeat). */
     rejected: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])),
     reasons: z.array(recordRejectSchema.omit({ email: true })),
+    /** Records refused one by one so far. */
+    isolated: z.number().int().nonnegative().default(0),
   }),
 });
 type Bisect = z.infer<typeof bisectSchema>['bisect'];
@@ -44,7 +50,11 @@ export interface ChunkRequest {
 }
 
 /** What a decision means for the split: go on with this progress, or confirm the chunk with these rejects. */
-export type BisectMove = { kind: 'progress'; progress: ChunkProgress } | { kind: 'confirm'; rejects: RecordReject[] };
+export type BisectMove =
+  | { kind: 'progress'; progress: ChunkProgress }
+  | { kind: 'confirm'; rejects: RecordReject[] }
+  /** Too many records refused one by one: the refusal is about the chunk; give it up. */
+  | { kind: 'fail-chunk'; reason: string };
 
 export function readProgress(saved: string | undefined, operation: ChunkOperation, adapter: ProviderAdapter): ChunkProgress {
   if (saved === undefined) return { kind: 'whole', state: adapter.start(operation) };
@@ -88,8 +98,12 @@ export function moveOn(
   if (action.kind === 'reject-record') {
     if (progress.kind === 'whole') return { kind: 'confirm', rejects: [{ email: emailAt(operation, 0), code: 'provider_rejected', reason: trim(action.reason) }] };
     const [start] = progress.bisect.range;
+    const isolated = progress.bisect.isolated + 1;
+    if (isolated > MAX_ISOLATED_RECORDS) {
+      return { kind: 'fail-chunk', reason: `The provider refused more than ${MAX_ISOLATED_RECORDS} of this chunk's records one by one: ${trim(action.reason)}` };
+    }
     const refused: RecordReject = { email: emailAt(operation, start), code: 'provider_rejected', reason: trim(action.reason) };
-    return nextPart(operation, record(progress.bisect, operation, [refused]), adapter);
+    return nextPart(operation, record({ ...progress.bisect, isolated }, operation, [refused]), adapter);
   }
   return undefined;
 }
@@ -97,7 +111,7 @@ export function moveOn(
 /** Halves the current part: the first half is delivered now, the second waits. */
 function split(operation: ChunkOperation, progress: ChunkProgress, adapter: ProviderAdapter): Bisect {
   const base: Bisect =
-    progress.kind === 'bisect' ? progress.bisect : { range: [0, recordCount(operation)], state: {}, pending: [], rejected: [], reasons: [] };
+    progress.kind === 'bisect' ? progress.bisect : { range: [0, recordCount(operation)], state: {}, pending: [], rejected: [], reasons: [], isolated: 0 };
   const [start, end] = base.range;
   const middle = start + Math.ceil((end - start) / 2);
   const range: Range = [start, middle];

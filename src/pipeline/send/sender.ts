@@ -100,6 +100,7 @@ class ChunkDelivery {
       if (outcome.result?.kind === 'next') progress = withState(progress, outcome.result.state);
       const move = moveOn(action, operation, progress, outcome.result?.kind === 'done' ? outcome.result.rejects : [], adapter);
       if (move?.kind === 'confirm') return await confirmDelivered(this.context, this.run.runId, this.chunk.value, operation, move.rejects);
+      if (move?.kind === 'fail-chunk') return await failChunk(this.context, this.run.runId, this.chunk.value.chunk, move.reason);
       if (move?.kind === 'progress') {
         progress = move.progress;
         if (!(await this.keepSplit(progress))) return;
