@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     for (const run of [...first.values(), ...second.values(), ...third.values()]) {
       if (run.status !== 'succeeded' && run.status !== 'partially_succeeded') failed = true;
     }
+    // Omnisend applies tags asynchronously: let the last tag calls land before counting.
+    await sandbox.emulators.omnisend.settled();
     const lists = {
       iterable: sandbox.emulators.iterable.listMembers(sandbox.emulators.iterable.listByName('Demo customers')[0]?.id ?? -1).length,
       brevo: sandbox.emulators.brevo.listMembers(exports.brevoListId).length,

@@ -22,7 +22,10 @@ export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
   tagsRateLimit?: RateLimit;
   maxBatchItems?: number;
   maxTagEmails?: number;
-  /** The one accepted `Omnisend-Version`; any other is retired (410). */
+  /**
+   * The supported `Omnisend-Version` (default `2026-03-15`). As documented, a later date resolves
+   * to it (the nearest earlier supported version); an earlier date, or `2026-preview`, is retired (410).
+   */
   apiVersion?: string;
   /** Put `retryAfter` (seconds) in 429 problems: default true. */
   retryAfterInProblem?: boolean;
@@ -36,8 +39,14 @@ export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
    * `subscribed`, the unsafe case: a client must name `nonSubscribed` for contacts Omnisend lacks.
    */
   newContactStatus?: OmnisendStatus;
+  /**
+   * Whether a failed batch item carries the `request` it answers (default true). Unconfirmed
+   * either way: false imitates items that cannot be matched to a contact.
+   */
+  echoFailedItemRequests?: boolean;
   /** Finished batches kept for `GET /api/batches/*`: default 20,000 (oldest forgotten first). */
   maxRetainedBatches?: number;
+  /** Default 2 MiB (unconfirmed: Omnisend recommends batch bodies of at most 1 MB and documents no hard limit). */
   maxBodyBytes?: number;
 }
 
@@ -81,6 +90,8 @@ export interface OmnisendState {
   phones: PhoneStore;
   batches: Map<string, OmnisendBatch>;
   counters: {
+    /** Phone identifiers ignored because another contact holds them. */
+    ignoredPhones: number;
     /** Identifiers that asked for (or defaulted to) a welcome message: must stay 0. */
     welcomeMessages: number;
     /** Upserts that changed an existing contact's subscription status (email or SMS): must stay 0. */
@@ -99,6 +110,15 @@ export interface OmnisendState {
 
 const MiB = 1024 * 1024;
 const PROBLEM_BASE = 'https://problems.omnisend.com/';
+/**
+ * The problem types Omnisend publishes; any other answer uses RFC 9457's `about:blank` (the type
+ * of a problem that says no more than its HTTP status) rather than a type we would invent.
+ */
+const PUBLISHED_PROBLEM_TYPES: ReadonlySet<string> = new Set(['not-found', 'validation-failed', 'rate-limit-exceeded']);
+/** What Omnisend's own SDK accepts as a tag name. */
+const TAG_NAME = /^[a-zA-Z0-9_\- ]{1,128}$/;
+/** An E.164 phone number. */
+const E164 = /^\+[1-9]\d{6,14}$/;
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 const STATUSES = ['subscribed', 'unsubscribed', 'nonSubscribed'] as const;
 /** Contact fields our adapter may send; the rest of the API's fields break the contract. */
@@ -120,7 +140,14 @@ function problem(status: number, type: string, title: string, detail: string, ex
   return {
     status,
     contentType: PROBLEM_TYPE,
-    body: { type: PROBLEM_BASE + type, title, status, detail, instance: `urn:omnisend:request:${randomUUID()}`, ...extra },
+    body: {
+      type: PUBLISHED_PROBLEM_TYPES.has(type) ? PROBLEM_BASE + type : 'about:blank',
+      title,
+      status,
+      detail,
+      instance: `urn:omnisend:request:${randomUUID()}`,
+      ...extra,
+    },
   };
 }
 
@@ -142,7 +169,8 @@ function contactSchema(strict: boolean) {
   });
   const phoneIdentifier = object({
     type: z.literal('phone'),
-    id: z.string(),
+    // Identifiers must be E.164: a phone that is not makes Omnisend refuse the whole contact.
+    id: z.string().regex(E164, 'Must be a phone number in E.164 format'),
     channels: (strict ? object({ sms: channel }) : object({ sms: channel.optional() })).optional(),
     sendWelcomeMessage: welcome,
     source: z.string().optional(),
@@ -163,7 +191,8 @@ type ItemOutcome = { serial: number; code: number; errors?: FieldIssue[] };
 
 function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
   const object = strict ? z.strictObject : z.looseObject;
-  const tagList = z.array(z.string().min(1)).min(1).max(100);
+  // **contract**: the tag names Omnisend's own SDK accepts.
+  const tagList = z.array(strict ? z.string().regex(TAG_NAME, 'tag names are [a-zA-Z0-9_\\- ]{1,128}') : z.string().min(1)).min(1).max(100);
   return {
     contact: contactSchema(strict),
     batch: object({
@@ -175,6 +204,11 @@ function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
     tags: strict
       ? z.strictObject({ tags: tagList, emails: z.array(z.string()).min(1).max(maxTagEmails) })
       : z.looseObject({ tags: tagList, emails: z.array(z.string()).max(maxTagEmails).optional() }),
+    listBatches: z.object({
+      endpoint: z.string().optional(),
+      status: z.enum(['pending', 'inProgress', 'finished', 'stopped']).optional(),
+      limit: z.coerce.number().int().min(1).max(250).default(100),
+    }),
   };
 }
 
@@ -187,8 +221,11 @@ function protocol(apiVersion: string, retryAfterInProblem: boolean): ProviderPro
     },
     precheck: (headers) => {
       const version = headers['omnisend-version'];
-      if (version === undefined) return problem(400, 'version-required', 'API version required', 'The Omnisend-Version header is required');
-      if (version !== apiVersion) return problem(410, 'version-retired', 'API version retired', `API version ${String(version)} is not available`);
+      // Unconfirmed: the answer to a missing header is not documented.
+      if (version === undefined) return problem(400, 'version-required', 'Bad Request', 'The Omnisend-Version header is required');
+      if (!resolvesTo(String(version), apiVersion)) {
+        return problem(410, 'version-retired', 'API version has been retired', `API version ${String(version)} is not available`);
+      }
       return undefined;
     },
     unauthorized: () => problem(401, 'unauthorized', 'Unauthorized', 'Authentication is missing or invalid'),
@@ -212,6 +249,12 @@ function protocol(apiVersion: string, retryAfterInProblem: boolean): ProviderPro
   };
 }
 
+/** A date version resolves to the nearest earlier supported one: here, any date from the supported version on. */
+function resolvesTo(version: string, supported: string): boolean {
+  if (version === supported) return true;
+  return /^\d{4}-\d{2}-\d{2}$/.test(version) && !Number.isNaN(Date.parse(version)) && version > supported;
+}
+
 function contactID(serial: number): string {
   return serial.toString(16).padStart(24, '0');
 }
@@ -226,6 +269,7 @@ export class OmnisendEmulator extends BaseEmulator {
   private readonly upsertOverwritesStatus: boolean;
   private readonly newContactStatus: OmnisendStatus;
   private readonly maxRetainedBatches: number;
+  private readonly echoFailedItemRequests: boolean;
 
   constructor(options: OmnisendEmulatorOptions = {}) {
     super('/api');
@@ -236,10 +280,12 @@ export class OmnisendEmulator extends BaseEmulator {
     this.upsertOverwritesStatus = options.upsertOverwritesStatus ?? true;
     this.newContactStatus = options.newContactStatus ?? 'subscribed';
     this.maxRetainedBatches = options.maxRetainedBatches ?? 20_000;
+    this.echoFailedItemRequests = options.echoFailedItemRequests ?? true;
     const brand = ['brand'];
     const tags = ['brand', 'tags'];
     const routes: Route[] = [
       { method: 'GET', path: '/api/contacts', buckets: brand, handle: (context) => this.listContactsRoute(context) },
+      { method: 'GET', path: '/api/batches', buckets: brand, handle: (context) => this.listBatches(context) },
       { method: 'POST', path: '/api/batches', buckets: brand, hasBody: true, handle: (context) => this.createBatch(context) },
       { method: 'GET', path: '/api/batches/{batchID}', buckets: brand, handle: (context) => this.getBatch(context, false) },
       { method: 'GET', path: '/api/batches/{batchID}/items', buckets: brand, handle: (context) => this.getBatch(context, true) },
@@ -268,6 +314,7 @@ export class OmnisendEmulator extends BaseEmulator {
       created: 0,
       updated: 0,
       rejectedItems: 0,
+      ignoredPhones: 0,
     };
   }
 
@@ -312,6 +359,7 @@ export class OmnisendEmulator extends BaseEmulator {
     this.state.tags.clear();
     this.state.phones.clear();
     this.state.batches.clear();
+    this.state.phones.clear();
     this.state.counters = OmnisendEmulator.zeroCounters();
   }
 
@@ -494,7 +542,10 @@ export class OmnisendEmulator extends BaseEmulator {
       if (identifier.type !== 'phone') continue;
       const named = (identifier.channels as { sms?: { status?: OmnisendStatus } } | undefined)?.sms?.status;
       const owner = phones.ownerOf(identifier.id);
-      if (owner !== undefined && owner !== serial) continue;
+      if (owner !== undefined && owner !== serial) {
+        counters.ignoredPhones += 1;
+        continue;
+      }
       if (owner === serial) {
         if (named !== undefined && this.upsertOverwritesStatus && phones.setStatus(serial, named)) changed = true;
         continue;
@@ -507,15 +558,46 @@ export class OmnisendEmulator extends BaseEmulator {
       phones.set(serial, identifier.id, status);
     }
     return changed;
+
+  }
+
+  /** The contact holding a phone identifier, by email. */
+  phoneOwner(phone: string): string | undefined {
+    const serial = this.state.phones.ownerOf(phone);
+    return serial === undefined ? undefined : this.state.contacts.emailOf(serial);
   }
 
   private statusOf(batch: OmnisendBatch): OmnisendBatchStatus {
     return batch.status === 'pending' && Date.now() >= batch.inProgressAt ? 'inProgress' : batch.status;
   }
 
+  /** `GET /api/batches?endpoint&status&limit`: the brand's batches, newest first. */
+  private listBatches(context: RequestContext): Reply {
+    const parsed = this.schemas.listBatches.safeParse(Object.fromEntries(context.query));
+    if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
+    const { endpoint, status, limit } = parsed.data;
+    const batches: Record<string, unknown>[] = [];
+    for (const batch of [...this.state.batches.values()].reverse()) {
+      if (batches.length === limit) break;
+      if ((endpoint !== undefined && batch.endpoint !== endpoint) || (status !== undefined && this.statusOf(batch) !== status)) continue;
+      batches.push(this.batchView(batch));
+    }
+    return { status: 200, body: { batches, paging: { cursors: { after: null, before: null }, limit } } };
+  }
+
   private getBatch(context: RequestContext, withItems: boolean): Reply {
     const batch = this.state.batches.get(context.params[0] ?? '');
     if (!batch) return problem(404, 'not-found', 'Not found', 'Batch not found');
+    const body = this.batchView(batch);
+    if (withItems) {
+      const responses = this.batchItems(batch);
+      body.responses = responses;
+      body.errors = responses.filter((item) => item.responseCode >= 400);
+    }
+    return { status: 200, body };
+  }
+
+  private batchView(batch: OmnisendBatch): Record<string, unknown> {
     const status = this.statusOf(batch);
     const body: Record<string, unknown> = {
       batchID: batch.batchID,
@@ -529,12 +611,7 @@ export class OmnisendEmulator extends BaseEmulator {
     };
     if (status !== 'pending') body.startedAt = new Date(batch.inProgressAt).toISOString();
     if (batch.endedAt !== undefined) body.endedAt = new Date(batch.endedAt).toISOString();
-    if (withItems) {
-      const responses = this.batchItems(batch);
-      body.responses = responses;
-      body.errors = responses.filter((item) => item.responseCode >= 400);
-    }
-    return { status: 200, body };
+    return body;
   }
 
   private batchItems(batch: OmnisendBatch): Array<Record<string, unknown> & { responseCode: number }> {
@@ -544,6 +621,7 @@ export class OmnisendEmulator extends BaseEmulator {
       const responseCode = itemCodes[index]!;
       const itemID = `${batch.batchID}-${index}`;
       const failure = failures?.get(index);
+      if (failure && !this.echoFailedItemRequests) return { itemID, status: 'finished', responseCode, response: failure.response };
       if (failure) return { itemID, status: 'finished', responseCode, request: failure.request, response: failure.response };
       const email = this.state.contacts.emailOf(serial);
       return {
@@ -556,22 +634,28 @@ export class OmnisendEmulator extends BaseEmulator {
     });
   }
 
+  /** Tagging is asynchronous (documented): the 202 comes first, the tags change `asyncDelayMs` later. */
   private changeTags(context: RequestContext, change: 'add' | 'remove'): Reply {
     const parsed = this.schemas.tags.safeParse(context.body);
     if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
+    const request = { tags: parsed.data.tags, emails: parsed.data.emails ?? [] };
+    this.server.schedule(this.common.asyncDelayMs, () => this.applyTags(request, change));
+    return { status: 202 };
+  }
+
+  private applyTags(parsed: { tags: string[]; emails: string[] }, change: 'add' | 'remove'): void {
     const { contacts, tags } = this.state;
-    for (const email of parsed.data.emails ?? []) {
+    for (const email of parsed.emails) {
       const serial = contacts.serialOf(emailKey(email));
       if (serial === undefined) {
         this.state.counters.ignoredTagEmails += 1;
         continue;
       }
-      for (const tag of parsed.data.tags) {
+      for (const tag of parsed.tags) {
         if (change === 'add') tags.add(tag, serial);
         else tags.remove(tag, serial);
       }
     }
-    return { status: 202 };
   }
 }
 

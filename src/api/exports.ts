@@ -29,6 +29,7 @@ import { removeExport, removeExportWithMembers } from '../pipeline/cleanup';
 import { startRun } from '../pipeline/runs';
 import { isProviderErrorKind, toApiError } from '../providers/errors';
 import { getSegment } from '../segments/repository';
+import { omnisendTagName } from '../providers/omnisend/tags';
 import { authorize } from './auth';
 import { parseQuery, parseWith, readJsonBody } from './validation';
 import { requireVisibleExport } from './visibility';
@@ -52,8 +53,9 @@ export async function handleListExports(request: HttpRequest): Promise<HttpRespo
 export async function handleGetExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const { stored, connection } = await requireVisibleExport(getAppContext(), principal, exportId);
-  return json(200, present(stored.export, connection, stored.activeRunId, stored.deleting));
+  const context = getAppContext();
+  const { stored, connection } = await requireVisibleExport(context, principal, exportId);
+  return json(200, present(stored.export, connection, stored.activeRunId, await segmentNames(context, stored.export, connection), stored.deleting));
 }
 
 export async function handleUpdateExport(request: HttpRequest): Promise<HttpResponseInit> {
@@ -99,7 +101,7 @@ export async function createExport(context: AppContext, principal: Principal, bo
   await validateExport(context, connection, value, options);
   await createExportRow(context, value, options);
   context.log.info('export created', { exportId: value.id, connectionId: value.connectionId, userId: principal.userId });
-  return present(value, connection, undefined);
+  return present(value, connection, undefined, await segmentNames(context, value, connection, options));
 }
 
 async function listVisibleExports(context: AppContext, principal: Principal, options: OperationOptions = {}): Promise<ExportResource[]> {
@@ -109,7 +111,7 @@ async function listVisibleExports(context: AppContext, principal: Principal, opt
     const { connectionId } = stored.export;
     if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId, options))?.connection);
     const connection = connections.get(connectionId);
-    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId, stored.deleting));
+    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId, await segmentNames(context, stored.export, connection), stored.deleting));
   }
   return items.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
@@ -131,7 +133,8 @@ async function updateExport(context: AppContext, principal: Principal, exportId:
     if (await replaceExportRow(context, stored, next, options)) {
       context.log.info('export updated', { exportId, userId: principal.userId });
       const cleanup = feedsOtherTargets(stored.export, next) ? await startCleanupRun(context, exportId, principal) : undefined;
-      return present(next, connection, cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId);
+      const activeRunId = cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId;
+      return present(next, connection, activeRunId, await segmentNames(context, next, connection, options));
     }
   }
   throw Errors.conflict('The export changed while it was being updated; try again');
@@ -184,6 +187,26 @@ async function checkBrevoList(context: AppContext, connection: Connection, listI
   }
 }
 
-function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined, deleting = false): ExportResource {
-  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(deleting ? { deleting } : {}) };
+/** The names of an Omnisend export's segments (the tags are named after them); none for other providers. */
+async function segmentNames(context: AppContext, value: Export, connection: Connection | undefined, options: OperationOptions = {}): Promise<ReadonlyMap<string, string>> {
+  if (connection?.provider !== 'omnisend') return new Map();
+  const segments = await Promise.all(value.segmentIds.map((segmentId) => getSegment(context, segmentId, options)));
+  return new Map(segments.filter((segment) => segment !== undefined).map((segment) => [segment.id, segment.name]));
+}
+
+function present(
+  value: Export,
+  connection: Connection | undefined,
+  activeRunId: string | undefined,
+  segments: ReadonlyMap<string, string>,
+  deleting = false,
+): ExportResource {
+  const omnisendTags =
+    connection?.provider === 'omnisend'
+      ? value.segmentIds.flatMap((segmentId) => {
+          const segmentName = segments.get(segmentId);
+          return segmentName === undefined ? [] : [{ segmentId, segmentName, tag: omnisendTagName(segmentName) }];
+        })
+      : undefined;
+  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(omnisendTags ? { omnisendTags } : {}), ...(deleting ? { deleting } : {}) };
 }

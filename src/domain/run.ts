@@ -203,11 +203,21 @@ export const chunkDocSchema = z.preprocess(withTargetKey, z.object({
 }));
 export type ChunkDoc = z.infer<typeof chunkDocSchema>;
 
-/** A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate` or `provider_rejected`. */
+/**
+ * Codes of provider rejects whose record was not delivered (the ledger keeps such records out). A
+ * `phone_dropped` row is a note on a record that was delivered without its phone.
+ */
+export const UNDELIVERED_PROVIDER_CODES = ['provider_rejected', 'provider_unmatched'] as const;
+export const PROVIDER_NOTE_CODES = ['phone_dropped'] as const;
+
+/**
+ * A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate`, `provider_rejected`,
+ * `provider_unmatched` (the provider reported a failure it could not name) or `phone_dropped`.
+ */
 export const rejectRowSchema = z.object({
   email: z.string(),
   segmentId: z.string(),
-  code: z.string().describe('`missing_email`, `invalid_email`, `duplicate`, `provider_rejected`, …'),
+  code: z.string().describe('`missing_email`, `invalid_email`, `duplicate`, `provider_rejected`, `provider_unmatched`, `phone_dropped` (sent without the phone), …'),
   reason: z.string(),
 });
 export type RejectRow = z.infer<typeof rejectRowSchema>;

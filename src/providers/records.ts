@@ -90,3 +90,7 @@ export function rejectsFor(index: EmailIndex, groups: Array<{ emails: readonly s
 
 /** The reject code of a record the provider refused (the run's rejects list shows it). */
 export const PROVIDER_REJECTED = 'provider_rejected';
+/** A record the provider reported a failure for that it could not name (a batch item without the request): not delivered. */
+export const PROVIDER_UNMATCHED = 'provider_unmatched';
+/** A record sent without its phone, which could not be made E.164: delivered, with a note (`delivered: true`). */
+export const PHONE_DROPPED = 'phone_dropped';

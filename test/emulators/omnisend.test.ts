@@ -34,8 +34,9 @@ function postBatch(target: OmnisendEmulator, items: unknown[]) {
   return api(target, 'POST', '/batches', { method: 'POST', endpoint: 'contacts', items });
 }
 
+/** Published problem types are Omnisend's; the others are RFC 9457's `about:blank`, not invented. */
 const problemOf = (type: string, status: number) => ({
-  type: `https://problems.omnisend.com/${type}`,
+  type: ['not-found', 'validation-failed', 'rate-limit-exceeded'].includes(type) ? `https://problems.omnisend.com/${type}` : 'about:blank',
   title: expect.any(String) as string,
   status,
   detail: expect.any(String) as string,
@@ -59,7 +60,10 @@ describe('Omnisend emulator: headers and authentication', () => {
     expect(missing.body).toEqual(problemOf('version-required', 400));
     const retired = await api(omnisend, 'GET', '/contacts', undefined, { 'Omnisend-Version': '2024-01-01' });
     expect(retired.status).toBe(410);
-    expect(retired.body).toEqual(problemOf('version-retired', 410));
+    expect(retired.body).toEqual({ ...problemOf('version-retired', 410), title: 'API version has been retired' });
+    expect((await api(omnisend, 'GET', '/contacts', undefined, { 'Omnisend-Version': '2026-preview' })).status).toBe(410);
+    // As documented, a date between releases resolves to the nearest earlier supported version.
+    expect((await api(omnisend, 'GET', '/contacts', undefined, { 'Omnisend-Version': '2026-06-01' })).status).toBe(200);
   });
 
   it('answers 401 to a missing, malformed or wrong key', async () => {
@@ -178,6 +182,43 @@ describe('Omnisend emulator: batches', () => {
   });
 });
 
+describe('Omnisend emulator: phones, batch lookup and tag names', () => {
+  it('refuses a contact whose phone is not E.164 and ignores a phone another contact holds', async () => {
+    const omnisend = await start({ asyncDelayMs: 10 });
+    const phone = (id: string) => ({ type: 'phone', id, channels: { sms: { status: 'nonSubscribed' } }, sendWelcomeMessage: false });
+    const withPhone = (email: string, id: string) => ({ ...contact(email), identifiers: [...(contact(email) as { identifiers: unknown[] }).identifiers, phone(id)] });
+    expect((await postBatch(omnisend, [withPhone('a@example.com', '06 12 34 56 78')])).status).toBe(400);
+    expect((await postBatch(omnisend, [withPhone('a@example.com', '+33612345678')])).status).toBe(201);
+    expect((await postBatch(omnisend, [withPhone('b@example.com', '+33612345678')])).status).toBe(201);
+    await omnisend.settled();
+    expect(omnisend.phoneOwner('+33612345678')).toBe('a@example.com');
+    expect(omnisend.state.counters.ignoredPhones).toBe(1);
+    expect(omnisend.state.contacts.has('b@example.com')).toBe(true);
+  });
+
+  it('lists contact batches newest first with GET /batches?endpoint=contacts', async () => {
+    const omnisend = await start();
+    const first = await postBatch(omnisend, [contact('a@example.com')]);
+    const second = await postBatch(omnisend, [contact('b@example.com'), contact('c@example.com')]);
+    const listed = await api(omnisend, 'GET', '/batches?endpoint=contacts&limit=250');
+    expect(listed.status).toBe(200);
+    const batches = (listed.body as { batches: Array<{ batchID: string; totalCount: number; createdAt: string }> }).batches;
+    expect(batches.map((batch) => [batch.batchID, batch.totalCount])).toEqual([
+      [(second.body as { batchID: string }).batchID, 2],
+      [(first.body as { batchID: string }).batchID, 1],
+    ]);
+    expect((await api(omnisend, 'GET', '/batches?limit=251')).status).toBe(400);
+  });
+
+  it('refuses tag names outside the alphabet of Omnisend\'s SDK (contract)', async () => {
+    const omnisend = await start();
+    const refused = await api(omnisend, 'POST', '/contacts/tags', { tags: ['Café & Bar'], emails: ['a@example.com'] });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject(problemOf('validation-failed', 400));
+    expect((await api(omnisend, 'POST', '/contacts/tags', { tags: ['Cafe - Bar_2'], emails: ['a@example.com'] })).status).toBe(202);
+  });
+});
+
 describe('Omnisend emulator: tags', () => {
   async function withContacts(omnisend: OmnisendEmulator, emails: string[]) {
     await postBatch(omnisend, emails.map((email) => contact(email)));
@@ -190,6 +231,9 @@ describe('Omnisend emulator: tags', () => {
     const added = await api(omnisend, 'POST', '/contacts/tags', { tags: ['vip'], emails: ['a@example.com', 'B@example.com', 'ghost@example.com'] });
     expect(added.status).toBe(202);
     expect(added.text).toBe('');
+    // Tagging is asynchronous: nothing has changed yet when the 202 arrives.
+    expect(omnisend.tagMembers('vip')).toEqual([]);
+    await omnisend.settled();
     expect(omnisend.tagMembers('vip').sort()).toEqual(['a@example.com', 'b@example.com']);
     expect(omnisend.state.counters.ignoredTagEmails).toBe(1);
     // Newest first: b was created after a.
@@ -198,6 +242,7 @@ describe('Omnisend emulator: tags', () => {
 
     const removed = await api(omnisend, 'DELETE', '/contacts/tags', { tags: ['vip'], emails: ['a@example.com'] });
     expect(removed.status).toBe(202);
+    await omnisend.settled();
     expect(omnisend.tagMembers('vip')).toEqual(['b@example.com']);
     expect(omnisend.state.contacts.has('a@example.com')).toBe(true);
   });

@@ -1,14 +1,17 @@
 import { z } from 'zod';
-import { ProviderPermanentError } from '../errors';
+import { isProviderErrorKind, ProviderPermanentError } from '../errors';
 import type { ProviderHttpClient } from '../http';
 import { BUCKETS } from '../limits';
-import { EmailIndex, maxChunkBytes, maxUpsertOverheadBytes, PROVIDER_REJECTED, type UpsertRecord } from '../records';
+import { EmailIndex, maxChunkBytes, maxUpsertOverheadBytes, PHONE_DROPPED, PROVIDER_REJECTED, PROVIDER_UNMATCHED, type UpsertRecord } from '../records';
+import { toE164 } from './phone';
+import { omnisendTagName } from './tags';
 import type {
   ChunkLimits,
   ChunkOperation,
   ContactDirectory,
   DeliveryState,
   MemberPage,
+  MemberRecord,
   ProviderAdapter,
   ProviderCallOptions,
   RecordReject,
@@ -19,7 +22,9 @@ import type {
 } from '../types';
 
 /**
- * Omnisend (API version 2026-03-15): contacts are upserted through asynchronous batches of 100,
+ * Omnisend (API version 2026-03-15): contacts are upserted through asynchronous batches of 100
+ * (bodies of at most 1 MB, phones in E.164; a batch whose answer was lost is looked up, never
+ * posted again blind),
  * each batch's status is read until it finishes (its items only when it reports errors), and then
  * the chunk's new members get the segment's tag in one call of up to 250 emails. Removals take the
  * tag off, 250 emails per call.
@@ -41,7 +46,16 @@ const MAX_UPSERT_RECORDS = 500;
 const MAX_TAG_EMAILS = 250;
 /** The most contacts one `GET /contacts` page holds (documented range 1-250). */
 const CONTACTS_PAGE_SIZE = 250;
-const MAX_BODY_BYTES = 2 * 1024 * 1024;
+/** Omnisend recommends batch bodies of at most 1 MB. */
+const MAX_BODY_BYTES = 1_000_000;
+/** The most E.164 normalisation lengthens a phone: `+` and a country code of up to 3 digits. */
+const PHONE_GROWTH_BYTES = 4;
+/** A batch whose answer was lost is looked for this many times before it is known not to exist. */
+const MAX_BATCH_LOOKS = 3;
+/** Clocks differ: a batch created this long before we posted may still be ours. */
+const CLOCK_SKEW_MS = 60_000;
+/** In `batchIds`: a batch whose answer was lost and that could not be told apart from others. */
+const UNCONFIRMED_BATCH = '-';
 /** A batch that Omnisend stopped is posted again this many times before its records are rejected. */
 const MAX_REPOSTS = 3;
 
@@ -117,6 +131,10 @@ const stateSchema = z.discriminatedUnion('phase', [
     reasons: z.array(z.string()),
     /** New members already tagged (tag calls take 250 emails each). */
     tagged: z.number().int().nonnegative().default(0),
+    /** Records Omnisend reported failed without naming them (or of a batch that could not be found): not delivered. */
+    unmatched: z.array(z.number().int().nonnegative()).default([]),
+    /** The answer to posting batch `batch` was lost at `sentAtMs`: it is looked up, never posted blind. */
+    lost: z.object({ batch: z.number().int().nonnegative(), sentAtMs: z.number(), looks: z.number().int().nonnegative() }).optional(),
   }),
   z.object({ phase: z.literal('remove') }),
 ]);
@@ -128,13 +146,17 @@ export interface OmnisendAdapterOptions {
   http: ProviderHttpClient;
   /** Wait before reading a batch's status again. Default 5 s. */
   batchPollMs?: number;
+  now?: () => number;
 }
 
 export class OmnisendAdapter implements ProviderAdapter {
   readonly provider = 'omnisend' as const;
   readonly chunkLimits: { upsert: ChunkLimits; remove: ChunkLimits } = {
     // Any 100 records of a chunk form one batch body, so the batch limit bounds the whole chunk.
-    upsert: { maxRecords: MAX_UPSERT_RECORDS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, BATCH_ITEMS, maxUpsertOverheadBytes(encodeContact)) },
+    upsert: {
+      maxRecords: MAX_UPSERT_RECORDS,
+      maxBytes: maxChunkBytes(MAX_BODY_BYTES, BATCH_ITEMS, maxUpsertOverheadBytes(encodeContact) + PHONE_GROWTH_BYTES),
+    },
     remove: { maxRecords: MAX_TAG_EMAILS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, MAX_TAG_EMAILS, 0) },
   };
 
@@ -144,10 +166,12 @@ export class OmnisendAdapter implements ProviderAdapter {
 
   private readonly http: ProviderHttpClient;
   private readonly batchPollMs: number;
+  private readonly now: () => number;
 
   constructor(options: OmnisendAdapterOptions) {
     this.http = options.http;
     this.batchPollMs = options.batchPollMs ?? 5_000;
+    this.now = options.now ?? Date.now;
     this.directory = {
       bucket: BUCKETS.omnisend.brand,
       pageSize: CONTACTS_PAGE_SIZE,
@@ -180,16 +204,16 @@ export class OmnisendAdapter implements ProviderAdapter {
     await this.http.request({ method: 'GET', path: '/contacts', query: { limit: 1 }, schema: z.unknown(), bucket: BUCKETS.omnisend.brand }, options);
   }
 
-  /** The tag is created by tagging; there is nothing to prepare. */
+  /** The tag is created by tagging; its name is mapped onto the alphabet Omnisend accepts. */
   async prepareTarget(spec: TargetSpec): Promise<Target> {
     if (spec.provider !== 'omnisend') throw new Error(`An Omnisend adapter cannot prepare a ${spec.provider} target`);
-    return { provider: 'omnisend', tag: spec.tag };
+    return { provider: 'omnisend', tag: omnisendTagName(spec.tag) };
   }
 
   start(operation: ChunkOperation): DeliveryState {
     const state: OmnisendState =
       operation.kind === 'upsert'
-        ? { phase: 'upsert', batchIds: [], checked: 0, readItems: false, repost: false, reposts: 0, rejected: [], reasons: [], tagged: 0 }
+        ? { phase: 'upsert', batchIds: [], checked: 0, readItems: false, repost: false, reposts: 0, rejected: [], reasons: [], tagged: 0, unmatched: [] }
         : { phase: 'remove' };
     return state;
   }
@@ -210,6 +234,7 @@ export class OmnisendAdapter implements ProviderAdapter {
     }
     if (operation.kind !== 'upsert') throw new Error('An Omnisend upsert state does not belong to a removal chunk');
     const batches = batchCount(operation);
+    if (state.lost) return this.findBatch(operation, state, state.lost, options);
     if (state.repost) return this.postBatch(operation, state, state.checked, options);
     if (state.batchIds.length < batches) return this.postBatch(operation, state, state.batchIds.length, options);
     if (state.checked < batches) {
@@ -220,28 +245,73 @@ export class OmnisendAdapter implements ProviderAdapter {
 
   private async postBatch(operation: UpsertOperation, state: UpsertState, batch: number, options: StepOptions): Promise<StepResult> {
     const records = batchRecords(operation, batch);
-    const { data } = await this.http.request(
-      {
-        method: 'POST',
-        path: '/batches',
-        json: { method: 'POST', endpoint: 'contacts', items: records.map(encodeContact) },
-        schema: batchCreatedSchema,
-        bucket: BUCKETS.omnisend.brand,
-        maxBodyBytes: MAX_BODY_BYTES,
-      },
-      options,
-    );
+    const sentAtMs = this.now();
+    let batchID: string;
+    try {
+      const { data } = await this.http.request(
+        {
+          method: 'POST',
+          path: '/batches',
+          json: { method: 'POST', endpoint: 'contacts', items: records.map((record) => encodeContact(withE164Phone(record))) },
+          schema: batchCreatedSchema,
+          bucket: BUCKETS.omnisend.brand,
+          maxBodyBytes: MAX_BODY_BYTES,
+          // A batch posted again runs again: after a lost answer it is looked up instead.
+          idempotent: false,
+        },
+        options,
+      );
+      batchID = data.batchID;
+    } catch (error) {
+      if (!isProviderErrorKind(error, 'transient')) throw error;
+      return { kind: 'next', state: { ...state, lost: { batch, sentAtMs, looks: 0 } }, notBeforeMs: this.batchPollMs };
+    }
+    return this.posted(operation, state, batch, batchID);
+  }
+
+  /** Batch `batch` exists at Omnisend as `batchID` (posted, or found after a lost answer). */
+  private posted(operation: UpsertOperation, state: UpsertState, batch: number, batchID: string): StepResult {
     const batchIds = [...state.batchIds];
-    batchIds[batch] = data.batchID;
+    batchIds[batch] = batchID;
     const reposted = state.repost;
-    const next: UpsertState = { ...state, batchIds, repost: false, reposts: state.reposts + (reposted ? 1 : 0) };
+    const next: UpsertState = { ...state, batchIds, repost: false, reposts: state.reposts + (reposted ? 1 : 0), lost: undefined };
     // Once every batch is posted, give the first one time to run before reading its status.
     const allPosted = batchIds.length >= batchCount(operation);
     return allPosted || reposted ? { kind: 'next', state: next, notBeforeMs: this.batchPollMs } : { kind: 'next', state: next };
   }
 
+  /**
+   * The answer to a batch was lost: the brand's recent contact batches say whether Omnisend took it.
+   * One new batch of that size since we posted is ours; none, looked for a few times, means it was
+   * not taken and it is posted again; several cannot be told apart, so its records are reported
+   * as unconfirmed (`provider_unmatched`, offered again by the next run) rather than posted twice.
+   */
+  private async findBatch(operation: UpsertOperation, state: UpsertState, lost: NonNullable<UpsertState['lost']>, options: StepOptions): Promise<StepResult> {
+    const { data } = await this.http.request(
+      { method: 'GET', path: '/batches', query: { endpoint: 'contacts', limit: 250 }, schema: batchListSchema, bucket: BUCKETS.omnisend.brand },
+      options,
+    );
+    const size = batchRecords(operation, lost.batch).length;
+    const candidates = (data.batches ?? []).filter(
+      (batch) =>
+        !state.batchIds.includes(batch.batchID) &&
+        batch.totalCount === size &&
+        (batch.endpoint === undefined || batch.endpoint === 'contacts') &&
+        (batch.createdAt === undefined || Date.parse(batch.createdAt) >= lost.sentAtMs - CLOCK_SKEW_MS),
+    );
+    if (candidates.length === 1) return this.posted(operation, state, lost.batch, candidates[0]!.batchID);
+    if (candidates.length === 0 && lost.looks + 1 < MAX_BATCH_LOOKS) {
+      return { kind: 'next', state: { ...state, lost: { ...lost, looks: lost.looks + 1 } }, notBeforeMs: this.batchPollMs };
+    }
+    if (candidates.length === 0) return { kind: 'next', state: { ...state, lost: undefined } };
+    const first = lost.batch * BATCH_ITEMS;
+    const unmatched = [...state.unmatched, ...Array.from({ length: size }, (_, i) => first + i)];
+    return this.posted(operation, { ...state, unmatched }, lost.batch, UNCONFIRMED_BATCH);
+  }
+
   private async readStatus(state: UpsertState, options: StepOptions): Promise<StepResult> {
     const batchId = state.batchIds[state.checked]!;
+    if (batchId === UNCONFIRMED_BATCH) return { kind: 'next', state: { ...state, checked: state.checked + 1, reposts: 0 } };
     const { data } = await this.http.request(
       { method: 'GET', path: `/batches/${encodeURIComponent(batchId)}`, schema: batchSchema, bucket: BUCKETS.omnisend.brand },
       options,
@@ -273,11 +343,23 @@ export class OmnisendAdapter implements ProviderAdapter {
     };
     const items = [...(data.errors ?? []), ...(data.responses ?? [])];
     const succeeded = new Set<number>();
+    let nameless = 0;
     for (const item of items) {
+      const ok = item.responseCode >= 200 && item.responseCode < 300;
       const position = itemEmail(item) === undefined ? undefined : index.indexOf(itemEmail(item)!);
-      if (position === undefined) continue;
-      if (item.responseCode >= 200 && item.responseCode < 300) succeeded.add(position);
+      if (position === undefined) {
+        if (!ok) nameless += 1;
+        continue;
+      }
+      if (ok) succeeded.add(position);
       else reject(first + position, itemReason(item));
+    }
+    // A failure Omnisend did not name could be any record not confirmed: none of those counts as delivered.
+    const unmatched = [...state.unmatched];
+    if (nameless > 0) {
+      records.forEach((_record, position) => {
+        if (!succeeded.has(position) && !rejected.some(([i]) => i === first + position)) unmatched.push(first + position);
+      });
     }
     // A batch that stayed stopped after being posted again: what it did not process is rejected.
     if (state.reposts >= MAX_REPOSTS) {
@@ -285,12 +367,13 @@ export class OmnisendAdapter implements ProviderAdapter {
         if (!succeeded.has(position)) reject(first + position, 'Omnisend stopped the batch before processing this contact');
       });
     }
-    return { kind: 'next', state: { ...state, rejected, reasons, checked: state.checked + 1, readItems: false, reposts: 0 } };
+    return { kind: 'next', state: { ...state, rejected, reasons, unmatched, checked: state.checked + 1, readItems: false, reposts: 0 } };
   }
 
   private async tagNewMembers(operation: UpsertOperation, state: UpsertState, tag: string, options: StepOptions): Promise<StepResult> {
     const rejectedAt = new Map(state.rejected.map(([recordIndex, reasonIndex]) => [recordIndex, state.reasons[reasonIndex] ?? '']));
-    const emails = operation.records.filter((record, i) => record.isNew && !rejectedAt.has(i)).map((record) => record.email);
+    const unmatched = new Set(state.unmatched.filter((i) => !rejectedAt.has(i)));
+    const emails = operation.records.filter((record, i) => record.isNew && !rejectedAt.has(i) && !unmatched.has(i)).map((record) => record.email);
     const batch = emails.slice(state.tagged, state.tagged + MAX_TAG_EMAILS);
     if (batch.length > 0) await this.tagRequest('POST', tag, batch, options);
     if (state.tagged + MAX_TAG_EMAILS < emails.length) return { kind: 'next', state: { ...state, tagged: state.tagged + MAX_TAG_EMAILS } };
@@ -299,6 +382,12 @@ export class OmnisendAdapter implements ProviderAdapter {
       code: PROVIDER_REJECTED,
       reason,
     }));
+    for (const i of unmatched) rejects.push({ email: operation.records[i]!.email, code: PROVIDER_UNMATCHED, reason: UNMATCHED_REASON });
+    operation.records.forEach((record, i) => {
+      if (rejectedAt.has(i) || unmatched.has(i)) return;
+      const dropped = droppedPhone(record);
+      if (dropped) rejects.push({ email: record.email, code: PHONE_DROPPED, reason: dropped, delivered: true });
+    });
     return { kind: 'done', rejects };
   }
 
@@ -375,5 +464,33 @@ function parseState(state: DeliveryState): OmnisendState {
 
 function tagOf(target: Target): string {
   if (target.provider !== 'omnisend') throw new Error(`An Omnisend adapter cannot deliver to a ${target.provider} target`);
-  return target.tag;
+  // Chunks planned before tags were mapped carry the segment's name: mapping is idempotent.
+  return omnisendTagName(target.tag);
 }
+
+const UNMATCHED_REASON = 'Omnisend reported a failure in this contact\'s batch without naming the contact (or lost the batch): it is not confirmed';
+
+/** The record as sent: its phone in E.164, or without a phone that cannot be. */
+export function withE164Phone<T extends MemberRecord>(record: T): T {
+  const phone = record.fields.phone;
+  if (phone === undefined) return record;
+  const checked = toE164(phone, record.fields.countryRegion);
+  const fields = { ...record.fields };
+  if (checked.ok) fields.phone = checked.phone;
+  else delete fields.phone;
+  return { ...record, fields };
+}
+
+/** Why the record's phone was left out, or undefined. */
+function droppedPhone(record: MemberRecord): string | undefined {
+  const phone = record.fields.phone;
+  if (phone === undefined) return undefined;
+  const checked = toE164(phone, record.fields.countryRegion);
+  return checked.ok ? undefined : checked.reason;
+}
+
+const batchListSchema = z.looseObject({
+  batches: z
+    .array(z.looseObject({ batchID: z.string(), totalCount: z.number().int(), endpoint: z.string().optional(), createdAt: z.string().optional() }))
+    .nullish(),
+});

@@ -52,6 +52,21 @@ function routeCount(route: string): number {
 }
 
 describe('preparing an Iterable list', () => {
+  it('adopts only a Standard list by name: a Suppression, Dynamic or Internal list of that name is left alone', async () => {
+    const suppression = emulator.createList('Churned', 'Suppression');
+    emulator.createList('Churned', 'Dynamic');
+    emulator.createList('Churned', 'Internal');
+    const target = await adapter(`c-${randomUUID()}`).prepareTarget({ provider: 'iterable', listName: 'Churned' });
+    const standard = emulator.listByName('Churned').filter((list) => list.listType === 'Standard');
+    expect(standard).toHaveLength(1);
+    expect(target).toEqual({ provider: 'iterable', listId: standard[0]!.id, listName: 'Churned' });
+    expect(target.provider === 'iterable' && target.listId).not.toBe(suppression);
+
+    const adopted = emulator.createList('Loyal', 'Standard');
+    emulator.createList('Loyal', 'Suppression');
+    await expect(adapter(`c-${randomUUID()}`).prepareTarget({ provider: 'iterable', listName: 'Loyal' })).resolves.toMatchObject({ listId: adopted });
+  });
+
   it('creates the list named after the segment once, then finds it', async () => {
     const connectionId = `c-${randomUUID()}`;
     const first = await adapter(connectionId).prepareTarget({ provider: 'iterable', listName: 'VIP customers' });
