@@ -30,7 +30,10 @@ export interface IngestSegmentOptions {
   body: AsyncIterable<Uint8Array> | null;
   /** Who uploads (recorded as `updatedBy`). */
   uploadedBy: string;
+  /** Over the app's settings (`context.config.segmentLimits`), which are over the defaults. */
   limits?: Partial<SegmentLimits>;
+  /** Called once every record is stored, just before the version becomes current; a throw discards it. */
+  beforeCommit?: () => Promise<unknown>;
   recordsPerPart?: number;
   abortSignal?: AbortSignal;
   onProgress?: (progress: IngestProgress) => void;
@@ -51,7 +54,8 @@ export async function ingestSegment(context: AppContext, options: IngestSegmentO
   const writer = new VersionWriter(container, segmentId, version, { recordsPerPart: options.recordsPerPart, abortSignal });
   let committed: SegmentUploadResult;
   try {
-    const written = await writeUpload(writer, options);
+    const written = await writeUpload(writer, { ...options, limits: { ...context.config.segmentLimits, ...options.limits } });
+    await options.beforeCommit?.();
     const segment = await commitVersion(context, {
       segmentId,
       version,
