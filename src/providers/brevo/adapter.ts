@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { Errors, withDetails } from '../../errors';
 import { ProviderPermanentError } from '../errors';
@@ -219,6 +220,7 @@ export class BrevoAdapter implements ProviderAdapter {
     records: MemberRecord[],
     options: StepOptions,
   ): Promise<StepResult> {
+    assertBrevoReportUrl(state.url, this.http.url('/'));
     const { data } = await this.http.request(
       { method: 'GET', path: state.url, schema: z.string(), responseType: 'text', bucket: BUCKETS.brevo.files },
       options,
@@ -246,6 +248,41 @@ export class BrevoAdapter implements ProviderAdapter {
   private statusWaitMs(notify: boolean): number {
     return notify ? this.notifyFallbackMs : this.pollIntervalMs;
   }
+}
+
+/**
+ * Brevo's own domains, where its report files are served. Brevo's documentation gives report URLs
+ * without naming their host (unconfirmed): these are the domains Brevo and Sendinblue operate.
+ */
+export const BREVO_REPORT_DOMAINS = ['brevo.com', 'sendinblue.com'] as const;
+
+/**
+ * A report URL comes from the provider's answer, so it is fetched only when it is https on one of
+ * Brevo's domains (never an IP literal), or on the configured API origin itself (`BREVO_BASE_URL`:
+ * the emulators). Anything else is a permanent error before any request.
+ */
+export function assertBrevoReportUrl(url: string, apiBase: URL): void {
+  const refuse = (why: string): never => {
+    throw new ProviderPermanentError({
+      provider: 'brevo',
+      operation: 'GET report',
+      providerCode: 'report_url_refused',
+      providerMessage: `the report URL was not fetched: ${why}`,
+      attempts: 0,
+    });
+  };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return refuse('it is not a URL');
+  }
+  if (parsed.origin === apiBase.origin) return;
+  if (parsed.protocol !== 'https:') refuse(`${parsed.protocol.replace(/:$/, '')} is not https`);
+  if (parsed.username !== '' || parsed.password !== '') refuse('it carries credentials');
+  const host = parsed.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  if (isIP(host) !== 0) refuse(`${host} is an IP address`);
+  if (!BREVO_REPORT_DOMAINS.some((domain) => host === domain || host.endsWith(`.${domain}`))) refuse(`${host} is not a Brevo host`);
 }
 
 const brevoErrorSchema = z.looseObject({ code: z.string().optional(), message: z.string().optional() });
