@@ -113,6 +113,12 @@ export const Errors = {
     503,
     (dependency: string) => `${dependency} is not reachable`,
   ),
+  authenticationOff: defineError(
+    'authentication_off',
+    503,
+    () =>
+      'App Service Authentication is not enabled for this app, so the caller\'s identity cannot be trusted: no authorized route is served until it is (WEBSITE_AUTH_ENABLED is not True)',
+  ),
   internal: defineError('internal_error', 500, () => 'Something went wrong on our side; the error was logged'),
   // start-up
   invalidConfiguration: defineError(
