@@ -6,6 +6,7 @@ import { Errors } from '../errors';
 import { toRunResource } from '../pipeline/resource';
 import { listRejectsPage } from '../pipeline/store/rejects';
 import { getRunDoc, listRunIdsPage } from '../pipeline/store/runs-table';
+import { openContinuation, sealContinuation } from './continuation';
 import { getVisibleExport } from './visibility';
 
 export const RUNS_PAGE_SIZE = 50;
@@ -29,11 +30,13 @@ export async function listExportRuns(
   continuationToken: string | undefined,
 ): Promise<{ items: RunResource[]; continuationToken?: string }> {
   await getVisibleExport(context, principal, exportId);
-  const page = await listRunIdsPage(context, exportId, RUNS_PAGE_SIZE, continuationToken);
+  const cursor = await openContinuation(context, 'runs', exportId, continuationToken);
+  const page = await listRunIdsPage(context, exportId, RUNS_PAGE_SIZE, cursor);
   const docs = await Promise.all(page.runIds.map((runId) => getRunDoc(context, runId)));
   const now = context.now();
   const items = docs.flatMap((doc) => (doc ? [toRunResource(doc.value, now)] : []));
-  return page.continuationToken ? { items, continuationToken: page.continuationToken } : { items };
+  const next = await sealContinuation(context, 'runs', exportId, page.continuationToken);
+  return next ? { items, continuationToken: next } : { items };
 }
 
 export async function listVisibleRejects(
@@ -43,6 +46,8 @@ export async function listVisibleRejects(
   continuationToken: string | undefined,
 ): Promise<{ items: RejectRow[]; continuationToken?: string }> {
   await getVisibleRun(context, principal, runId);
-  const page = await listRejectsPage(context, runId, REJECTS_PAGE_SIZE, continuationToken);
-  return page.continuationToken ? { items: page.items, continuationToken: page.continuationToken } : { items: page.items };
+  const cursor = await openContinuation(context, 'rejects', runId, continuationToken);
+  const page = await listRejectsPage(context, runId, REJECTS_PAGE_SIZE, cursor);
+  const next = await sealContinuation(context, 'rejects', runId, page.continuationToken);
+  return next ? { items: page.items, continuationToken: next } : { items: page.items };
 }
