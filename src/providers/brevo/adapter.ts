@@ -319,6 +319,21 @@ function resolveAttributes(overrides: BrevoAttributeNames | undefined): Array<[M
   return resolved;
 }
 
+/**
+ * Where a chunk's delivery stands for its import webhook: the next step posts an import, the chunk
+ * waits for import `processId` to end, or it is past both (reading the report, removing).
+ */
+export type BrevoImportStage = { stage: 'import' } | { stage: 'awaiting'; processId: number } | { stage: 'after' };
+
+export function brevoImportStage(state: DeliveryState | undefined): BrevoImportStage {
+  if (state === undefined) return { stage: 'import' };
+  const parsed = stateSchema.safeParse(state);
+  if (!parsed.success) return { stage: 'after' };
+  if (parsed.data.phase === 'import') return { stage: 'import' };
+  if (parsed.data.phase === 'status') return { stage: 'awaiting', processId: parsed.data.processId };
+  return { stage: 'after' };
+}
+
 function parseState(state: DeliveryState): BrevoState {
   const parsed = stateSchema.safeParse(state);
   if (!parsed.success) throw new Error(`Not a Brevo delivery state: ${z.prettifyError(parsed.error)}`);
