@@ -1,4 +1,4 @@
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import { connectionOptionsSchema, connectionSchema, type Connection } from '../domain/connection';
@@ -108,7 +108,7 @@ export async function getConnection(
 
 export async function* listConnections(context: AppContext, options: RepositoryOptions = {}): AsyncGenerator<Connection> {
   const entities = connectionsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${CONNECTIONS_PARTITION}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${CONNECTIONS_PARTITION}` },
     abortSignal: options.abortSignal,
   });
   for await (const entity of entities) yield fromRow(entity);

@@ -1,3 +1,4 @@
+import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app/context';
 import type { Segment } from '../domain/segment';
 import { Errors } from '../errors';
@@ -26,7 +27,7 @@ export async function getSegment(context: AppContext, segmentId: string, options
 /** Every segment, by id. */
 export async function* listSegments(context: AppContext, options: SegmentRequestOptions = {}): AsyncGenerator<Segment> {
   const entities = segmentsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${META_PARTITION}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${META_PARTITION}` },
     abortSignal: options.abortSignal,
   });
   for await (const entity of entities) {

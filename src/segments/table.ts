@@ -1,4 +1,4 @@
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import { segmentFieldNameSchema, segmentIdSchema, segmentNameSchema, segmentVersionSchema, type Segment } from '../domain/segment';
@@ -139,7 +139,7 @@ export async function readVersionPartition(
   const holders: HolderRow[] = [];
   const partition = versionPartition(segmentId);
   const entities = segmentsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${partition}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${partition}` },
     abortSignal,
   });
   for await (const entity of entities) {

@@ -1,3 +1,4 @@
+import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app/context';
 import { segmentVersionSchema, type Segment, type SegmentVersionInfo } from '../domain/segment';
 import { AppError, Errors, isAppError } from '../errors';
@@ -165,7 +166,7 @@ export async function sweepSegments(context: AppContext, options: SegmentVersion
   const segmentIds = new Set<string>();
   const table = segmentsTable(context);
   const rows = table.listEntities({
-    queryOptions: { filter: `PartitionKey eq '${META_PARTITION}' or (PartitionKey ge 'segment_' and PartitionKey lt 'segment\`')`, select: ['PartitionKey', 'RowKey'] },
+    queryOptions: { filter: odata`PartitionKey eq ${META_PARTITION} or (PartitionKey ge ${'segment_'} and PartitionKey lt ${'segment`'})`, select: ['PartitionKey', 'RowKey'] },
     abortSignal,
   });
   for await (const row of rows) {
@@ -225,7 +226,7 @@ async function listHolders(context: AppContext, segmentId: string, version: stri
   const upper = `${prefix.slice(0, -1)}\``;
   const holders: HolderRow[] = [];
   const entities = segmentsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${versionPartition(segmentId)}' and RowKey ge '${prefix}' and RowKey lt '${upper}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${versionPartition(segmentId)} and RowKey ge ${prefix} and RowKey lt ${upper}` },
     abortSignal,
   });
   for await (const entity of entities) holders.push(holderRowSchema.parse(entity));

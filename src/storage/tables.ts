@@ -1,6 +1,6 @@
 // The one set of Table storage helpers every repository uses: what a failed call means (not found,
 // precondition failed, already exists), read-or-undefined, delete-if-exists and replace-if-unchanged.
-import type { TableClient, TableEntity } from '@azure/data-tables';
+import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import type { z } from 'zod';
 
 export interface OperationOptions {
@@ -94,7 +94,7 @@ export async function replaceEntityIfUnchanged(
 
 /** Deletes every entity of a partition (a few rows: one request each). */
 export async function deletePartition(table: TableClient, partitionKey: string, options: OperationOptions = {}): Promise<void> {
-  const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'`;
+  const filter = odata`PartitionKey eq ${partitionKey}`;
   for await (const entity of table.listEntities({ queryOptions: { filter, select: ['RowKey'] }, abortSignal: options.abortSignal })) {
     await deleteEntity(table, partitionKey, String(entity.rowKey), options);
   }
