@@ -122,7 +122,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return { ...toConfig(parsed.data), platform: readPlatform(env) };
 }
 
-function readPlatform(env: Record<string, string | undefined>): PlatformInfo {
+/** The platform's own variables, valid or not the app settings are. */
+export function readPlatform(env: Record<string, string | undefined>): PlatformInfo {
   const siteName = env.WEBSITE_SITE_NAME?.trim();
   return { siteName: siteName === '' ? undefined : siteName, appServiceAuthEnabled: env.WEBSITE_AUTH_ENABLED?.trim().toLowerCase() === 'true' };
 }

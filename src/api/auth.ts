@@ -1,7 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import { getAppContext } from '../app/context';
-import type { Config } from '../config';
+import { peekAppContext } from '../app/context';
+import { readPlatform, type Config } from '../config';
 import { ACTION_DESCRIPTIONS, can, ROLES, type Action, type Principal, type Role } from '../domain/policy';
 import { Errors } from '../errors';
 
@@ -33,7 +33,8 @@ export function appServiceAuthProblem(config: Pick<Config, 'platform'>): string 
 }
 
 export function readPrincipal(request: HttpRequest): Principal {
-  if (appServiceAuthProblem(getAppContext().config)) throw Errors.authenticationOff();
+  const platform = peekAppContext()?.config.platform ?? readPlatform(process.env);
+  if (appServiceAuthProblem({ platform })) throw Errors.authenticationOff();
   const header = request.headers.get('x-ms-client-principal');
   if (!header || header.length > MAX_HEADER_LENGTH) throw Errors.unauthenticated();
   let decoded: unknown;
