@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { RunResource } from '../src/domain/run';
 import { generateProfilesCsv } from './generator';
 import { RunProgress, seconds, table } from './report';
-import { startSandbox, type Sandbox } from './sandbox';
+import { startSandbox, uploadLimitsFor, type Sandbox } from './sandbox';
 
 /**
  * `npm run demo`: the main job end to end on this machine, with no accounts. Azurite (in memory),
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   const logFile = values.log ? createWriteStream(values.log) : undefined;
   const sandbox = await startSandbox({
     webhooks: true,
+    env: uploadLimitsFor(count),
     emulators: { rateScale, asyncDelayMs: 200, retainAttributes: true },
     logSink: (record) => {
       if (logFile) logFile.write(`${JSON.stringify(record)}\n`);
