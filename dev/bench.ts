@@ -9,7 +9,7 @@ import type { SourceResource } from '../src/domain/source';
 import { writeCdmFolder } from './cdm-folder';
 import { generatedProfileCount, generateProfiles, generateProfilesCsv, PROFILE_FIELDS } from './generator';
 import { markdownTable, peakRssMb, RunProgress, table } from './report';
-import { freePort, startSandbox, type Sandbox } from './sandbox';
+import { freePort, startSandbox, uploadLimitsFor, type Sandbox } from './sandbox';
 
 /**
  * `npm run bench`: the design's performance figures.
@@ -165,7 +165,7 @@ async function requestCounts(origin: string) {
 async function throttledRun(provider: Provider, options: Options): Promise<ThrottledResult> {
   const scale = options.scales[provider];
   const emulators = await startEmulatorProcess(['--rate-scale', String(scale)]);
-  const sandbox = await startSandbox({ webhooks: true, env: emulators.env, tuning: { rateScale: scale, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
+  const sandbox = await startSandbox({ webhooks: true, env: { ...emulators.env, ...uploadLimitsFor(options.count) }, tuning: { rateScale: scale, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
   try {
     console.log(`\n${provider}: uploading ${options.count.toLocaleString('en-US')} profiles…`);
     await upload(sandbox, options, 0);
@@ -197,7 +197,7 @@ async function throttledRun(provider: Provider, options: Options): Promise<Throt
 
 async function unthrottledRuns(options: Options): Promise<UnthrottledResult[]> {
   const emulators = await startEmulatorProcess(['--unthrottled']);
-  const sandbox = await startSandbox({ webhooks: true, env: emulators.env, tuning: { rateScale: 1_000_000, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
+  const sandbox = await startSandbox({ webhooks: true, env: { ...emulators.env, ...uploadLimitsFor(options.count) }, tuning: { rateScale: 1_000_000, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
   const results: UnthrottledResult[] = [];
   try {
     console.log(`\nunthrottled: uploading ${options.count.toLocaleString('en-US')} profiles…`);

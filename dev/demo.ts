@@ -5,7 +5,7 @@ import type { SourceResource } from '../src/domain/source';
 import { blobCreatedEvent, deliverEvent, writeCdmFolder } from './cdm-folder';
 import { generatedProfileCount, generateProfiles, generateProfilesCsv, PROFILE_FIELDS } from './generator';
 import { RunProgress, seconds, table } from './report';
-import { startSandbox, type Sandbox } from './sandbox';
+import { startSandbox, uploadLimitsFor, type Sandbox } from './sandbox';
 
 /**
  * `npm run demo`: the main job end to end on this machine, with no accounts. Azurite (in memory),
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   const logFile = values.log ? createWriteStream(values.log) : undefined;
   const sandbox = await startSandbox({
     webhooks: true,
+    env: uploadLimitsFor(count),
     emulators: { rateScale, asyncDelayMs: 200, retainAttributes: true },
     tuning: { sources: { stabilityDelayMs: 2_000 } },
     logSink: (record) => {

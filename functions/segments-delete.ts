@@ -5,8 +5,8 @@ import { defineHttp } from '../src/app/definitions';
 import { app } from './app';
 
 export const segmentsDelete = defineHttp('segments-delete', { route: 'api/segments/{segmentId}', methods: ['DELETE'] }, async (request) => {
-  authorize(request, 'segment:write');
-  await deleteUnusedSegment(getAppContext(), readSegmentId(request));
+  const principal = authorize(request, 'segment:write');
+  await deleteUnusedSegment(getAppContext(), principal, readSegmentId(request));
   return { status: 204 };
 });
 

@@ -1,6 +1,7 @@
 // Every app setting, read once from the environment and validated together so that start-up
 // fails with one message naming every bad setting.
 import { z } from 'zod';
+import { DEFAULT_SEGMENT_LIMITS } from './domain/segment';
 import { Errors } from './errors';
 import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
 
@@ -18,6 +19,9 @@ const optionalText = z
 
 const httpUrl = (what: string) =>
   optionalText.refine((value) => value === undefined || isHttpUrl(value), `must be an absolute http(s) URL (${what})`);
+
+const positiveInteger = (what: string) =>
+  optionalText.refine((value) => value === undefined || (/^[1-9]\d{0,15}$/.test(value) && Number.isSafeInteger(Number(value))), `must be a positive whole number (${what})`);
 
 const storageConnectionString = optionalText.refine(
   (value) => value === undefined || value === 'UseDevelopmentStorage=true' || /(^|;)\s*(AccountName|BlobEndpoint|QueueEndpoint|TableEndpoint)=/i.test(value),
@@ -52,6 +56,8 @@ export const settingsSchema = z
     OMNISEND_BASE_URL: httpUrl('Omnisend API root'),
     PUBLIC_BASE_URL: httpUrl("the app's own public URL"),
     LOCAL_SECRETS_FILE: optionalText,
+    SEGMENT_MAX_RECORDS: positiveInteger('records in one segment upload'),
+    SEGMENT_MAX_UPLOAD_BYTES: positiveInteger('bytes of one segment upload'),
   })
   .superRefine((settings, ctx) => {
     const identity = settings.AzureWebJobsStorage__accountName ?? settings.AzureWebJobsStorage__blobServiceUri;
@@ -87,7 +93,21 @@ export interface Config {
   providerBaseUrls: { iterable: string | undefined; brevo: string | undefined; omnisend: string | undefined };
   publicBaseUrl: string | undefined;
   localSecretsFile: string;
+  /** What one segment upload may hold: the ingestion keeps every profile key in memory. */
+  segmentLimits: { maxRecords: number; maxBodyBytes: number };
+  /** Where the app runs: App Service sets these itself (they are not app settings). */
+  platform: PlatformInfo;
 }
+
+/**
+ * In Azure (`WEBSITE_SITE_NAME` is set) the principal header can be trusted only while App Service
+ * Authentication is on (`WEBSITE_AUTH_ENABLED=True`, which the platform sets with it).
+ */
+export interface PlatformInfo {
+  siteName: string | undefined;
+  appServiceAuthEnabled: boolean;
+}
+
 
 /** Validates an environment; throws one `invalid_configuration` error naming every bad setting. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -102,7 +122,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0 || !parsed.success) {
     throw Errors.invalidConfiguration(problems, { details: { problems } });
   }
-  return toConfig(parsed.data);
+  return { ...toConfig(parsed.data), platform: readPlatform(env) };
+}
+
+/** The platform's own variables, valid or not the app settings are. */
+export function readPlatform(env: Record<string, string | undefined>): PlatformInfo {
+  const siteName = env.WEBSITE_SITE_NAME?.trim();
+  return { siteName: siteName === '' ? undefined : siteName, appServiceAuthEnabled: env.WEBSITE_AUTH_ENABLED?.trim().toLowerCase() === 'true' };
 }
 
 let cached: Config | undefined;
@@ -129,7 +155,7 @@ function unresolvedKeyVaultReferences(env: Record<string, string | undefined>): 
   );
 }
 
-function toConfig(settings: Settings): Config {
+function toConfig(settings: Settings): Omit<Config, 'platform'> {
   return {
     storage: toStorageConfig(settings),
     keyVaultUrl: settings.KEY_VAULT_URL,
@@ -142,6 +168,10 @@ function toConfig(settings: Settings): Config {
     },
     publicBaseUrl: settings.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     localSecretsFile: settings.LOCAL_SECRETS_FILE ?? DEFAULT_LOCAL_SECRETS_FILE,
+    segmentLimits: {
+      maxRecords: settings.SEGMENT_MAX_RECORDS === undefined ? DEFAULT_SEGMENT_LIMITS.maxRecords : Number(settings.SEGMENT_MAX_RECORDS),
+      maxBodyBytes: settings.SEGMENT_MAX_UPLOAD_BYTES === undefined ? DEFAULT_SEGMENT_LIMITS.maxBodyBytes : Number(settings.SEGMENT_MAX_UPLOAD_BYTES),
+    },
   };
 }
 

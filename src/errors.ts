@@ -178,6 +178,12 @@ export const Errors = {
     503,
     (dependency: string) => `${dependency} is not reachable`,
   ),
+  authenticationOff: defineError(
+    'authentication_off',
+    503,
+    () =>
+      'App Service Authentication is not enabled for this app, so the caller\'s identity cannot be trusted: no authorized route is served until it is (WEBSITE_AUTH_ENABLED is not True)',
+  ),
   internal: defineError('internal_error', 500, () => 'Something went wrong on our side; the error was logged'),
   // queue messages (a bug of ours, never a client's: they surface as failed invocations)
   messageTooLarge: defineError(

@@ -10,6 +10,7 @@ import { DEV_PORTS } from '../../src/storage/development';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { readHostJson } from './host-json';
 import { startLocalHost } from './host';
+import { localListenAddress } from './listen-address';
 import { loadDefinitions } from './load-definitions';
 import { applyLocalSettings, readLocalSettings } from './settings';
 
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
 
   const definitions = await loadDefinitions(join(projectRoot, 'dist', 'functions'));
   const port = Number(process.env.PORT ?? settings.port ?? 7071);
+  const address = localListenAddress(process.env);
+  if (address.warning) console.warn(address.warning);
   const host = await startLocalHost({
     definitions,
     hostSettings: readHostJson(join(projectRoot, 'host.json')),
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
     log,
     port,
     roleSwitch: true,
+    hostname: address.hostname,
   });
   console.log(`segment-export is running on ${host.url} (local host, loopback only; ${definitions.length} functions)`);
   for (const definition of definitions) console.log(`  ${describe(definition)}`);

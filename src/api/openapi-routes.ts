@@ -74,6 +74,8 @@ const sourcePath = { sourceId: sourceIdSchema.describe('An id that does not exis
 const runPath = { runId: runIdSchema.describe('A run of an export a Contributor may not use is a 404') };
 
 const ON_USABLE_CONNECTIONS = 'only on connections that allow contributors; the others do not exist for them (404)';
+const SEGMENT_READERS = 'see a segment that no export uses or that an export on a connection they may use reads; the others do not exist for them (404)';
+const SEGMENT_WRITERS = `${SEGMENT_READERS}. They may replace or delete it only when every export that uses it is on a connection they may use (otherwise 403)`;
 const CONNECT_ERRORS = [Errors.providerAuthFailed, Errors.providerUnavailable, Errors.dependencyUnavailable] as const;
 const UPLOAD_ERRORS = [
   Errors.segmentEmpty,
@@ -105,7 +107,7 @@ export const ROUTES: readonly RouteSpec[] = [
     route: 'health',
     tag: 'Health',
     summary: 'Storage and Key Vault reachability',
-    description: 'Names each dependency\'s state and nothing else.',
+    description: "Names each dependency's state and nothing else. One report answers every caller for 15 s.",
     access: { kind: 'anonymous', why: 'It reveals nothing but up or down.' },
     responses: [
       { status: 200, description: 'Every dependency is reachable', schema: 'HealthReport' },
@@ -176,8 +178,8 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'get',
     route: 'segments',
     tag: 'Segments',
-    summary: 'Every segment, by id',
-    access: { kind: 'principal', action: 'segment:read' },
+    summary: 'The segments the caller may see, by id',
+    access: { kind: 'principal', action: 'segment:read', contributors: SEGMENT_READERS },
     responses: [{ status: 200, description: 'The segments', schema: 'SegmentList' }],
   },
   {
@@ -186,7 +188,7 @@ export const ROUTES: readonly RouteSpec[] = [
     route: 'segments/{segmentId}',
     tag: 'Segments',
     summary: "A segment's current version: fields, member count",
-    access: { kind: 'principal', action: 'segment:read' },
+    access: { kind: 'principal', action: 'segment:read', contributors: SEGMENT_READERS },
     path: segmentPath,
     responses: [{ status: 200, description: 'The segment', schema: 'Segment' }],
     errors: [Errors.validationFailed, Errors.notFound],
@@ -199,7 +201,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: "Replace a segment's members (atomically)",
     description:
       'The body is streamed into a new version, which becomes current only when every record was read and stored; a refused upload changes nothing and names the line (and column) of the problem in `details`.',
-    access: { kind: 'principal', action: 'segment:write' },
+    access: { kind: 'principal', action: 'segment:write', contributors: SEGMENT_WRITERS },
     path: segmentPath,
     query: segmentUploadQuerySchema,
     body: {
@@ -208,7 +210,7 @@ export const ROUTES: readonly RouteSpec[] = [
       description: 'CSV with a header row, or one JSON object per line (NDJSON); UTF-8, uncompressed',
     },
     responses: [{ status: 200, description: 'The new current version', schema: 'SegmentUploadResult' }],
-    errors: [Errors.validationFailed, Errors.mappingFieldMissing, ...UPLOAD_ERRORS],
+    errors: [Errors.validationFailed, Errors.notFound, Errors.mappingFieldMissing, ...UPLOAD_ERRORS],
   },
   {
     function: 'segments-delete',
@@ -217,10 +219,10 @@ export const ROUTES: readonly RouteSpec[] = [
     tag: 'Segments',
     summary: 'Delete a segment',
     description: 'Refused while an export uses it (409 `segment_in_use`, `details.exportIds`). Deleting a segment that does not exist succeeds.',
-    access: { kind: 'principal', action: 'segment:write' },
+    access: { kind: 'principal', action: 'segment:write', contributors: SEGMENT_WRITERS },
     path: segmentPath,
     responses: [{ status: 204, description: 'Deleted, or there was no such segment' }],
-    errors: [Errors.validationFailed, Errors.segmentInUse, Errors.conflict],
+    errors: [Errors.validationFailed, Errors.notFound, Errors.segmentInUse, Errors.conflict],
   },
   {
     function: 'exports-create',
@@ -431,14 +433,15 @@ export const ROUTES: readonly RouteSpec[] = [
     route: 'webhooks/brevo/{token}',
     tag: 'Webhooks',
     summary: "Brevo's notifyUrl callback when an import ends",
-    description: 'Only a signal: the chunk whose import ended is woken up and reads the process status itself.',
+    description:
+      'Only a signal: the chunk whose import ended is woken up (once per import: a repeated call is answered 204 and wakes nothing) and reads the process status itself.',
     access: {
       kind: 'anonymous',
-      why: 'Outside App Service Authentication: the unguessable per-import token in the path (expiring, deleted when the chunk moves on) is the credential.',
+      why: 'Outside App Service Authentication: the unguessable per-import token in the path (bound to the import, expiring after 24 h, deleted when the chunk moves on or its run ends) is the credential.',
     },
     path: { token: z.string().describe('The per-import token the app gave Brevo in `notifyUrl`') },
     body: { kind: 'ignored', description: "Brevo's notification; not read" },
-    responses: [{ status: 204, description: 'The chunk was woken up' }],
+    responses: [{ status: 204, description: 'The chunk was woken up, or had been for this import' }],
     errors: [Errors.notFound],
   },
   {

@@ -63,6 +63,11 @@ export function getAppContext(): AppContext {
   return current;
 }
 
+/** The context installed or built so far, without building one (callers that only need to know where they run). */
+export function peekAppContext(): AppContext | undefined {
+  return current;
+}
+
 export function setAppContext(context: AppContext | undefined): void {
   current = context;
 }

@@ -77,3 +77,20 @@ export function canUseConnection(principal: Principal, connection: { allowContri
 export function canUseExport(principal: Principal, connection: { allowContributors: boolean } | undefined): boolean {
   return isAdmin(principal) || (connection !== undefined && canUseConnection(principal, connection));
 }
+
+/**
+ * What a principal may do with a segment, from the connections of the exports that use it
+ * (`undefined` for an export whose connection is gone). Segments are global, but what a segment
+ * holds reaches every account its exports send to, so a Contributor may replace or delete a segment
+ * (`write`) only when they may use every one of those exports — an unused segment included; sees
+ * it (`read`) when they may use at least one; and does not see it at all (`none`) otherwise.
+ */
+export type SegmentAccess = 'write' | 'read' | 'none';
+
+export function segmentAccess(principal: Principal, usedBy: readonly ({ allowContributors: boolean } | undefined)[]): SegmentAccess {
+  if (isAdmin(principal)) return 'write';
+  if (!can(principal, 'segment:read')) return 'none';
+  const usable = usedBy.filter((connection) => canUseExport(principal, connection)).length;
+  if (usable === usedBy.length) return can(principal, 'segment:write') ? 'write' : 'read';
+  return usable > 0 ? 'read' : 'none';
+}

@@ -40,7 +40,10 @@ export interface IngestSegmentOptions extends OperationOptions {
   uploadedBy: string;
   /** Asked with the upload's fields once every record is read, before the version becomes current: throwing refuses the upload. */
   checkFields?: (fields: readonly string[]) => Promise<void>;
+  /** Over the app's settings (`context.config.segmentLimits`), which are over the defaults. */
   limits?: Partial<SegmentLimits>;
+  /** Called once every record is stored, just before the version becomes current; a throw discards it. */
+  beforeCommit?: () => Promise<unknown>;
   recordsPerPart?: number;
   onProgress?: (progress: IngestProgress) => void;
 }
@@ -68,8 +71,9 @@ export async function ingestSegment(context: AppContext, options: IngestSegmentO
   const writer = new VersionWriter(container, segmentId, version, { recordsPerPart: options.recordsPerPart, abortSignal });
   let committed: SegmentUploadResult;
   try {
-    const written = await writeUpload(writer, options);
+    const written = await writeUpload(writer, { ...options, limits: { ...context.config.segmentLimits, ...options.limits } });
     await options.checkFields?.(written.fields);
+    await options.beforeCommit?.();
     const segment = await commitVersion(context, {
       segmentId,
       version,

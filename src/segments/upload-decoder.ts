@@ -1,8 +1,8 @@
 // Turns upload text (CSV or NDJSON) into rows aligned with one growing list of fields, and finds
 // the key field. A row holds one value per field known when it was read; fields only ever get
 // appended (NDJSON objects may introduce new ones), so earlier rows stay valid.
-import { DEFAULT_KEY_FIELDS, type SegmentFormat, type SegmentLimits } from '../domain/segment';
-import { type AppError, Errors } from '../errors';
+import { DEFAULT_KEY_FIELDS, MAX_FIELDS_JSON_CHARS, RESERVED_FIELD_NAMES, type SegmentFormat, type SegmentLimits } from '../domain/segment';
+import { type AppError, Errors, withDetails } from '../errors';
 import { CsvParser, type CsvParserOptions, type CsvPartOptions } from './csv-parser';
 import { NdjsonParser } from './ndjson-parser';
 
@@ -80,7 +80,9 @@ class CsvUploadDecoder implements UploadDecoder {
         throw limitExceeded('maxFieldNameChars', this.options.limits.maxFieldNameChars, line);
       }
       if (fields.indexOf(name) !== index) throw malformedHeader(line, `header field '${name}' appears twice`);
+      if (RESERVED_FIELD_NAMES.has(name)) throw malformedHeader(line, reservedName(name));
     });
+    if (JSON.stringify(fields).length > MAX_FIELDS_JSON_CHARS) throw fieldsTooLong(line);
     this.fields = fields;
     this.keyIndex = findKeyIndex(fields, this.options.keyField, line);
   }
@@ -89,6 +91,8 @@ class CsvUploadDecoder implements UploadDecoder {
 class NdjsonUploadDecoder implements UploadDecoder {
   readonly fields: string[] = [];
   keyIndex = -1;
+  /** `JSON.stringify(fields).length`, kept as fields arrive. */
+  private fieldsJsonChars = 2;
   private readonly indexByName = new Map<string, number>();
   private readonly parser: NdjsonParser;
   private readonly options: UploadDecoderOptions;
@@ -145,6 +149,9 @@ class NdjsonUploadDecoder implements UploadDecoder {
     if (name.length > maxFieldNameChars) throw limitExceeded('maxFieldNameChars', maxFieldNameChars, line);
     // The union of all fields is bounded too: a segment's fields are stored with its metadata.
     if (this.fields.length >= maxFieldsPerRecord) throw limitExceeded('maxFieldsPerRecord', maxFieldsPerRecord, line);
+    if (RESERVED_FIELD_NAMES.has(name)) throw malformedJson(line, reservedName(name));
+    this.fieldsJsonChars += JSON.stringify(name).length + (this.fields.length > 0 ? 1 : 0);
+    if (this.fieldsJsonChars > MAX_FIELDS_JSON_CHARS) throw fieldsTooLong(line);
     this.fields.push(name);
     this.indexByName.set(name, this.fields.length - 1);
     return this.fields.length - 1;
@@ -182,6 +189,16 @@ function malformedHeader(line: number, reason: string): AppError {
 
 function malformedJson(line: number, reason: string): AppError {
   return Errors.segmentJsonMalformed(line, 1, reason, { details: { line, column: 1, reason } });
+}
+
+function reservedName(name: string): string {
+  return `'${name}' cannot be a field name (${[...RESERVED_FIELD_NAMES].join(', ')} are reserved)`;
+}
+
+/** The fields are stored as one JSON string property, which Table storage holds up to 32K characters. */
+function fieldsTooLong(line: number): AppError {
+  const limit = 'fieldsJsonChars';
+  return withDetails(Errors.segmentLimitExceeded(limit, MAX_FIELDS_JSON_CHARS, line), { line, limit, max: MAX_FIELDS_JSON_CHARS });
 }
 
 function limitExceeded(limit: keyof SegmentLimits, max: number, line: number): AppError {

@@ -131,7 +131,7 @@ class ChunkDelivery {
   private async attempt(operation: ChunkOperation, state: DeliveryState, records: number): Promise<{ outcome: DeliveryOutcome; result?: StepResult; error?: unknown } | 'stopped'> {
     const { context, run, account, options } = this;
     if (!(await this.stillWanted())) return 'stopped';
-    const notifyUrl = await notifyUrlFor(context, run.runId, this.chunk.value);
+    const notifyUrl = await notifyUrlFor(context, run.runId, this.chunk.value, state);
     const governor = getGovernor(context);
     const bucket = account.adapter.nextBucket(operation, state);
     const grant = await takePaced(governor, account.governorAccount, bucket, {

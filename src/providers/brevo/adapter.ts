@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { Errors } from '../../errors';
 import { isProviderErrorKind, ProviderPermanentError, ProviderTransientError } from '../errors';
@@ -350,6 +351,7 @@ export class BrevoAdapter implements ProviderAdapter {
   private async readReports(urls: ReadonlyArray<readonly [string, string]>, records: MemberRecord[], options: StepOptions): Promise<RecordReject[]> {
     const groups: Array<{ emails: string[]; reason: string }> = [];
     for (const [kind, url] of urls) {
+      assertBrevoReportUrl(url, this.http.url('/'));
       const { data } = await this.http.request({ method: 'GET', path: url, schema: z.string(), responseType: 'text', bucket: BUCKETS.brevo.files }, options);
       groups.push({ emails: parseReportEmails(data), reason: reportReason(kind) });
     }
@@ -382,6 +384,41 @@ export function removeBody(emails: readonly string[]): { emails: string[] } {
   return { emails: [...emails] };
 }
 
+/**
+ * Brevo's own domains, where its report files are served. Brevo's documentation gives report URLs
+ * without naming their host (unconfirmed): these are the domains Brevo and Sendinblue operate.
+ */
+export const BREVO_REPORT_DOMAINS = ['brevo.com', 'sendinblue.com'] as const;
+
+/**
+ * A report URL comes from the provider's answer, so it is fetched only when it is https on one of
+ * Brevo's domains (never an IP literal), or on the configured API origin itself (`BREVO_BASE_URL`:
+ * the emulators). Anything else is a permanent error before any request.
+ */
+export function assertBrevoReportUrl(url: string, apiBase: URL): void {
+  const refuse = (why: string): never => {
+    throw new ProviderPermanentError({
+      provider: 'brevo',
+      operation: 'GET report',
+      providerCode: 'report_url_refused',
+      providerMessage: `the report URL was not fetched: ${why}`,
+      attempts: 0,
+    });
+  };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return refuse('it is not a URL');
+  }
+  if (parsed.origin === apiBase.origin) return;
+  if (parsed.protocol !== 'https:') refuse(`${parsed.protocol.replace(/:$/, '')} is not https`);
+  if (parsed.username !== '' || parsed.password !== '') refuse('it carries credentials');
+  const host = parsed.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  if (isIP(host) !== 0) refuse(`${host} is an IP address`);
+  if (!BREVO_REPORT_DOMAINS.some((domain) => host === domain || host.endsWith(`.${domain}`))) refuse(`${host} is not a Brevo host`);
+}
+
 const brevoErrorSchema = z.looseObject({ code: z.string().optional(), message: z.string().optional() });
 
 /** Brevo's "Contact already in list and/or does not exist" (400) and a list that no longer exists (404). */
@@ -409,6 +446,21 @@ function resolveAttributes(overrides: BrevoAttributeNames | undefined): Array<[M
     });
   }
   return resolved;
+}
+
+/**
+ * Where a chunk's delivery stands for its import webhook: the next step posts an import, the chunk
+ * waits for import `processId` to end, or it is past both (reading the report, removing).
+ */
+export type BrevoImportStage = { stage: 'import' } | { stage: 'awaiting'; processId: number } | { stage: 'after' };
+
+export function brevoImportStage(state: DeliveryState | undefined): BrevoImportStage {
+  if (state === undefined) return { stage: 'import' };
+  const parsed = stateSchema.safeParse(state);
+  if (!parsed.success) return { stage: 'after' };
+  if (parsed.data.phase === 'import') return { stage: 'import' };
+  if (parsed.data.phase === 'status') return { stage: 'awaiting', processId: parsed.data.processId };
+  return { stage: 'after' };
 }
 
 function parseState(state: DeliveryState): BrevoState {
