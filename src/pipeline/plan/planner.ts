@@ -1,9 +1,10 @@
 // The planner (queue-triggered), as orchestration: it gathers what the run needs (the export, the
 // provider account, the pinned segment versions), runs the safety survey, prepares the targets at
-// the provider only when the run may go on, plans each target (see `target-planner.ts`) and hands the totals to the run. Chunks are enqueued as they are written,
-// so delivery starts while planning goes on. Everything it reads is fixed for the run (pinned
-// segment versions, the ledger of the previous run), so a redelivered plan message plans the same
-// chunks again and skips the ones that exist.
+// the provider only when the run may go on, plans each target (see `target-planner.ts`) and hands
+// the totals to the run. Chunks are enqueued as they are written, so delivery starts while planning
+// goes on. Everything it reads is fixed for the run (pinned segment versions, the ledger of the
+// previous run), so a redelivered plan message plans the same chunks again and skips the ones that
+// exist.
 import type { AppContext } from '../../app/context';
 import type { OperationOptions } from '../../app/operation';
 import { missingMappedFields, safetyOf, type Export } from '../../domain/export';
