@@ -116,9 +116,13 @@ export const api = {
   createExport: (body: CreateExportRequest) => request<ExportResource>('POST', 'exports', { json: body }),
   updateExport: (exportId: string, body: UpdateExportRequest) => request<ExportResource>('PATCH', `exports/${id(exportId)}`, { json: body }),
 
-  startRun: (exportId: string, options: { mode: RunMode; dryRun: boolean }) =>
+  startRun: (exportId: string, options: { mode: RunMode; dryRun: boolean; confirmRemovals?: boolean }) =>
     request<StartedRun>('POST', `exports/${id(exportId)}/runs`, {
-      query: { mode: options.mode === 'full' ? 'full' : undefined, dryRun: options.dryRun ? 'true' : undefined },
+      query: {
+        mode: options.mode === 'full' ? 'full' : undefined,
+        dryRun: options.dryRun ? 'true' : undefined,
+        confirmRemovals: options.confirmRemovals ? 'true' : undefined,
+      },
     }),
   listRuns: (exportId: string, continuationToken?: string, signal?: AbortSignal) =>
     request<Page<RunResource>>('GET', `exports/${id(exportId)}/runs`, { query: { continuationToken }, signal }),

@@ -321,6 +321,40 @@ describeInBrowser('the admin web app, as an Admin', () => {
     await page.getByRole('heading', { level: 1, name: 'Segments' }).waitFor();
     expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
   });
+
+  it('sets the removal share on the export, stops a run past it, and runs it once the removals are confirmed', async () => {
+    const { page } = admin;
+    await page.goto(exportUrl);
+    const share = page.getByRole('textbox', { name: /Stop a run that would remove more than/ });
+    expect(await share.inputValue()).toBe('20');
+    await share.fill('101');
+    expect(await page.getByRole('button', { name: 'Save changes' }).isDisabled()).toBe(true);
+    await share.fill('10');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    const exportId = decodeURIComponent(new URL(exportUrl).hash.split('/').at(-1)!);
+    expect((await app.api<{ options: unknown }>('GET', `exports/${exportId}`)).body.options).toEqual({ safety: { maxRemoveShare: 0.1, maxInvalidShare: 0.5 } });
+
+    // The segment comes back with a sixth of its members: most of the list would go.
+    const kept = members.slice(0, 200);
+    await app.uploadSegment('vip', 'VIP customers', segmentCsv(kept));
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Run of VIP to Iterable' }).waitFor();
+    const stop = page.getByRole('alert').filter({ hasText: 'Too many removals' });
+    await stop.waitFor({ timeout: 60_000 });
+    const held = members.length - INVALID;
+    const leaving = held - kept.filter((member) => member.email.includes('@')).length;
+    expect(await stop.innerText()).toContain(`it would remove ${leaving.toLocaleString('en-US')} of the ${held.toLocaleString('en-US')} members`);
+    await screenshot(page, '23-run-stopped-by-safety');
+    await expectAccessible(page, 'a run stopped by a safety share');
+    const list = app.emulators.iterable.listByName('VIP customers')[0]!;
+    expect(list.members.size).toBe(held);
+
+    await page.getByRole('button', { name: 'Confirm removals and run' }).click();
+    await page.locator('.run-summary').getByText('Succeeded').waitFor({ timeout: 90_000 });
+    expect(await page.locator('.total-removes dd').innerText()).toBe(leaving.toLocaleString('en-US'));
+    expect(list.members.size).toBe(held - leaving);
+  });
 });
 
 describeInBrowser('the admin web app, as a Contributor', () => {

@@ -96,6 +96,7 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
   const [segmentIds, setSegmentIds] = useState<string[]>(existing?.segmentIds ?? []);
   const [mapping, setMapping] = useState<Partial<Mapping>>(existing?.mapping ?? {});
   const [listId, setListId] = useState(existing?.options.listId ? String(existing.options.listId) : '');
+  const [safety, setSafety] = useState<SafetyInputs>(() => safetyInputs(existing?.options.safety));
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState<string>();
   const [error, setError] = useState<unknown>();
@@ -114,7 +115,9 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
   const problems = listRefused ? [] : fieldProblems(error);
   const problemOf = (path: string) => problems.find((problem) => problem.path === path || problem.path.startsWith(`${path}.`))?.message;
   const listProblem = listRefused ? error.message : problemOf('options.listId');
-  const ready = name.trim() !== '' && connectionId !== '' && segmentIds.length > 0 && Boolean(mapping.email) && !saving && (provider !== 'brevo' || listId !== '');
+  const safetyReady = SAFETY_KEYS.every((key) => !safety[key].on || shareOf(safety[key].percent) !== undefined);
+  const ready =
+    name.trim() !== '' && connectionId !== '' && segmentIds.length > 0 && Boolean(mapping.email) && !saving && (provider !== 'brevo' || listId !== '') && safetyReady;
 
   const toggleSegment = (segmentId: string, on: boolean) => {
     const next = on ? [...segmentIds, segmentId] : segmentIds.filter((id) => id !== segmentId);
@@ -132,9 +135,7 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
     setSaved(undefined);
     const cleanMapping: Mapping = { ...mapping, email: mapping.email };
     for (const key of MAPPING_KEYS) if (!cleanMapping[key]) delete cleanMapping[key];
-    const options = provider === 'brevo' ? { listId: Number(listId) } : {};
-    // Safety thresholds (options.safety.maxRemoveShare / maxInvalidShare, issue 11) belong in this
-    // form, beside the provider options, once the API accepts them.
+    const options = { ...(provider === 'brevo' ? { listId: Number(listId) } : {}), safety: safetyOption(safety) };
     const saving$ = existing
       ? api.updateExport(existing.id, { name: name.trim(), segmentIds, mapping: cleanMapping, options })
       : api.createExport({ name: name.trim(), connectionId, segmentIds, mapping: cleanMapping, options });
@@ -275,6 +276,7 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
           {providerLabel(provider)} receives each segment as {provider === 'iterable' ? 'a list' : 'a tag'} named after the segment.
         </p>
       ) : null}
+      <SafetyFields safety={safety} onChange={setSafety} problem={problemOf('options.safety')} />
       {error && problems.length === 0 && !listProblem ? <Notice kind="error">{messageOf(error)}</Notice> : null}
       {error && problems.length > 0 ? (
         <Notice kind="error">
@@ -296,6 +298,74 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
         <span className="hint">Saving does not run the export.</span>
       </div>
     </form>
+  );
+}
+
+type SafetyKey = 'maxRemoveShare' | 'maxInvalidShare';
+type SafetyInputs = Record<SafetyKey, { on: boolean; percent: string }>;
+const SAFETY_KEYS: SafetyKey[] = ['maxRemoveShare', 'maxInvalidShare'];
+const SAFETY_DEFAULTS: Record<SafetyKey, number> = { maxRemoveShare: 0.2, maxInvalidShare: 0.5 };
+const SAFETY_LABELS: Record<SafetyKey, { label: string; hint: string }> = {
+  maxRemoveShare: {
+    label: 'Stop a run that would remove more than',
+    hint: 'of the members this export holds at a list or tag (checked from 100 removals on).',
+  },
+  maxInvalidShare: { label: 'Stop a run when more than', hint: 'of the profiles have no valid email.' },
+};
+
+function safetyInputs(saved: Partial<Record<SafetyKey, number | null>> | undefined): SafetyInputs {
+  const one = (key: SafetyKey) => {
+    const value = saved?.[key] === undefined ? SAFETY_DEFAULTS[key] : saved[key];
+    return value === null ? { on: false, percent: String(SAFETY_DEFAULTS[key] * 100) } : { on: true, percent: String(Math.round(value * 1000) / 10) };
+  };
+  return { maxRemoveShare: one('maxRemoveShare'), maxInvalidShare: one('maxInvalidShare') };
+}
+
+/** A percentage from 0 to 100 as a share, or undefined when it is not one. */
+function shareOf(percent: string): number | undefined {
+  const value = Number(percent);
+  return percent.trim() !== '' && Number.isFinite(value) && value >= 0 && value <= 100 ? Math.round(value * 10) / 1000 : undefined;
+}
+
+function safetyOption(safety: SafetyInputs): Record<SafetyKey, number | null> {
+  const one = (key: SafetyKey) => (safety[key].on ? (shareOf(safety[key].percent) ?? SAFETY_DEFAULTS[key]) : null);
+  return { maxRemoveShare: one('maxRemoveShare'), maxInvalidShare: one('maxInvalidShare') };
+}
+
+function SafetyFields(props: { safety: SafetyInputs; onChange: (next: SafetyInputs) => void; problem: string | undefined }) {
+  const { safety } = props;
+  const set = (key: SafetyKey, change: Partial<SafetyInputs[SafetyKey]>) => props.onChange({ ...safety, [key]: { ...safety[key], ...change } });
+  return (
+    <fieldset>
+      <legend>Safety</legend>
+      <p className="hint" id="safety-note">
+        A run past one of these stops before it sends anything; start it with &ldquo;Confirm removals&rdquo; on its page if it was meant.
+      </p>
+      {SAFETY_KEYS.map((key) => {
+        const invalid = safety[key].on && shareOf(safety[key].percent) === undefined;
+        return (
+          <div className="field safety-field" key={key}>
+            <input id={`safety-${key}-on`} type="checkbox" checked={safety[key].on} onChange={(event) => set(key, { on: event.target.checked })} />
+            <label htmlFor={`safety-${key}-on`}>{SAFETY_LABELS[key].label}</label>
+            <input
+              id={`safety-${key}`}
+              className="percent"
+              inputMode="decimal"
+              aria-label={`${SAFETY_LABELS[key].label} (percent)`}
+              aria-invalid={invalid ? true : undefined}
+              aria-describedby={`safety-${key}-hint`}
+              disabled={!safety[key].on}
+              value={safety[key].percent}
+              onChange={(event) => set(key, { percent: event.target.value })}
+            />
+            <span id={`safety-${key}-hint`} className={invalid ? 'hint problem' : 'hint'}>
+              {invalid ? 'A percentage from 0 to 100.' : `% ${SAFETY_LABELS[key].hint}`}
+            </span>
+          </div>
+        );
+      })}
+      {props.problem ? <p className="hint problem">{props.problem}</p> : null}
+    </fieldset>
   );
 }
 

@@ -4,13 +4,20 @@ import { api } from '../api';
 import { rejectsCsv } from '../csv';
 import { count, duration, runSeconds, STATUS_LABELS, when } from '../format';
 import { messageOf, useInterval, useLoad } from '../hooks';
-import { href } from '../router';
+import { href, navigate } from '../router';
 import { Empty, LoadError, Loading, Notice, Page, ProgressBar, StatusBadge } from '../ui';
 
 // One run, live: progress with an ETA, totals, failed chunks, cancel, and the rejected records.
 
 const POLL_MS = 1_000;
 const REJECTS_PER_PAGE = 25;
+
+const TRIGGER_LABELS: Record<RunResource['trigger'], string> = {
+  schedule: 'scheduled',
+  'on-demand': 'on demand',
+  source: 'new segment version from a source',
+  cleanup: 'cleanup (removals only)',
+};
 
 const TOTAL_LABELS: Record<TotalName, string> = {
   profiles: 'Profiles read',
@@ -81,7 +88,7 @@ function RunDetails(props: { run: RunResource; exportName: string | undefined; o
             <dt>Kind</dt>
             <dd>
               {run.mode === 'full' ? 'Full run' : 'Changes only'}
-              {run.dryRun ? ', dry run' : ''}, {run.trigger === 'schedule' ? 'scheduled' : 'on demand'}
+              {run.dryRun ? ', dry run' : ''}, {TRIGGER_LABELS[run.trigger]}
             </dd>
           </div>
           <div>
@@ -120,8 +127,10 @@ function RunDetails(props: { run: RunResource; exportName: string | undefined; o
           <Notice kind="info">
             Dry run: nothing was sent. A run now would add {count(run.totals.adds)}, update {count(run.totals.updates)} and remove{' '}
             {count(run.totals.removes)} members ({count(run.totals.unchanged)} unchanged).
+            {run.safety?.stoppedBy ? ` ${SAFETY_STOPS[run.safety.stoppedBy]}: a run would stop before it sends.` : ''}
           </Notice>
         ) : null}
+        {run.safety?.stoppedBy && !run.dryRun && !run.safety.confirmed ? <SafetyStop run={run} /> : null}
       </section>
 
       <section aria-labelledby="run-totals" className="card">
@@ -172,6 +181,51 @@ function RunDetails(props: { run: RunResource; exportName: string | undefined; o
 
       <Rejects runId={run.runId} finished={finished} />
     </>
+  );
+}
+
+const SAFETY_STOPS: Record<NonNullable<NonNullable<RunResource['safety']>['stoppedBy']>, string> = {
+  removal_threshold_exceeded: 'Too many removals',
+  invalid_threshold_exceeded: 'Too many invalid emails',
+};
+
+/** A run a safety share stopped: what it found, and the way to run it anyway. */
+function SafetyStop(props: { run: RunResource }) {
+  const { run } = props;
+  const [starting, setStarting] = useState(false);
+  const [error, setError] = useState<string>();
+  const safety = run.safety!;
+  const found =
+    safety.stoppedBy === 'removal_threshold_exceeded'
+      ? `it would remove ${count(safety.removes)} of the ${count(safety.held)} members this export holds at a list or tag`
+      : `${count(safety.invalid)} of ${count(safety.profiles)} profiles have no valid email`;
+  return (
+    <div className="safety-stop">
+      <Notice kind="error">
+        {SAFETY_STOPS[safety.stoppedBy!]}: {found}. Nothing was sent. If the segment really changed this much, run it again with the removals confirmed.
+      </Notice>
+      <div className="form-actions">
+        <button
+          type="button"
+          className="danger-outline"
+          disabled={starting}
+          onClick={() => {
+            setStarting(true);
+            setError(undefined);
+            api
+              .startRun(run.exportId, { mode: run.mode, dryRun: false, confirmRemovals: true })
+              .then((started) => navigate(href('runs', started.runId)))
+              .catch((failure: unknown) => {
+                setStarting(false);
+                setError(messageOf(failure));
+              });
+          }}
+        >
+          {starting ? 'Starting…' : 'Confirm removals and run'}
+        </button>
+      </div>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+    </div>
   );
 }
 
