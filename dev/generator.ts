@@ -62,32 +62,37 @@ interface City {
   countryCode: string;
   /** `#` a digit, `A` a capital letter. */
   postal: string;
+  /** The country and area code. */
   phone: string;
+  /** Digits after the area code, so that the number is a valid one there. */
+  subscriber: number;
+  /** The digits a number may start with after the area code (default 2-9). */
+  lead?: string;
 }
 
 const CITIES: readonly City[] = [
-  { city: 'Berlin', countryCode: 'DE', postal: '1####', phone: '+49 30' },
-  { city: 'München', countryCode: 'DE', postal: '8####', phone: '+49 89' },
-  { city: 'Köln', countryCode: 'DE', postal: '5####', phone: '+49 221' },
-  { city: 'Paris', countryCode: 'FR', postal: '750##', phone: '+33 1' },
-  { city: 'Lyon', countryCode: 'FR', postal: '6900#', phone: '+33 4' },
-  { city: 'London', countryCode: 'GB', postal: 'SW# #AA', phone: '+44 20' },
-  { city: 'Manchester', countryCode: 'GB', postal: 'M# #AA', phone: '+44 161' },
-  { city: 'New York', countryCode: 'US', postal: '100##', phone: '+1 212' },
-  { city: 'San Francisco', countryCode: 'US', postal: '941##', phone: '+1 415' },
-  { city: 'Chicago', countryCode: 'US', postal: '606##', phone: '+1 312' },
-  { city: 'São Paulo', countryCode: 'BR', postal: '0####-###', phone: '+55 11' },
-  { city: 'Zürich', countryCode: 'CH', postal: '80##', phone: '+41 44' },
-  { city: 'Wien', countryCode: 'AT', postal: '1###', phone: '+43 1' },
-  { city: 'Amsterdam', countryCode: 'NL', postal: '10## AA', phone: '+31 20' },
-  { city: 'Madrid', countryCode: 'ES', postal: '280##', phone: '+34 91' },
-  { city: 'Kraków', countryCode: 'PL', postal: '3#-###', phone: '+48 12' },
-  { city: 'Stockholm', countryCode: 'SE', postal: '1## ##', phone: '+46 8' },
-  { city: 'København', countryCode: 'DK', postal: '1###', phone: '+45 3' },
-  { city: 'Tokyo', countryCode: 'JP', postal: '1##-####', phone: '+81 3' },
-  { city: 'Sydney', countryCode: 'AU', postal: '2###', phone: '+61 2' },
-  { city: 'Toronto', countryCode: 'CA', postal: 'M#A #A#', phone: '+1 416' },
-  { city: 'Dublin', countryCode: 'IE', postal: 'D0# A#A#', phone: '+353 1' },
+  { city: 'Berlin', countryCode: 'DE', postal: '1####', phone: '+49 30', subscriber: 8 },
+  { city: 'München', countryCode: 'DE', postal: '8####', phone: '+49 89', subscriber: 8 },
+  { city: 'Köln', countryCode: 'DE', postal: '5####', phone: '+49 221', subscriber: 7 },
+  { city: 'Paris', countryCode: 'FR', postal: '750##', phone: '+33 1', subscriber: 8 },
+  { city: 'Lyon', countryCode: 'FR', postal: '6900#', phone: '+33 4', subscriber: 8 },
+  { city: 'London', countryCode: 'GB', postal: 'SW# #AA', phone: '+44 20', subscriber: 8, lead: '378' },
+  { city: 'Manchester', countryCode: 'GB', postal: 'M# #AA', phone: '+44 161', subscriber: 7 },
+  { city: 'New York', countryCode: 'US', postal: '100##', phone: '+1 212', subscriber: 7 },
+  { city: 'San Francisco', countryCode: 'US', postal: '941##', phone: '+1 415', subscriber: 7 },
+  { city: 'Chicago', countryCode: 'US', postal: '606##', phone: '+1 312', subscriber: 7 },
+  { city: 'São Paulo', countryCode: 'BR', postal: '0####-###', phone: '+55 11', subscriber: 8 },
+  { city: 'Zürich', countryCode: 'CH', postal: '80##', phone: '+41 44', subscriber: 7 },
+  { city: 'Wien', countryCode: 'AT', postal: '1###', phone: '+43 1', subscriber: 7 },
+  { city: 'Amsterdam', countryCode: 'NL', postal: '10## AA', phone: '+31 20', subscriber: 7 },
+  { city: 'Madrid', countryCode: 'ES', postal: '280##', phone: '+34 91', subscriber: 7 },
+  { city: 'Kraków', countryCode: 'PL', postal: '3#-###', phone: '+48 12', subscriber: 7 },
+  { city: 'Stockholm', countryCode: 'SE', postal: '1## ##', phone: '+46 8', subscriber: 7 },
+  { city: 'København', countryCode: 'DK', postal: '1###', phone: '+45 3', subscriber: 7 },
+  { city: 'Tokyo', countryCode: 'JP', postal: '1##-####', phone: '+81 3', subscriber: 8 },
+  { city: 'Sydney', countryCode: 'AU', postal: '2###', phone: '+61 2', subscriber: 8, lead: '89' },
+  { city: 'Toronto', countryCode: 'CA', postal: 'M#A #A#', phone: '+1 416', subscriber: 7 },
+  { city: 'Dublin', countryCode: 'IE', postal: 'D0# A#A#', phone: '+353 1', subscriber: 7 },
 ];
 
 const SPECIAL_LETTERS: Readonly<Record<string, string>> = { ł: 'l', ø: 'o', ß: 'ss', ı: 'i', đ: 'd', æ: 'ae', œ: 'oe' };
@@ -129,6 +134,11 @@ class Random {
     for (let i = 0; i < count; i++) text += String(this.int(10));
     return text;
   }
+}
+
+function leadDigit(city: City, random: Random): string {
+  const lead = city.lead ?? '23456789';
+  return lead[random.int(lead.length)]!;
 }
 
 /** A well-mixed 32-bit seed for record `index` of stream `seed`. */
@@ -231,7 +241,7 @@ function baseProfile(index: number, options: Resolved): GeneratedProfile {
     Email: email,
     FirstName: FIRST_NAMES[first]!,
     LastName: LAST_NAMES[last]!,
-    Phone: `${city.phone} ${random.digits(7)}`,
+    Phone: `${city.phone} ${leadDigit(city, random)}${random.digits(city.subscriber - 1)}`,
     Address: address(random),
     City: city.city,
     CountryCode: city.countryCode,

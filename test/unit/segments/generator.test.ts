@@ -7,6 +7,7 @@ import {
   PROFILE_FIELDS,
   type GeneratedProfile,
 } from '../../../dev/generator';
+import { toE164 } from '../../../src/providers/omnisend/phone';
 import { createUploadDecoder } from '../../../src/segments/upload-decoder';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -26,6 +27,11 @@ describe('generateProfiles', () => {
     expect(profiles.some((profile) => /[^ -~]/.test(profile.FirstName + profile.LastName + profile.City))).toBe(true);
     expect(profiles.some((profile) => profile.Address.includes(','))).toBe(true);
     expect(profiles.every((profile) => /^[A-Z]{2}$/.test(profile.CountryCode))).toBe(true);
+  });
+
+  it('gives every profile a phone number that is valid in its country, as real customer data mostly has', () => {
+    const invalid = all({ count: 5_000, seed: 3 }).filter((profile) => !toE164(profile.Phone, profile.CountryCode).ok);
+    expect(invalid.map((profile) => `${profile.City}: ${profile.Phone}`)).toEqual([]);
   });
 
   it('makes about the requested shares of invalid and duplicate emails', () => {
