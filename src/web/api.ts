@@ -138,6 +138,8 @@ export interface UploadOptions {
   keyField?: string;
   file: Blob;
   contentType: 'text/csv' | 'application/x-ndjson';
+  /** Upload even though an export maps a field the file lacks (its runs then fail until fixed). */
+  force?: boolean;
   onProgress: (sentBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -150,6 +152,7 @@ export function uploadSegment(options: UploadOptions): Promise<SegmentUploadResu
   return new Promise((resolve, reject) => {
     const query = new URLSearchParams({ name: options.name });
     if (options.keyField) query.set('keyField', options.keyField);
+    if (options.force) query.set('force', 'true');
     const xhr = new XMLHttpRequest();
     xhr.open('PUT', `/api/segments/${id(options.segmentId)}?${query.toString()}`);
     xhr.setRequestHeader('content-type', `${options.contentType}; charset=utf-8`);

@@ -355,6 +355,28 @@ describeInBrowser('the admin web app, as an Admin', () => {
     expect(await page.locator('.total-removes dd').innerText()).toBe(leaving.toLocaleString('en-US'));
     expect(list.members.size).toBe(held - leaving);
   });
+
+  it('refuses an upload without a column the export maps, and uploads it only when asked to', async () => {
+    const { page } = admin;
+    await open(page, 'segments', 'Segments');
+    await page.getByLabel('Upload to').selectOption('vip');
+    const withoutCity = 'CustomerId,Email,FirstName\nc1,one@example.com,Ann\n';
+    await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'no-city.csv', mimeType: 'text/csv', buffer: Buffer.from(withoutCity) });
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    const refused = page.getByRole('alert').filter({ hasText: 'The upload was refused.' });
+    await refused.waitFor();
+    expect(await refused.innerText()).toContain('City');
+    await screenshot(page, '24-segments-mapping-missing');
+    await expectAccessible(page, 'an upload refused for a mapped field');
+    const before = (await app.api<{ version: string; fields: string[] }>('GET', 'segments/vip')).body;
+    expect(before.fields).toContain('City');
+
+    await page.getByRole('button', { name: 'Upload anyway' }).click();
+    await page.getByRole('status').filter({ hasText: 'Uploaded “VIP customers”: 1 member,' }).waitFor();
+    const after = (await app.api<{ version: string; fields: string[] }>('GET', 'segments/vip')).body;
+    expect(after.version).not.toBe(before.version);
+    expect(after.fields).not.toContain('City');
+  });
 });
 
 describeInBrowser('the admin web app, as a Contributor', () => {

@@ -113,7 +113,7 @@ type UploadState =
   | { kind: 'idle' }
   | { kind: 'uploading'; sent: number; total: number }
   | { kind: 'done'; text: string }
-  | { kind: 'refused'; message: string; place: string | undefined };
+  | { kind: 'refused'; message: string; place: string | undefined; mappingMissing?: boolean };
 
 function Upload(props: { segments: Segment[]; onUploaded: () => void }) {
   const [target, setTarget] = useState(NEW);
@@ -130,6 +130,10 @@ function Upload(props: { segments: Segment[]; onUploaded: () => void }) {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    send(false);
+  };
+
+  const send = (force: boolean) => {
     if (!ready) return;
     const controller = new AbortController();
     cancel.current = controller;
@@ -140,12 +144,13 @@ function Upload(props: { segments: Segment[]; onUploaded: () => void }) {
       keyField: keyField.trim() || undefined,
       file,
       contentType: format,
+      force,
       signal: controller.signal,
       onProgress: (sent, total) => setState({ kind: 'uploading', sent, total }),
     })
       .then((result) => {
         const duplicates = result.duplicateKeys.count > 0 ? ` ${count(result.duplicateKeys.count)} repeated profile keys: the last record of each won.` : '';
-        setState({ kind: 'done', text: `Uploaded “${result.name}”: ${count(result.memberCount)} members, version ${result.version}.${duplicates}` });
+        setState({ kind: 'done', text: `Uploaded “${result.name}”: ${count(result.memberCount)} ${result.memberCount === 1 ? 'member' : 'members'}, version ${result.version}.${duplicates}` });
         props.onUploaded();
       })
       .catch((error: unknown) => {
@@ -154,7 +159,7 @@ function Upload(props: { segments: Segment[]; onUploaded: () => void }) {
           return;
         }
         const place = error instanceof ApiError ? placeOf(error.details) : undefined;
-        setState({ kind: 'refused', message: messageOf(error), place });
+        setState({ kind: 'refused', message: messageOf(error), place, mappingMissing: error instanceof ApiError && error.code === 'mapping_field_missing' });
       });
   };
 
@@ -254,8 +259,19 @@ function Upload(props: { segments: Segment[]; onUploaded: () => void }) {
             <p>
               <strong>The upload was refused{state.place ? ` at ${state.place}` : ''}.</strong> {state.message}
             </p>
-            <p>The segment did not change: fix the file and upload it again.</p>
+            <p>
+              {state.mappingMissing
+                ? 'The segment did not change. Fix the file, or change those exports’ field mapping first. Uploaded anyway, the exports’ runs fail, sending and removing nothing, until the field is back.'
+                : 'The segment did not change: fix the file and upload it again.'}
+            </p>
           </Notice>
+        ) : null}
+        {state.kind === 'refused' && state.mappingMissing ? (
+          <div className="form-actions">
+            <button type="button" className="danger-outline" onClick={() => send(true)}>
+              Upload anyway
+            </button>
+          </div>
         ) : null}
       </form>
     </section>
