@@ -48,9 +48,16 @@ describe('faults', () => {
   });
 
   it('20% provider 503s and a 429 storm still end succeeded with the right membership', async () => {
-    const { exportId, emails } = await iterableExport({ emulators: { rateScale: 40, faults: { serverErrorShare: 0.2, serverErrorStatus: 503 } } }, 6000);
+    // The first two answers are 503 whatever the timing, then one in five; the 429 storm begins
+    // with the first subscribe request, so that it meets the sending however slow planning is.
+    const { exportId, emails } = await iterableExport(
+      { emulators: { rateScale: 40, faults: { serverErrorShare: 0.2, serverErrorStatus: 503, nextServerErrors: 2 } } },
+      6000,
+    );
     const runId = await app!.startRun(exportId);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const subscribes = () => app!.emulators.iterable.requests.counts.byRoute['POST /api/lists/subscribe'] ?? 0;
+    const deadline = Date.now() + 60_000;
+    while (subscribes() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     app!.emulators.iterable.setFaults({ throttleForMs: 1500 });
     const run = await app!.waitForRun(runId, { timeoutInMs: 120_000 });
     expect(run.status).toBe('succeeded');
