@@ -26,7 +26,7 @@ const PROVIDERS = ['iterable', 'brevo', 'omnisend'] as const;
 type Provider = (typeof PROVIDERS)[number];
 const MAPPING = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', phone: 'Phone', address: 'Address', city: 'City', countryRegion: 'CountryCode', postalCode: 'PostalCode' };
 const ASYNC_DELAY_MS = 200;
-/** One status read per Omnisend batch: ask once the emulated processing is over. */
+/** Omnisend batch statuses: ask once the emulated processing is over, so one list of finished batches answers for a whole chunk. */
 const PROVIDER_TIMING = { omnisendBatchPollMs: ASYNC_DELAY_MS + 50, brevoPollIntervalMs: ASYNC_DELAY_MS + 50, brevoNotifyFallbackMs: 5_000 };
 /** One app instance: up to 24 messages of a queue at once (batchSize + newBatchThreshold), idle queues polled at least every 0.5 s. */
 const QUEUES = { batchSize: 16, newBatchThreshold: 8, maxPollingInterval: '00:00:00.5' };

@@ -204,10 +204,15 @@ function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
     tags: strict
       ? z.strictObject({ tags: tagList, emails: z.array(z.string()).min(1).max(maxTagEmails) })
       : z.looseObject({ tags: tagList, emails: z.array(z.string()).max(maxTagEmails).optional() }),
+    // As the published description has it: endpoint required, offset from 0, limit 1-250 (default
+    // 100), dates as yyyy-mm-dd.
     listBatches: z.object({
-      endpoint: z.string().optional(),
+      endpoint: z.enum(['products', 'contacts', 'events']),
       status: z.enum(['pending', 'inProgress', 'finished', 'stopped']).optional(),
+      offset: z.coerce.number().int().min(0).default(0),
       limit: z.coerce.number().int().min(1).max(250).default(100),
+      dateFrom: z.iso.date().optional(),
+      dateTo: z.iso.date().optional(),
     }),
   };
 }
@@ -571,15 +576,23 @@ export class OmnisendEmulator extends BaseEmulator {
     return batch.status === 'pending' && Date.now() >= batch.inProgressAt ? 'inProgress' : batch.status;
   }
 
-  /** `GET /api/batches?endpoint&status&limit`: the brand's batches, newest first. */
+  /**
+   * `GET /api/batches?endpoint&status&offset&limit&dateFrom&dateTo`: the brand's batches of one
+   * endpoint, newest first, filtered by status (as it is at the time of the request) and by the
+   * day they were created (UTC, both ends included), `limit` of them from `offset`.
+   */
   private listBatches(context: RequestContext): Reply {
     const parsed = this.schemas.listBatches.safeParse(Object.fromEntries(context.query));
     if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
-    const { endpoint, status, limit } = parsed.data;
+    const { endpoint, status, offset, limit, dateFrom, dateTo } = parsed.data;
     const batches: Record<string, unknown>[] = [];
+    let skipped = 0;
     for (const batch of [...this.state.batches.values()].reverse()) {
       if (batches.length === limit) break;
-      if ((endpoint !== undefined && batch.endpoint !== endpoint) || (status !== undefined && this.statusOf(batch) !== status)) continue;
+      if (batch.endpoint !== endpoint || (status !== undefined && this.statusOf(batch) !== status)) continue;
+      const day = new Date(batch.createdAt).toISOString().slice(0, 10);
+      if ((dateFrom !== undefined && day < dateFrom) || (dateTo !== undefined && day > dateTo)) continue;
+      if (skipped++ < offset) continue;
       batches.push(this.batchView(batch));
     }
     return { status: 200, body: { batches, paging: { cursors: { after: null, before: null }, limit } } };

@@ -173,6 +173,39 @@ describe('Omnisend emulator: batches', () => {
     expect(unknown.body).toEqual(problemOf('not-found', 404));
   });
 
+  it('lists the batches of one endpoint newest first, by status and creation day, limit from offset', async () => {
+    const omnisend = await start({ asyncDelayMs: 10_000 });
+    const ids: string[] = [];
+    for (const email of ['a@example.com', 'b@example.com', 'c@example.com']) ids.push(field<string>(await postBatch(omnisend, [contact(email)]), 'batchID'));
+    const listed = (query: string) => api(omnisend, 'GET', `/batches?${query}`);
+    const batchIds = (result: { body: unknown }) => (result.body as { batches: Array<{ batchID: string }> }).batches.map((batch) => batch.batchID);
+
+    const all = await listed('endpoint=contacts');
+    expect(all.status).toBe(200);
+    expect(batchIds(all)).toEqual([...ids].reverse());
+    expect((all.body as { batches: unknown[] }).batches[0]).toMatchObject({ batchID: ids[2], endpoint: 'contacts', totalCount: 1, errorsCount: 0 });
+    expect(batchIds(await listed('endpoint=contacts&offset=1&limit=1'))).toEqual([ids[1]]);
+    expect(batchIds(await listed('endpoint=contacts&status=finished'))).toEqual([]);
+    expect(batchIds(await listed('endpoint=products'))).toEqual([]);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(batchIds(await listed(`endpoint=contacts&dateFrom=${today}&dateTo=${today}`))).toHaveLength(3);
+    expect(batchIds(await listed('endpoint=contacts&dateTo=2000-01-01'))).toEqual([]);
+    // The endpoint is required; limit 1-250, offset from 0, dates as yyyy-mm-dd.
+    for (const query of ['', 'endpoint=lists', 'endpoint=contacts&limit=251', 'endpoint=contacts&limit=0', 'endpoint=contacts&offset=-1', 'endpoint=contacts&dateFrom=01/02/2026']) {
+      const refused = await listed(query);
+      expect(refused.status, query).toBe(400);
+      expect(refused.body).toMatchObject(problemOf('validation-failed', 400));
+    }
+  });
+
+  it('lists a batch as finished, with its errors counted, once it has run', async () => {
+    const omnisend = await start();
+    const id = field<string>(await postBatch(omnisend, [contact('a@example.com'), contact('bad@example.invalid')]), 'batchID');
+    await omnisend.settled();
+    const finished = await api(omnisend, 'GET', '/batches?endpoint=contacts&status=finished&limit=250');
+    expect((finished.body as { batches: unknown[] }).batches).toEqual([expect.objectContaining({ batchID: id, status: 'finished', errorsCount: 1, finishedCount: 2 })]);
+  });
+
   it('forgets the oldest finished batches beyond maxRetainedBatches', async () => {
     const omnisend = await start({ maxRetainedBatches: 2 });
     for (const email of ['a@example.com', 'b@example.com']) await postBatch(omnisend, [contact(email)]);

@@ -25,22 +25,19 @@ import type {
  * Omnisend (API version 2026-03-15): contacts are upserted through asynchronous batches of 100
  * (bodies of at most 1 MB, phones in E.164; a batch whose answer was lost is looked up, never
  * posted again blind),
- * each batch's status is read until it finishes (its items only when it reports errors), and then
- * the chunk's new members get the segment's tag in one call of up to 250 emails. Removals take the
- * tag off, 250 emails per call.
- *
- * Why 250 records per upsert chunk: the tag call (60/minute) is the bottleneck, and a full tag call
- * takes 250 emails. Each chunk then costs 3 batch posts + at least 3 status reads = 6 brand-bucket
- * requests per tag call; at 60 tag calls a minute that is 360 of the brand's 400/minute, leaving
- * room for the occasional extra status read, so both limits are used nearly to the full.
+ * the chunk's batches are looked for among the brand's finished contact batches (`GET /batches`
+ * filtered by endpoint and status, 250 a call: one read answers for all of them), a batch's own
+ * status is read only when the list keeps missing it (still running, stopped, or pushed out of the
+ * 250 newest), its items only when it reports errors, and then the chunk's new members get the
+ * segment's tag in one call of up to 250 emails. Removals take the tag off, 250 emails per call.
  */
 export const OMNISEND_API_VERSION = '2026-03-15';
 
 const BATCH_ITEMS = 100;
 /**
- * Two tag calls' worth: a chunk of 500 costs 5 batch posts, 5 status reads and 2 tag calls, 6
- * brand requests per 250 contacts, so the tags limit (60/min) binds, not the brand limit (400/min,
- * which tag calls count against too). At 250 a chunk would cost 7 and the brand limit would bind.
+ * Two tag calls' worth: a chunk of 500 costs 5 batch posts, usually 1 or 2 status list reads and 2
+ * tag calls, about 4 brand requests per 250 contacts, so the tags limit (60/min) binds, not the
+ * brand limit (400/min, which tag calls and the contact existence checks count against too).
  */
 const MAX_UPSERT_RECORDS = 500;
 const MAX_TAG_EMAILS = 250;
@@ -58,6 +55,10 @@ const CLOCK_SKEW_MS = 60_000;
 const UNCONFIRMED_BATCH = '-';
 /** A batch that Omnisend stopped is posted again this many times before its records are rejected. */
 const MAX_REPOSTS = 3;
+/** The most batches one `GET /batches` answers (documented range 1-250). */
+const BATCH_LIST_LIMIT = 250;
+/** A batch the finished list missed this many times in a row has its own status read. */
+const MAX_LIST_MISSES = 2;
 
 export function encodeContact(record: UpsertRecord): Record<string, unknown> {
   const { firstName, lastName, phone, address, city, countryRegion, postalCode } = record.fields;
@@ -135,6 +136,8 @@ const stateSchema = z.discriminatedUnion('phase', [
     unmatched: z.array(z.number().int().nonnegative()).default([]),
     /** The answer to posting batch `batch` was lost at `sentAtMs`: it is looked up, never posted blind. */
     lost: z.object({ batch: z.number().int().nonnegative(), sentAtMs: z.number(), looks: z.number().int().nonnegative() }).optional(),
+    /** How many finished-batch lists in a row did not hold batch `checked`. */
+    listMisses: z.number().int().nonnegative().default(0),
   }),
   z.object({ phase: z.literal('remove') }),
 ]);
@@ -213,7 +216,7 @@ export class OmnisendAdapter implements ProviderAdapter {
   start(operation: ChunkOperation): DeliveryState {
     const state: OmnisendState =
       operation.kind === 'upsert'
-        ? { phase: 'upsert', batchIds: [], checked: 0, readItems: false, repost: false, reposts: 0, rejected: [], reasons: [], tagged: 0, unmatched: [] }
+        ? { phase: 'upsert', batchIds: [], checked: 0, readItems: false, repost: false, reposts: 0, rejected: [], reasons: [], tagged: 0, unmatched: [], listMisses: 0 }
         : { phase: 'remove' };
     return state;
   }
@@ -238,7 +241,8 @@ export class OmnisendAdapter implements ProviderAdapter {
     if (state.repost) return this.postBatch(operation, state, state.checked, options);
     if (state.batchIds.length < batches) return this.postBatch(operation, state, state.batchIds.length, options);
     if (state.checked < batches) {
-      return state.readItems ? this.readItems(operation, state, options) : this.readStatus(state, options);
+      if (state.readItems) return this.readItems(operation, state, options);
+      return state.listMisses >= MAX_LIST_MISSES ? this.readStatus(state, options) : this.readFinished(state, options);
     }
     return this.tagNewMembers(operation, state, tag, options);
   }
@@ -309,13 +313,47 @@ export class OmnisendAdapter implements ProviderAdapter {
     return this.posted(operation, { ...state, unmatched }, lost.batch, UNCONFIRMED_BATCH);
   }
 
+  /**
+   * One read of the brand's newest finished contact batches accounts for every batch of the chunk it
+   * holds, in order, up to the first it does not hold or that reported errors (whose items are read
+   * next). Batches that are unconfirmed need no status.
+   */
+  private async readFinished(state: UpsertState, options: StepOptions): Promise<StepResult> {
+    const { data } = await this.http.request(
+      {
+        method: 'GET',
+        path: '/batches',
+        query: { endpoint: 'contacts', status: 'finished', limit: BATCH_LIST_LIMIT },
+        schema: batchListSchema,
+        bucket: BUCKETS.omnisend.brand,
+      },
+      options,
+    );
+    const finished = new Map((data.batches ?? []).filter((batch) => batch.status === undefined || batch.status === 'finished').map((batch) => [batch.batchID, batch]));
+    let checked = state.checked;
+    for (; checked < state.batchIds.length; checked += 1) {
+      const batchId = state.batchIds[checked]!;
+      if (batchId === UNCONFIRMED_BATCH) continue;
+      const batch = finished.get(batchId);
+      if (batch === undefined) break;
+      if ((batch.errorsCount ?? 0) > 0) break;
+    }
+    const moved = checked > state.checked;
+    const next: UpsertState = { ...state, checked, reposts: moved ? 0 : state.reposts, listMisses: moved ? 0 : state.listMisses + 1 };
+    const current = state.batchIds[checked];
+    if (current !== undefined && (finished.get(current)?.errorsCount ?? 0) > 0) return { kind: 'next', state: { ...next, readItems: true, listMisses: 0 } };
+    return checked >= state.batchIds.length ? { kind: 'next', state: next } : { kind: 'next', state: next, notBeforeMs: this.batchPollMs };
+  }
+
+  /** One batch's own status: the finished list kept missing it (still running, stopped, or out of its 250). */
   private async readStatus(state: UpsertState, options: StepOptions): Promise<StepResult> {
     const batchId = state.batchIds[state.checked]!;
-    if (batchId === UNCONFIRMED_BATCH) return { kind: 'next', state: { ...state, checked: state.checked + 1, reposts: 0 } };
+    if (batchId === UNCONFIRMED_BATCH) return { kind: 'next', state: { ...state, checked: state.checked + 1, reposts: 0, listMisses: 0 } };
     const { data } = await this.http.request(
       { method: 'GET', path: `/batches/${encodeURIComponent(batchId)}`, schema: batchSchema, bucket: BUCKETS.omnisend.brand },
       options,
     );
+    state = { ...state, listMisses: 0 };
     if (data.status === 'pending' || data.status === 'inProgress') return { kind: 'next', state, notBeforeMs: this.batchPollMs };
     if (data.status === 'stopped' && state.reposts < MAX_REPOSTS) {
       return { kind: 'next', state: { ...state, repost: true } };
@@ -491,6 +529,15 @@ function droppedPhone(record: MemberRecord): string | undefined {
 
 const batchListSchema = z.looseObject({
   batches: z
-    .array(z.looseObject({ batchID: z.string(), totalCount: z.number().int(), endpoint: z.string().optional(), createdAt: z.string().optional() }))
+    .array(
+      z.looseObject({
+        batchID: z.string(),
+        totalCount: z.number().int(),
+        endpoint: z.string().optional(),
+        status: z.string().optional(),
+        errorsCount: z.number().int().optional(),
+        createdAt: z.string().optional(),
+      }),
+    )
     .nullish(),
 });

@@ -55,6 +55,11 @@ function requests(route: string) {
   return emulator.requests.entries().filter((entry) => entry.route === route);
 }
 
+/** Lists of the brand's batches: status reads ask for the finished ones, lookups of a lost batch for all. */
+function batchLists(kind: 'status' | 'lookup') {
+  return requests('GET /api/batches').filter((entry) => new URLSearchParams(entry.query).has('status') === (kind === 'status'));
+}
+
 async function run(omnisend: ProviderAdapter, operation: ChunkOperation): Promise<{ result: StepResult; buckets: string[] }> {
   const buckets: string[] = [];
   let state: DeliveryState = omnisend.start(operation);
@@ -166,7 +171,7 @@ describe('upserting into Omnisend', () => {
       await new Promise((resolve) => setTimeout(resolve, result.notBeforeMs ?? 0));
     }
     expect(emulator.state.batches.size).toBe(2);
-    expect(requests('GET /api/batches')).toHaveLength(1);
+    expect(batchLists('lookup')).toHaveLength(1);
     // The late answer to the first post is still on its way: let it land in this test's log.
     await expect.poll(() => requests('POST /api/batches').length, { timeout: 2_000 }).toBe(2);
     await emulator.settled();
@@ -179,7 +184,7 @@ describe('upserting into Omnisend', () => {
     const { result } = await run(adapter(), { kind: 'upsert', target: { provider: 'omnisend', tag: TAG }, records });
     expect(result).toEqual({ kind: 'done', rejects: [] });
     expect(requests('POST /api/batches').map((entry) => entry.status)).toEqual([503, 201]);
-    expect(requests('GET /api/batches')).toHaveLength(3);
+    expect(batchLists('lookup')).toHaveLength(3);
     expect(emulator.state.batches.size).toBe(1);
   });
 
@@ -210,6 +215,20 @@ describe('upserting into Omnisend', () => {
     await emulator.settled();
     expect(emulator.tagMembers(TAG).sort()).toEqual(records.filter((record) => record.isNew).map((record) => record.email).sort());
     expect(buckets.filter((bucket) => bucket === 'tags')).toHaveLength(2);
+  });
+
+  it("reads a chunk's batch statuses from the list of finished batches, each batch's own only for its errors", async () => {
+    const records = Array.from({ length: 500 }, (_, i) => ({ email: i === 250 ? 'bad@example.invalid' : `l${i}@example.com`, fields: {}, isNew: true }));
+    const { result } = await run(adapter(), { kind: 'upsert', target: { provider: 'omnisend', tag: TAG }, records });
+    expect(result).toEqual({ kind: 'done', rejects: [expect.objectContaining({ email: 'bad@example.invalid', code: 'provider_rejected' })] });
+    expect(requests('POST /api/batches')).toHaveLength(5);
+    const lists = batchLists('status');
+    expect(lists.length).toBeGreaterThanOrEqual(1);
+    expect(lists.length).toBeLessThan(5);
+    for (const list of lists) expect(Object.fromEntries(new URLSearchParams(list.query))).toEqual({ endpoint: 'contacts', status: 'finished', limit: '250' });
+    // No batch's own status; the items of the one batch that reported an error (records 200-299).
+    expect(requests('GET /api/batches/{batchID}')).toHaveLength(0);
+    expect(requests('GET /api/batches/{batchID}/items')).toHaveLength(1);
   });
 
   it('keeps the delivery state small: batch ids and indices, never the records', async () => {
@@ -246,8 +265,18 @@ describe('upserting into Omnisend', () => {
     await emulator.settled();
     emulator.clearFaults();
     if (posted.kind !== 'next') throw new Error('expected a next step');
-    const stopped = await omnisend.step(operation, posted.state);
+    // A stopped batch is never among the finished ones: after the list missed it twice, its own
+    // status says it stopped.
+    let state = posted.state;
+    for (let missed = 0; missed < 2; missed += 1) {
+      const listed = await omnisend.step(operation, state);
+      expect(listed).toMatchObject({ kind: 'next', state: { repost: false, listMisses: missed + 1 } });
+      if (listed.kind !== 'next') throw new Error('expected a next step');
+      state = listed.state;
+    }
+    const stopped = await omnisend.step(operation, state);
     expect(stopped).toMatchObject({ kind: 'next', state: { repost: true } });
+    expect(requests('GET /api/batches/{batchID}')).toHaveLength(1);
     if (stopped.kind !== 'next') throw new Error('expected a next step');
     const rejects = await deliver(omnisend, governor(), account(), operation);
     expect(rejects).toEqual([]);

@@ -124,6 +124,8 @@ describe('the Omnisend batch state machine', () => {
   it('rejects the records of a batch that stays stopped after being posted again three times', async () => {
     const pool = agent.get(origin);
     pool.intercept({ path: '/api/batches', method: 'POST' }).reply(201, { batchID: 'b1' }).times(4);
+    // A stopped batch is never among the finished ones: after two lists without it, its own status is read.
+    pool.intercept({ path: /^\/api\/batches\?/, method: 'GET' }).reply(200, { batches: [] }).times(8);
     pool.intercept({ path: '/api/batches/b1', method: 'GET' }).reply(200, { status: 'stopped', errorsCount: 0 }).times(4);
     pool.intercept({ path: '/api/batches/b1/items', method: 'GET' }).reply(200, {
       responses: [{ itemID: '1', responseCode: 201, request: { identifiers: [{ type: 'email', id: 'done@x.co' }] }, response: { email: 'done@x.co' } }],
@@ -146,8 +148,11 @@ describe('the Omnisend batch state machine', () => {
   it('does not call the tag endpoint when no record is new', async () => {
     const pool = agent.get(origin);
     pool.intercept({ path: '/api/batches', method: 'POST' }).reply(201, { batchID: 'b2' });
-    pool.intercept({ path: '/api/batches/b2', method: 'GET' }).reply(200, { status: 'pending' });
-    pool.intercept({ path: '/api/batches/b2', method: 'GET' }).reply(200, { status: 'finished', errorsCount: 0 });
+    // Still running at the first status list, finished at the second.
+    pool.intercept({ path: '/api/batches?endpoint=contacts&status=finished&limit=250', method: 'GET' }).reply(200, { batches: [] });
+    pool
+      .intercept({ path: '/api/batches?endpoint=contacts&status=finished&limit=250', method: 'GET' })
+      .reply(200, { batches: [{ batchID: 'b2', totalCount: 1, endpoint: 'contacts', status: 'finished', errorsCount: 0 }] });
     const rejects = await deliver({
       kind: 'upsert',
       target: { provider: 'omnisend', tag: 't' },

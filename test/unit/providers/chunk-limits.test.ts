@@ -28,6 +28,10 @@ beforeAll(() => {
   pool.intercept({ path: /\/v3\/contacts\/lists\/\d+\/contacts\/remove/, method: 'POST' }).reply(capture(201, { contacts: {} })).persist();
   pool.intercept({ path: '/api/batches', method: 'POST' }).reply(capture(201, { batchID: 'b' })).persist();
   pool.intercept({ path: '/api/batches/b', method: 'GET' }).reply(200, { status: 'finished', errorsCount: 0 }).persist();
+  pool
+    .intercept({ path: /^\/api\/batches\?/, method: 'GET' })
+    .reply(200, { batches: [{ batchID: 'b', totalCount: 100, endpoint: 'contacts', status: 'finished', errorsCount: 0 }] })
+    .persist();
   pool.intercept({ path: '/api/contacts/tags', method: 'POST' }).reply(capture(202, '')).persist();
   pool.intercept({ path: '/api/contacts/tags', method: 'DELETE' }).reply(capture(202, '')).persist();
 });
