@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendFunction } from '../../functions/send';
+import { getGovernor } from '../../src/pipeline/accounts';
 import { segmentCsv, startTestApp, type StartTestAppOptions, type TestApp } from '../support/app';
 
 let app: TestApp | undefined;
@@ -74,5 +75,25 @@ describe('bisecting a chunk the provider refuses as a whole', () => {
     expect(subscribeRequests(app!) - 1).toBeLessThanOrEqual(22);
     const rejects = await app!.api<{ items: Array<{ email: string }> }>('GET', `runs/${run.runId}/rejects`);
     expect(rejects.body.items.map((item) => item.email)).toEqual([POISON]);
+  });
+
+  it('keeps the split when the governor makes the chunk wait in its queue', async () => {
+    let steps = 0;
+    let connectionId = '';
+    const pausing = sendFunction('iterable', {
+      afterStep: () => {
+        steps += 1;
+        // In the middle of the split the account is paused for longer than a sender waits in place.
+        if (steps === 4) void getGovernor(app!.context).pause({ connectionId, provider: 'iterable' }, Date.now() + 2_500);
+      },
+    });
+    const { exportId, good } = await poisonedExport({ emulators: { rateScale: 40 }, replace: { 'send-iterable': pausing } });
+    connectionId = (await app!.api<{ connectionId: string }>('GET', `exports/${exportId}`)).body.connectionId;
+    const run = await app!.waitForRun(await app!.startRun(exportId));
+    expect(run.totals).toMatchObject({ adds: 1000, sent: 999, rejected: 1, failed: 0 });
+    const iterable = app!.emulators.iterable;
+    expect(iterable.listMembers(iterable.listByName('Poisoned')[0]!.id).sort()).toEqual(good);
+    // Requeued with only the part's state, the chunk would start over whole: 1 + 20 more requests.
+    expect(subscribeRequests(app!) - 1).toBeLessThanOrEqual(20);
   });
 });

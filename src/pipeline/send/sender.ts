@@ -95,7 +95,7 @@ class ChunkDelivery {
     let progress = readProgress(this.chunk.value.state, operation, adapter);
     for (;;) {
       const request = currentRequest(operation, progress);
-      const outcome = await this.attempt(request.operation, request.state, request.records);
+      const outcome = await this.attempt(request, savedState(progress));
       if (outcome === 'stopped') return;
       const action = decideDelivery(outcome.outcome, { random: Math.random });
       if (outcome.result?.kind === 'next') progress = withState(progress, outcome.result.state);
@@ -127,9 +127,17 @@ class ChunkDelivery {
     return await this.delivery.save(savedState(progress));
   }
 
-  /** Everything before the request happens before the token, so the governor's grant is used at once. */
-  private async attempt(operation: ChunkOperation, state: DeliveryState, records: number): Promise<{ outcome: DeliveryOutcome; result?: StepResult; error?: unknown } | 'stopped'> {
+  /**
+   * Everything before the request happens before the token, so the governor's grant is used at once.
+   * Without a token the chunk goes back to its queue with `progress`, the whole chunk's (a split's
+   * too), not only the state of the part being sent.
+   */
+  private async attempt(
+    request: { operation: ChunkOperation; state: DeliveryState; records: number },
+    progress: DeliveryState,
+  ): Promise<{ outcome: DeliveryOutcome; result?: StepResult; error?: unknown } | 'stopped'> {
     const { context, run, account, options } = this;
+    const { operation, state, records } = request;
     if (!(await this.stillWanted())) return 'stopped';
     const notifyUrl = await notifyUrlFor(context, run.runId, this.chunk.value, state);
     const governor = getGovernor(context);
@@ -142,7 +150,7 @@ class ChunkDelivery {
     });
     if (grant === 'stop') return 'stopped';
     if (!grant.granted) {
-      await this.delivery.later(state, grant.waitMs);
+      await this.delivery.later(progress, grant.waitMs);
       return 'stopped';
     }
     try {
