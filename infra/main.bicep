@@ -65,6 +65,10 @@ var queueNames = [
   'export-chunks-brevo-poison'
   'export-chunks-omnisend'
   'export-chunks-omnisend-poison'
+  'run-notifications'
+  'run-notifications-poison'
+  'privacy-erasures'
+  'privacy-erasures-poison'
 ]
 var tableNames = [
   'connections'
@@ -77,6 +81,10 @@ var tableNames = [
   'governor'
   'targets'
   'webhooks'
+  'audit'
+  'notifications'
+  'erasures'
+  'suppressions'
 ]
 var containerNames = [
   'segments'

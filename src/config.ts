@@ -6,6 +6,7 @@ import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
 
 export const DEFAULT_REFRESH_SCHEDULE = '0 0 2 * * *';
 export const DEFAULT_LOCAL_SECRETS_FILE = '.secrets/local-secrets.json';
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
 
 const optionalText = z
@@ -47,6 +48,12 @@ export const settingsSchema = z
     OMNISEND_BASE_URL: httpUrl('Omnisend API root'),
     PUBLIC_BASE_URL: httpUrl("the app's own public URL"),
     LOCAL_SECRETS_FILE: optionalText,
+    AUDIT_RETENTION_DAYS: optionalText.refine((value) => value === undefined || (/^\d{1,4}$/.test(value) && Number(value) >= 1 && Number(value) <= 3650), {
+      message: 'must be a whole number of days between 1 and 3650',
+    }),
+    APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText.refine((value) => value === undefined || /(^|;)\s*(InstrumentationKey|IngestionEndpoint)=/i.test(value), {
+      message: 'must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)',
+    }),
   })
   .superRefine((settings, ctx) => {
     const identity = settings.AzureWebJobsStorage__accountName ?? settings.AzureWebJobsStorage__blobServiceUri;
@@ -81,6 +88,15 @@ export interface Config {
   providerBaseUrls: { iterable: string | undefined; brevo: string | undefined; omnisend: string | undefined };
   publicBaseUrl: string | undefined;
   localSecretsFile: string;
+  /** How long audit rows are kept (`AUDIT_RETENTION_DAYS`). */
+  auditRetentionDays: number;
+  /** Where telemetry goes (`APPLICATIONINSIGHTS_CONNECTION_STRING`); unset: nowhere. */
+  applicationInsightsConnectionString: string | undefined;
+  /**
+   * Whether the app runs in Azure App Service / Functions (the platform sets `WEBSITE_INSTANCE_ID`
+   * on every instance): there a notification URL must be https; elsewhere loopback http is allowed.
+   */
+  runningInAzure: boolean;
 }
 
 /** Validates an environment; throws one `invalid_configuration` error naming every bad setting. */
@@ -96,7 +112,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0 || !parsed.success) {
     throw Errors.invalidConfiguration(problems, { details: { problems } });
   }
-  return toConfig(parsed.data);
+  return { ...toConfig(parsed.data), runningInAzure: (env.WEBSITE_INSTANCE_ID ?? '').trim() !== '' };
 }
 
 let cached: Config | undefined;
@@ -123,7 +139,7 @@ function unresolvedKeyVaultReferences(env: Record<string, string | undefined>): 
   );
 }
 
-function toConfig(settings: Settings): Config {
+function toConfig(settings: Settings): Omit<Config, 'runningInAzure'> {
   return {
     storage: toStorageConfig(settings),
     keyVaultUrl: settings.KEY_VAULT_URL,
@@ -135,6 +151,8 @@ function toConfig(settings: Settings): Config {
     },
     publicBaseUrl: settings.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     localSecretsFile: settings.LOCAL_SECRETS_FILE ?? DEFAULT_LOCAL_SECRETS_FILE,
+    auditRetentionDays: settings.AUDIT_RETENTION_DAYS === undefined ? DEFAULT_AUDIT_RETENTION_DAYS : Number(settings.AUDIT_RETENTION_DAYS),
+    applicationInsightsConnectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING,
   };
 }
 

@@ -33,6 +33,8 @@ export interface IterableState {
   users: Map<string, Record<string, unknown>>;
   /** Users unsubscribed from the channel by `channelUnsubscribe: true`: must stay empty. */
   globalUnsubscribes: Set<string>;
+  /** Users deleted through `DELETE /api/users/{email}`. */
+  deletedUsers: Set<string>;
   counters: { channelUnsubscribeRequests: number; subscribed: number; unsubscribed: number; rejected: number };
 }
 
@@ -101,6 +103,7 @@ export class IterableEmulator extends BaseEmulator {
     lists: new Map(),
     users: new Map(),
     globalUnsubscribes: new Set(),
+    deletedUsers: new Set(),
     counters: { channelUnsubscribeRequests: 0, subscribed: 0, unsubscribed: 0, rejected: 0 },
   };
   private nextListId = FIRST_LIST_ID;
@@ -123,6 +126,7 @@ export class IterableEmulator extends BaseEmulator {
       { method: 'DELETE', path: '/api/lists/{listId}', buckets, handle: (context) => this.deleteListRoute(context) },
       { method: 'POST', path: '/api/lists/subscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.subscribe(context) },
       { method: 'POST', path: '/api/lists/unsubscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.unsubscribe(context) },
+      { method: 'DELETE', path: '/api/users/{email}', buckets, handle: (context) => this.deleteUserRoute(context) },
     ];
     this.setUp({
       options: this.common,
@@ -163,6 +167,7 @@ export class IterableEmulator extends BaseEmulator {
     this.state.lists.clear();
     this.state.users.clear();
     this.state.globalUnsubscribes.clear();
+    this.state.deletedUsers.clear();
     this.state.counters = { channelUnsubscribeRequests: 0, subscribed: 0, unsubscribed: 0, rejected: 0 };
     this.nextListId = FIRST_LIST_ID;
     this.createInitialLists();
@@ -292,6 +297,19 @@ export class IterableEmulator extends BaseEmulator {
         invalidEmails,
       },
     };
+  }
+
+  /**
+   * `DELETE /api/users/{email}`: the user goes with every list membership (Iterable deletes
+   * asynchronously; here at once). An unknown user is a 400 BadParams: Iterable's wording for it
+   * is not documented, so the adapter reads it as "already gone" only by this message.
+   */
+  private deleteUserRoute(context: RequestContext): Reply {
+    const key = emailKey(context.params[0] ?? '');
+    if (!this.state.users.delete(key)) return badParams(`User with email ${key} does not exist`, { email: key });
+    for (const list of this.state.lists.values()) list.members.delete(key);
+    this.state.deletedUsers.add(key);
+    return iterableError(200, 'Success', 'User deletion queued');
   }
 }
 

@@ -16,6 +16,7 @@ import {
   updateExportBodySchema,
   type CreateExportBody,
   type Export,
+  type ExportCreated,
   type ExportResource,
   type UpdateExportBody,
 } from '../domain/export';
@@ -29,7 +30,10 @@ import { removeExport, removeExportWithMembers } from '../pipeline/cleanup';
 import { startRun } from '../pipeline/runs';
 import { isProviderErrorKind, toApiError } from '../providers/errors';
 import { getSegment } from '../segments/repository';
+import { urlHost } from '../domain/notification';
+import { audit, auditChanges } from './audit';
 import { authorize } from './auth';
+import { ensureNotificationSecret, notificationProblems } from './notifications';
 import { parseQuery, parseWith, readJsonBody } from './validation';
 import { requireVisibleExport } from './visibility';
 
@@ -68,7 +72,14 @@ export async function handleDeleteExport(request: HttpRequest): Promise<HttpResp
   const { exportId } = parseWith(exportParams, request.params, 'route');
   const { removeMembers } = parseQuery(request, deleteExportQuerySchema);
   const context = getAppContext();
-  await requireVisibleExport(context, principal, exportId);
+  const { stored } = await requireVisibleExport(context, principal, exportId);
+  await audit(context, principal, {
+    action: 'delete',
+    resourceType: 'export',
+    resourceId: exportId,
+    summary: removeMembers === 'true' ? 'with its members (a cleanup run removes them first)' : undefined,
+    changes: auditChanges(auditView(stored.export), undefined, { ignore: ['id'] }),
+  });
   if (removeMembers === 'true') {
     const run = await removeExportWithMembers(context, exportId, principal.userId, `deleted by ${principal.name}`);
     if (!run) return { status: 204 };
@@ -81,11 +92,12 @@ export async function handleDeleteExport(request: HttpRequest): Promise<HttpResp
   return { status: 204 };
 }
 
-export async function createExport(context: AppContext, principal: Principal, body: CreateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
+export async function createExport(context: AppContext, principal: Principal, body: CreateExportBody, options: OperationOptions = {}): Promise<ExportCreated> {
   const connection = await usableConnection(context, principal, body.connectionId, options);
   const now = context.now().toISOString();
   const value: Export = {
     id: newExportId(),
+    ...(body.notifications ? { notifications: body.notifications } : {}),
     name: body.name,
     connectionId: body.connectionId,
     segmentIds: body.segmentIds,
@@ -97,9 +109,18 @@ export async function createExport(context: AppContext, principal: Principal, bo
     updatedBy: principal.userId,
   };
   await validateExport(context, connection, value, options);
-  await createExportRow(context, value, options);
+  const secret = await ensureNotificationSecret(context, value, options);
+  const saved: Export = secret ? { ...value, notificationSecret: secret.ref } : value;
+  await createExportRow(context, saved, options);
   context.log.info('export created', { exportId: value.id, connectionId: value.connectionId, userId: principal.userId });
-  return present(value, connection, undefined);
+  await audit(context, principal, { action: 'create', resourceType: 'export', resourceId: value.id, changes: auditChanges(undefined, auditView(saved), { ignore: ['id'] }) });
+  return { ...present(saved, connection, undefined), ...(secret ? { notificationSecret: secret.value } : {}) };
+}
+
+/** An export as the audit log shows it: receivers by host (Slack and Teams URLs carry a token), no secret reference. */
+function auditView(value: Export): Record<string, unknown> {
+  const { notificationSecret: _secret, notifications, ...rest } = value;
+  return { ...rest, ...(notifications ? { notifications: notifications.map((target) => ({ ...target, url: urlHost(target.url) })) } : {}) };
 }
 
 async function listVisibleExports(context: AppContext, principal: Principal, options: OperationOptions = {}): Promise<ExportResource[]> {
@@ -114,7 +135,7 @@ async function listVisibleExports(context: AppContext, principal: Principal, opt
   return items.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
 
-async function updateExport(context: AppContext, principal: Principal, exportId: string, body: UpdateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
+async function updateExport(context: AppContext, principal: Principal, exportId: string, body: UpdateExportBody, options: OperationOptions = {}): Promise<ExportCreated> {
   for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
     const { stored } = await requireVisibleExport(context, principal, exportId, options);
     const connection = await usableConnection(context, principal, stored.export.connectionId, options);
@@ -124,14 +145,20 @@ async function updateExport(context: AppContext, principal: Principal, exportId:
       segmentIds: body.segmentIds ?? stored.export.segmentIds,
       mapping: body.mapping ?? stored.export.mapping,
       options: body.options ?? stored.export.options,
+      notifications: body.notifications ?? stored.export.notifications,
       updatedAt: context.now().toISOString(),
       updatedBy: principal.userId,
     };
     await validateExport(context, connection, next, options);
-    if (await replaceExportRow(context, stored, next, options)) {
+    // The first receivers of an export get its signing secret, shown in this answer only.
+    const secret = next.notificationSecret ? undefined : await ensureNotificationSecret(context, next, options);
+    const saved: Export = secret ? { ...next, notificationSecret: secret.ref } : next;
+    if (await replaceExportRow(context, stored, saved, options)) {
       context.log.info('export updated', { exportId, userId: principal.userId });
+      await audit(context, principal, { action: 'update', resourceType: 'export', resourceId: exportId, changes: auditChanges(auditView(stored.export), auditView(saved)) });
       const cleanup = feedsOtherTargets(stored.export, next) ? await startCleanupRun(context, exportId, principal) : undefined;
-      return present(next, connection, cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId);
+      const resource = present(saved, connection, cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId);
+      return secret ? { ...resource, notificationSecret: secret.value } : resource;
     }
   }
   throw Errors.conflict('The export changed while it was being updated; try again');
@@ -160,7 +187,7 @@ async function usableConnection(context: AppContext, principal: Principal, conne
 
 async function validateExport(context: AppContext, connection: Connection, value: Export, options: OperationOptions): Promise<void> {
   const segments = await Promise.all(value.segmentIds.map((segmentId) => getSegment(context, segmentId, options)));
-  const problems = exportProblems(value, connection.provider, segments);
+  const problems = [...exportProblems(value, connection.provider, segments), ...notificationProblems(context, value.notifications ?? [])];
   if (problems.length > 0) throw invalidExport(problems);
   if (connection.provider === 'brevo' && value.options.listId !== undefined) await checkBrevoList(context, connection, value.options.listId, options);
 }
@@ -185,5 +212,6 @@ async function checkBrevoList(context: AppContext, connection: Connection, listI
 }
 
 function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined, deleting = false): ExportResource {
-  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(deleting ? { deleting } : {}) };
+  const { notificationSecret: _secret, ...shown } = value;
+  return { ...shown, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(deleting ? { deleting } : {}) };
 }

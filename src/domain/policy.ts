@@ -20,7 +20,9 @@ export type Action =
   | 'export:write'
   | 'run:read'
   | 'run:start'
-  | 'refresh:run';
+  | 'refresh:run'
+  | 'audit:read'
+  | 'privacy:manage';
 
 const ALLOWED: Record<Action, readonly Role[]> = {
   'connection:manage': ['Admin'],
@@ -32,6 +34,8 @@ const ALLOWED: Record<Action, readonly Role[]> = {
   'run:read': ['Admin', 'Contributor'],
   'run:start': ['Admin', 'Contributor'],
   'refresh:run': ['Admin'],
+  'audit:read': ['Admin'],
+  'privacy:manage': ['Admin'],
 };
 
 export const ACTION_DESCRIPTIONS: Record<Action, string> = {
@@ -44,6 +48,8 @@ export const ACTION_DESCRIPTIONS: Record<Action, string> = {
   'run:read': 'read runs',
   'run:start': 'start or cancel runs',
   'refresh:run': 'run the scheduled refresh',
+  'audit:read': 'read the audit log',
+  'privacy:manage': 'erase people or lift suppressions',
 };
 
 /** The roles that may do `action`: what the OpenAPI description names for each route. */

@@ -6,12 +6,14 @@
 // table of status x event -> function. Transitions take no abort signal on purpose: one that has
 // begun runs to its end (update, settle, release) rather than stopping half-way.
 import type { AppContext } from '../app/context';
+import { countRecords, recordRunEnded } from '../app/telemetry';
 import type { Export } from '../domain/export';
 import type { ProviderName } from '../domain/provider';
 import { emptyTotals, isTerminal, type ChunkDoc, type RunDoc, type RunMode, type RunStatus, type RunTrigger, type SafetyReport, type Totals } from '../domain/run';
 import { getExport, replaceActiveRun } from '../exports/repository';
 import { releaseSegmentVersion } from '../segments/versions';
 import { forgetExport } from './forget';
+import { notifyRunEnded } from './notify/enqueue';
 import { enqueuePlan } from './queues';
 import {
   createRunDoc,
@@ -76,7 +78,8 @@ export async function createRun(
   if (!(await createRunDoc(context, doc))) return (await getRunDoc(context, runId))?.value ?? doc;
   await upsertRunIndex(context, exp.id, now, runId);
   if (status === 'queued') await enqueuePlan(context, { runId });
-  context.log.info('run created', { runId, exportId: exp.id, trigger: options.trigger, status, mode: options.mode, dryRun: options.dryRun });
+  context.log.info('run created', { runId, exportId: exp.id, provider: options.provider, trigger: options.trigger, status, mode: options.mode, dryRun: options.dryRun });
+  if (status === 'skipped') await runEnded(context, doc);
   return doc;
 }
 
@@ -92,7 +95,7 @@ export async function beginPlanning(context: AppContext, runId: string, segmentV
   return result && !isTerminal(result.doc.status) ? result.doc : undefined;
 }
 
-export type PlannerTotals = Pick<Totals, 'profiles' | 'invalid' | 'duplicates' | 'adds' | 'updates' | 'removes' | 'unchanged'>;
+export type PlannerTotals = Pick<Totals, 'profiles' | 'invalid' | 'duplicates' | 'adds' | 'updates' | 'removes' | 'unchanged'> & Partial<Pick<Totals, 'suppressed'>>;
 
 /** Publishes the planner's totals so far; false when the run has ended meanwhile (stop planning). */
 export async function reportPlanningProgress(context: AppContext, runId: string, totals: PlannerTotals, chunksWritten: number): Promise<boolean> {
@@ -116,7 +119,10 @@ export async function completePlanning(context: AppContext, runId: string, total
     doc.status = 'running';
     return settleIfComplete(doc, context.now());
   });
-  if (result?.changed && isTerminal(result.doc.status)) await releaseRun(context, result.doc);
+  if (result?.changed && isTerminal(result.doc.status)) {
+    await releaseRun(context, result.doc);
+    await runEnded(context, result.doc);
+  }
 }
 
 /** The planner wrote these chunks (all `pending`); rows of an earlier attempt are replaced as they were. */
@@ -151,11 +157,15 @@ export interface ConfirmChunkCounts {
  */
 export async function confirmChunk(context: AppContext, runId: string, chunkNumber: number, counts: ConfirmChunkCounts): Promise<void> {
   const rejected = Math.min(counts.rejected, counts.records);
+  const settled: { kind?: ChunkDoc['kind'] } = {};
   const run = await settleChunk(
     context,
     runId,
     chunkNumber,
-    (chunk) => ({ ...chunk, status: 'confirmed', rejected, state: undefined }),
+    (chunk) => {
+      settled.kind = chunk.kind;
+      return { ...chunk, status: 'confirmed', rejected, state: undefined };
+    },
     (doc) => {
       doc.chunksConfirmed += 1;
       doc.totals.sent += counts.records - rejected;
@@ -163,7 +173,14 @@ export async function confirmChunk(context: AppContext, runId: string, chunkNumb
       return settleIfComplete(doc, context.now());
     },
   );
-  if (run && isTerminal(run.status)) await releaseRun(context, run);
+  if (run) {
+    countRecords(settled.kind === 'remove' ? 'removed' : 'sent', counts.records - rejected, run);
+    countRecords('rejected', rejected, run);
+  }
+  if (run && isTerminal(run.status)) {
+    await releaseRun(context, run);
+    await runEnded(context, run);
+  }
 }
 
 /**
@@ -187,8 +204,11 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
     // A run that has ended (cancelled, failed) keeps the counts it ended with.
     { whileRunActive: true },
   );
-  if (run) context.log.warn('chunk failed', { runId, chunk: chunkNumber, error });
-  if (run && isTerminal(run.status)) await releaseRun(context, run);
+  if (run) context.log.warn('chunk failed', { runId, exportId: run.exportId, provider: run.provider, chunk: chunkNumber, error });
+  if (run && isTerminal(run.status)) {
+    await releaseRun(context, run);
+    await runEnded(context, run);
+  }
 }
 
 /**
@@ -232,10 +252,28 @@ export async function finishRun(context: AppContext, runId: string, status: RunS
   });
   if (!result) return undefined;
   if (result.changed) {
-    context.log.info('run finished', { runId, exportId: result.doc.exportId, status: result.doc.status, reason: result.doc.reason });
+    context.log.info('run finished', { runId, exportId: result.doc.exportId, provider: result.doc.provider, status: result.doc.status, reason: result.doc.reason });
   }
   await releaseRun(context, result.doc);
+  if (result.changed) await runEnded(context, result.doc);
   return result.doc;
+}
+
+/**
+ * An ended run seen again (a redelivered message of its last chunk): what must follow its end and
+ * may have been lost to a crash right after the write that ended it — its notifications — is done
+ * now if it was not (they are created once per run and event).
+ */
+export async function observeEndedRun(context: AppContext, doc: RunDoc): Promise<void> {
+  if (isTerminal(doc.status)) await notifyRunEnded(context, doc);
+}
+
+/** What follows the one write that ended a run: its metrics and its notifications (neither can fail the run). */
+async function runEnded(context: AppContext, doc: RunDoc): Promise<void> {
+  recordRunEnded(doc, context.now());
+  countRecords('suppressed', doc.totals.suppressed, doc);
+  context.log.info('run ended', { runId: doc.runId, exportId: doc.exportId, provider: doc.provider, status: doc.status, reason: doc.reason });
+  await notifyRunEnded(context, doc);
 }
 
 /** The terminal status of a fully settled run. */

@@ -21,6 +21,7 @@ import { beginPlanning, completePlanning, finishRun, stopBeforeSending } from '.
 import { PlannerRejects } from '../store/rejects';
 import { getRunDoc, listChunkDocs } from '../store/runs-table';
 import { newWebhookToken } from '../webhooks';
+import { loadSuppressions } from '../../privacy/suppressions';
 import { ChunkWriter } from './chunker';
 import { ContactExistence, ListingUnfinished } from './directory';
 import { commitSnapshot, listLedgerTargets, retireLedgerTarget } from './ledger';
@@ -191,7 +192,8 @@ async function planTargets(context: AppContext, inputs: PlanInputs, extras: Plan
   });
   const rejects = new PlannerRejects(context, runId);
   const progress = new ProgressReporter(context, runId, totals, () => writer.chunksWritten);
-  const session: PlanningSession = { context, run, exp, account, segments, totals, writer, rejects, progress, pace: extras.pace, existence: extras.existence, abortSignal };
+  const suppressions = await loadSuppressions(context, { abortSignal });
+  const session: PlanningSession = { context, run, exp, account, segments, totals, writer, rejects, progress, pace: extras.pace, existence: extras.existence, suppressions, abortSignal };
   const outcomes: TargetOutcome[] = [];
   try {
     for (const [targetIndex, target] of targets.entries()) outcomes.push(await TargetPlanner.plan(session, target, targetIndex));
