@@ -1,5 +1,5 @@
 import { getAppContext } from '../src/app/context';
-import { recordChunkQueueAge } from '../src/app/telemetry';
+import { recordChunkQueueAge, withSpan } from '../src/app/telemetry';
 import { defineQueue, type QueueDefinition } from '../src/app/definitions';
 import { PROVIDER_NAMES, type ProviderName } from '../src/domain/provider';
 import { chunkMessageSchema } from '../src/domain/run';
@@ -16,7 +16,7 @@ export function sendFunction(provider: ProviderName, options: SendChunkOptions =
   return defineQueue(`send-${provider}`, { queueName }, async (message, invocation) => {
     const chunk = parseMessage(chunkMessageSchema, message, queueName);
     recordChunkQueueAge(invocation.triggerMetadata?.insertionTime, new Date(), { runId: chunk.runId, provider });
-    await sendChunk(getAppContext(), chunk, options);
+    await withSpan('chunk.send', { runId: chunk.runId, provider }, () => sendChunk(getAppContext(), chunk, options));
   });
 }
 

@@ -11,6 +11,7 @@ import { Errors } from '../errors';
 import { exportsUsingSegment, type StoredExport } from '../exports/repository';
 import { ingestSegment } from '../segments/ingest';
 import { deleteSegment, getSegment } from '../segments/repository';
+import { audit, auditChanges } from './audit';
 import { startCleanupRun } from './exports';
 import { parseWith } from './validation';
 
@@ -76,6 +77,13 @@ export async function uploadSegment(context: AppContext, { upload, body, princip
     throw Errors.mappingFieldMissing(missingFields, { details: { missingFields, exportIds: visible } });
   };
   const result = await ingestSegment(context, { ...upload, body, uploadedBy: principal.name, checkFields });
+  await audit(context, principal, {
+    action: before ? 'update' : 'create',
+    resourceType: 'segment',
+    resourceId: upload.segmentId,
+    summary: upload.force ? 'uploaded with force (a mapped field may be missing)' : undefined,
+    changes: auditChanges(before && pickSegment(before), pickSegment(result)),
+  });
   if (before && before.name !== result.name) {
     for (const stored of users) await startCleanupRun(context, stored.export.id, principal);
   }
@@ -89,6 +97,17 @@ async function visibleExportIds(context: AppContext, principal: Principal, expor
     if (canUseExport(principal, connection) && !ids.includes(stored.export.id)) ids.push(stored.export.id);
   }
   return ids;
+}
+
+function pickSegment(segment: { name: string; memberCount: number; fields: readonly string[]; version: string }) {
+  return { name: segment.name, memberCount: segment.memberCount, fields: segment.fields, version: segment.version };
+}
+
+/** `DELETE /api/segments/{segmentId}`, recorded in the audit log. */
+export async function deleteAuditedSegment(context: AppContext, principal: Principal, segmentId: string): Promise<void> {
+  const before = await getSegment(context, segmentId);
+  await deleteUnusedSegment(context, segmentId);
+  await audit(context, principal, { action: 'delete', resourceType: 'segment', resourceId: segmentId, changes: auditChanges(before && pickSegment(before), undefined) });
 }
 
 /** `DELETE /api/segments/{segmentId}`: refused (409 `segment_in_use`) while an export uses the segment. */

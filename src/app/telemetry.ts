@@ -128,6 +128,11 @@ export async function withSpan<T>(name: string, attributes: TelemetryAttributes,
   });
 }
 
+/** Adds our attributes to the active span (what a function learns once it has read the run). */
+export function annotateSpan(attributes: TelemetryAttributes): void {
+  trace.getActiveSpan()?.setAttributes(only(attributes));
+}
+
 export interface StartTelemetryOptions {
   connectionString: string | undefined;
   /** The app's identity (Application Insights accepts no instrumentation key alone: local auth is off). */

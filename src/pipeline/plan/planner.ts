@@ -5,6 +5,7 @@
 // segment versions, the ledger of the previous run), so a redelivered plan message plans the same
 // chunks again and skips the ones that exist.
 import type { AppContext } from '../../app/context';
+import { annotateSpan } from '../../app/telemetry';
 import type { OperationOptions } from '../../app/operation';
 import { missingMappedFields, safetyOf, type Export } from '../../domain/export';
 import { isTerminal, type ChunkStatus, type RunDoc, type SafetyReport } from '../../domain/run';
@@ -62,6 +63,7 @@ export async function planRun(context: AppContext, runId: string, options: Opera
     return;
   }
   if (!inputs) return;
+  annotateSpan({ runId, exportId: inputs.exp.id, provider: inputs.run.provider });
   const log = context.log.child({ runId, exportId: inputs.exp.id, provider: inputs.run.provider });
   log.info('planning', { targets: inputs.targets.length, mode: inputs.run.mode, dryRun: inputs.run.dryRun });
   try {

@@ -6,6 +6,7 @@
 // counted on its run exactly once: run-state confirms it in a transaction only a pending chunk passes.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../../app/context';
+import { annotateSpan } from '../../app/telemetry';
 import type { OperationOptions } from '../../app/operation';
 import { chunkOperationSchema, type ChunkOperation } from '../../domain/provider';
 import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../../domain/run';
@@ -42,6 +43,7 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
     if (run && chunk && chunk.value.status !== 'pending') await observeEndedRun(context, run.value);
     return;
   }
+  annotateSpan(run.value);
   const account = await accountOfRun(context, run.value, chunkNumber, { abortSignal });
   if (!account) return;
   const reservation = reservePayloadMemory(context, chunk.value.bytes ?? 0);
