@@ -38,6 +38,14 @@ param instanceMemoryMB int = 2048
 @description('Most instances the app scales out to.')
 param maximumInstanceCount int = 100
 
+@description('E-mail address told when a run fails or partially succeeds (an Azure Monitor alert); empty: no alert.')
+param alertEmail string = ''
+
+@minValue(1)
+@maxValue(3650)
+@description('How long the audit log keeps its entries, in days (AUDIT_RETENTION_DAYS).')
+param auditRetentionDays int = 400
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -181,6 +189,7 @@ module functionApp 'app/function-app.bicep' = {
     keyVaultUri: keyVault.outputs.uri
     entraClientId: entraClientId
     refreshSchedule: refreshSchedule
+    auditRetentionDays: auditRetentionDays
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
   }
@@ -188,6 +197,20 @@ module functionApp 'app/function-app.bicep' = {
   dependsOn: [
     storage
     rbac
+  ]
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    applicationInsightsName: applicationInsightsName
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+  }
+  dependsOn: [
+    monitoring
   ]
 }
 
@@ -202,3 +225,4 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storageAccountName
 output AZURE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_NAME string = monitoring.outputs.logAnalyticsName
+output AZURE_WORKBOOK_ID string = alerts.outputs.workbookId

@@ -26,6 +26,9 @@ param entraClientId string
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
 param refreshSchedule string
 
+@description('How long the audit log keeps its entries, in days.')
+param auditRetentionDays int
+
 @description('Memory of each instance, in MB.')
 param instanceMemoryMB int
 
@@ -132,6 +135,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AZURE_CLIENT_ID: identityClientId
     KEY_VAULT_URL: keyVaultUri
     REFRESH_SCHEDULE: refreshSchedule
+    AUDIT_RETENTION_DAYS: string(auditRetentionDays)
     // Brevo calls the import webhook here; it is outside App Service Authentication.
     PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
