@@ -5,9 +5,11 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { RunResource } from '../src/domain/run';
-import { generateProfilesCsv } from './generator';
+import type { SourceResource } from '../src/domain/source';
+import { writeCdmFolder } from './cdm-folder';
+import { generatedProfileCount, generateProfiles, generateProfilesCsv, PROFILE_FIELDS } from './generator';
 import { markdownTable, peakRssMb, RunProgress, table } from './report';
-import { freePort, startSandbox, type Sandbox } from './sandbox';
+import { freePort, startSandbox, uploadLimitsFor, type Sandbox } from './sandbox';
 
 /**
  * `npm run bench`: the design's performance figures.
@@ -16,7 +18,9 @@ import { freePort, startSandbox, type Sandbox } from './sandbox';
  *  2. A delta run after 1% of the segment changed, against the full run's time.
  *  3. Unthrottled emulators: profiles per second end to end, and the peak RSS of this process
  *     (the app; the emulators and Azurite run in processes of their own).
- * Prints a table and writes docs/benchmarks.md.
+ *  4. Segment sources: a CDM export of `count` records (several partitions, no header row) in
+ *     Azurite, ingested through a scan: records per second and the app's peak RSS.
+ * Prints a table and writes docs/benchmarks.md (`--sources-only`: only 4, to docs/benchmarks-sources.md).
  */
 const PROVIDERS = ['iterable', 'brevo', 'omnisend'] as const;
 type Provider = (typeof PROVIDERS)[number];
@@ -34,7 +38,17 @@ interface Options {
   providers: Provider[];
   unthrottled: boolean;
   throttled: boolean;
+  sourcesOnly: boolean;
   out: string;
+}
+
+interface SourceResult {
+  records: number;
+  partitions: number;
+  bytes: number;
+  ingestSeconds: number;
+  scanSeconds: number;
+  peakRssMb: number;
 }
 
 interface ThrottledResult {
@@ -58,6 +72,7 @@ interface UnthrottledResult {
 
 async function main(): Promise<void> {
   const options = readOptions();
+  if (options.sourcesOnly) return sourcesOnly(options);
   console.log(`segment-export benchmark: ${options.count.toLocaleString('en-US')} profiles; rate scale ${PROVIDERS.map((p) => `${p} x${options.scales[p]}`).join(', ')}`);
   const throttled: ThrottledResult[] = [];
   if (options.throttled) for (const provider of options.providers) throttled.push(await throttledRun(provider, options));
@@ -79,7 +94,8 @@ function readOptions(): Options {
       providers: { type: 'string', default: PROVIDERS.join(',') },
       'skip-unthrottled': { type: 'boolean', default: false },
       'skip-throttled': { type: 'boolean', default: false },
-      out: { type: 'string', default: join('docs', 'benchmarks.md') },
+      'sources-only': { type: 'boolean', default: false },
+      out: { type: 'string' },
     },
   });
   const schema = z.object({
@@ -98,7 +114,8 @@ function readOptions(): Options {
     providers: parsed.providers,
     unthrottled: !values['skip-unthrottled'],
     throttled: !values['skip-throttled'],
-    out: values.out,
+    sourcesOnly: values['sources-only'],
+    out: values.out ?? join('docs', values['sources-only'] ? 'benchmarks-sources.md' : 'benchmarks.md'),
   };
 }
 
@@ -148,7 +165,7 @@ async function requestCounts(origin: string) {
 async function throttledRun(provider: Provider, options: Options): Promise<ThrottledResult> {
   const scale = options.scales[provider];
   const emulators = await startEmulatorProcess(['--rate-scale', String(scale)]);
-  const sandbox = await startSandbox({ webhooks: true, env: emulators.env, tuning: { rateScale: scale, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
+  const sandbox = await startSandbox({ webhooks: true, env: { ...emulators.env, ...uploadLimitsFor(options.count) }, tuning: { rateScale: scale, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
   try {
     console.log(`\n${provider}: uploading ${options.count.toLocaleString('en-US')} profiles…`);
     await upload(sandbox, options, 0);
@@ -180,7 +197,7 @@ async function throttledRun(provider: Provider, options: Options): Promise<Throt
 
 async function unthrottledRuns(options: Options): Promise<UnthrottledResult[]> {
   const emulators = await startEmulatorProcess(['--unthrottled']);
-  const sandbox = await startSandbox({ webhooks: true, env: emulators.env, tuning: { rateScale: 1_000_000, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
+  const sandbox = await startSandbox({ webhooks: true, env: { ...emulators.env, ...uploadLimitsFor(options.count) }, tuning: { rateScale: 1_000_000, providerTiming: PROVIDER_TIMING }, queues: QUEUES });
   const results: UnthrottledResult[] = [];
   try {
     console.log(`\nunthrottled: uploading ${options.count.toLocaleString('en-US')} profiles…`);
@@ -228,6 +245,79 @@ async function run(sandbox: Sandbox, provider: Provider, exportId: string, label
     throw new Error(`The ${provider} ${label} ended ${result.status}: ${result.reason ?? ''}`);
   }
   return result;
+}
+
+const SOURCE_PARTITIONS = 8;
+
+/** `--sources-only`: a CDM export of `count` records landed in Azurite, ingested through a scan. */
+async function sourcesOnly(options: Options): Promise<void> {
+  console.log(`segment-export benchmark, segment sources: a CDM export of ${options.count.toLocaleString('en-US')} records in ${SOURCE_PARTITIONS} partitions`);
+  const result = await sourceIngestion(options);
+  const header = ['records', 'partitions', 'MB', 'ingest s', 'records/s', 'scan to ingested s', 'peak RSS MB'];
+  const rows = [[result.records, result.partitions, Math.round(result.bytes / 1024 / 1024), Number(result.ingestSeconds.toFixed(1)), Math.round(result.records / result.ingestSeconds), Number(result.scanSeconds.toFixed(1)), result.peakRssMb]];
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node.js ${process.version}`;
+  const markdown = [
+    '# Benchmarks: segment sources',
+    '',
+    `Measured by \`npm run bench -- --sources-only --count ${options.count}\` on ${new Date().toISOString()} at commit ${gitCommit()}; machine: ${machine}.`,
+    '',
+    'A CDM export as Customer Insights writes it (model.json, partitions without a header row, RFC 4180 quoting) in Azurite (its own process);',
+    'a scan request, the completeness check (two reads 1 s apart, the benchmark\'s setting), then the streaming ingestion of every partition',
+    'in order as one segment version. "ingest s" is the ingestion alone (as the app logs it); the peak RSS is the app process during the scan,',
+    'with a 384 MB heap limit.',
+    '',
+    markdownTable(header, rows),
+    '',
+  ].join('\n');
+  console.log(`\n${table(header, rows)}`);
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, markdown);
+  console.log(`\nWritten to ${options.out}`);
+}
+
+async function sourceIngestion(options: Options): Promise<SourceResult> {
+  const ingestions: number[] = [];
+  const sandbox = await startSandbox({
+    tuning: { sources: { stabilityDelayMs: 1_000 } },
+    logSink: (record) => {
+      if (record.message === 'segment uploaded' && typeof record.durationInMs === 'number') ingestions.push(record.durationInMs);
+    },
+  });
+  try {
+    const container = sandbox.context.storage.blobService.getContainerClient('customer-insights');
+    const generated = { count: options.count, seed: options.seed };
+    const records = generatedProfileCount(generated);
+    const rows = (function* () {
+      for (const profile of generateProfiles(generated)) yield PROFILE_FIELDS.map((field) => profile[field]);
+    })();
+    console.log('Writing the export to Azurite…');
+    const written = await writeCdmFolder(container, {
+      folder: 'CustomerInsights_bench/Exports',
+      entities: [{ name: 'BenchCustomers', attributes: PROFILE_FIELDS, rows, partitions: SOURCE_PARTITIONS, rowsPerPartition: Math.ceil(records / SOURCE_PARTITIONS) }],
+    });
+    let bytes = 0;
+    for (const name of written.partitions.BenchCustomers!) bytes += (await container.getBlobClient(name).getProperties()).contentLength ?? 0;
+    const created = await sandbox.api<SourceResource>('POST', 'sources', {
+      json: { displayName: 'bench', kind: 'cdm-folder', location: { container: 'customer-insights', prefix: 'CustomerInsights_bench/Exports' }, runExports: false },
+    });
+    const sourceId = created.body.id;
+    console.log('Scanning…');
+    const startedAt = Date.now();
+    const { peakRssMb: peak } = await peakRssDuring(async () => {
+      await sandbox.api('POST', `sources/${sourceId}/scan`);
+      for (;;) {
+        const source = await sandbox.api<SourceResource>('GET', `sources/${sourceId}`);
+        const entity = source.body.status.entities[0];
+        if (entity?.lastIngested) return;
+        if (entity?.lastError) throw new Error(`The ingestion failed: ${entity.lastError.message}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    });
+    const scanSeconds = (Date.now() - startedAt) / 1000;
+    return { records, partitions: SOURCE_PARTITIONS, bytes, ingestSeconds: (ingestions.at(-1) ?? scanSeconds * 1000) / 1000, scanSeconds, peakRssMb: peak };
+  } finally {
+    await sandbox.close();
+  }
 }
 
 /**

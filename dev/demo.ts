@@ -1,16 +1,20 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RunResource } from '../src/domain/run';
-import { generateProfilesCsv } from './generator';
+import type { SourceResource } from '../src/domain/source';
+import { blobCreatedEvent, deliverEvent, writeCdmFolder } from './cdm-folder';
+import { generatedProfileCount, generateProfiles, generateProfilesCsv, PROFILE_FIELDS } from './generator';
 import { RunProgress, seconds, table } from './report';
-import { startSandbox, type Sandbox } from './sandbox';
+import { startSandbox, uploadLimitsFor, type Sandbox } from './sandbox';
 
 /**
  * `npm run demo`: the main job end to end on this machine, with no accounts. Azurite (in memory),
  * the three provider emulators and the app itself start in this process; a generated segment is
  * uploaded through the API; one export per provider runs on demand with live progress; then 1% of
- * the segment changes and a second run sends only the difference. Exits non-zero if a run failed.
- * `--keep-open` leaves the app running afterwards, for a look at the web app, until Ctrl-C.
+ * the segment changes and a second run sends only the difference; then the segment arrives as
+ * Customer Insights writes it (a CDM folder in Blob Storage, announced by a BlobCreated event) and
+ * the exports run by themselves. Exits non-zero if a run failed. `--keep-open` leaves the app
+ * running afterwards, for a look at the web app, until Ctrl-C.
  */
 const PROVIDERS = ['iterable', 'brevo', 'omnisend'] as const;
 type Provider = (typeof PROVIDERS)[number];
@@ -46,7 +50,9 @@ async function main(): Promise<void> {
   const logFile = values.log ? createWriteStream(values.log) : undefined;
   const sandbox = await startSandbox({
     webhooks: true,
+    env: uploadLimitsFor(count),
     emulators: { rateScale, asyncDelayMs: 200, retainAttributes: true },
+    tuning: { sources: { stabilityDelayMs: 2_000 } },
     logSink: (record) => {
       if (logFile) logFile.write(`${JSON.stringify(record)}\n`);
       else if (record.level === 'error') console.error(`${record.message} ${JSON.stringify(record)}`);
@@ -67,9 +73,15 @@ async function main(): Promise<void> {
     const second = await runAll(sandbox, exports);
     console.log(`\n${summary(second)}\n`);
 
-    for (const run of [...first.values(), ...second.values()]) {
+    console.log('Customer Insights exports the segment again, as a CDM folder into Blob Storage (2% changed).');
+    const third = await sourceRound(sandbox, exports, { count, seed });
+    console.log(`\n${summary(third)}\n`);
+
+    for (const run of [...first.values(), ...second.values(), ...third.values()]) {
       if (run.status !== 'succeeded' && run.status !== 'partially_succeeded') failed = true;
     }
+    // Omnisend applies tags asynchronously: let the last tag calls land before counting.
+    await sandbox.emulators.omnisend.settled();
     const lists = {
       iterable: sandbox.emulators.iterable.listMembers(sandbox.emulators.iterable.listByName('Demo customers')[0]?.id ?? -1).length,
       brevo: sandbox.emulators.brevo.listMembers(exports.brevoListId).length,
@@ -130,6 +142,53 @@ async function runAll(sandbox: Sandbox, exports: DemoExports): Promise<Map<Provi
   );
   progress.finish();
   return new Map(runs);
+}
+
+/**
+ * A source on a container of the (emulated) storage account; Customer Insights' export lands there
+ * as model.json and four partitions without a header row; the BlobCreated event that Event Grid
+ * would deliver goes on the app's source-events queue; the exports start by themselves.
+ */
+async function sourceRound(sandbox: Sandbox, exports: DemoExports, options: { count: number; seed: number }): Promise<Map<Provider, RunResource>> {
+  const container = sandbox.context.storage.blobService.getContainerClient('customer-insights');
+  const folder = 'CustomerInsights_demo/SegmentExports';
+  const created = await sandbox.api<SourceResource>('POST', 'sources', {
+    json: { displayName: 'Customer Insights', kind: 'cdm-folder', location: { container: 'customer-insights', prefix: folder }, entities: [{ entity: 'DemoCustomers', segmentId: 'demo', name: 'Demo customers' }] },
+  });
+  if (created.status !== 201) throw new Error(`create source: ${created.status} ${JSON.stringify(created.body)}`);
+  const variant = { count: options.count, seed: options.seed, changedShare: 0.02 };
+  const rows = (function* () {
+    for (const profile of generateProfiles(variant)) yield PROFILE_FIELDS.map((field) => profile[field]);
+  })();
+  const startedAt = new Date().toISOString();
+  const written = await writeCdmFolder(container, {
+    folder,
+    entities: [{ name: 'DemoCustomers', attributes: PROFILE_FIELDS, rows, partitions: 4, rowsPerPartition: Math.ceil(generatedProfileCount(variant) / 4) }],
+  });
+  await deliverEvent(sandbox.context.storage.queue(sandbox.context.storage.names.queues.sourceEvents), await blobCreatedEvent(container, written.modelPath));
+  console.log(`Wrote ${written.modelPath} and ${written.partitions.DemoCustomers!.length} partitions; the BlobCreated event is on the app's queue (Event Grid is simulated).`);
+  console.log('The app checks the export is complete, ingests it as a new version of "demo", and starts the exports: nobody calls the API.');
+  const progress = new RunProgress(PROVIDERS);
+  const runs = await Promise.all(
+    PROVIDERS.map(async (provider) => {
+      const runId = await sourceRunId(sandbox, exports.ids[provider], startedAt);
+      const run = await sandbox.waitForRun(runId, { timeoutInMs: 60 * 60_000, intervalInMs: 250, onProgress: (current) => progress.update(provider, current) });
+      return [provider, run] as const;
+    }),
+  );
+  progress.finish();
+  return new Map(runs);
+}
+
+/** The run a source started for an export (trigger `source`) after `after`. */
+async function sourceRunId(sandbox: Sandbox, exportId: string, after: string): Promise<string> {
+  for (const deadline = Date.now() + 10 * 60_000; Date.now() < deadline; ) {
+    const runs = await sandbox.api<{ items: RunResource[] }>('GET', `exports/${exportId}/runs`);
+    const run = runs.body.items.find((item) => item.trigger === 'source' && item.createdAt > after);
+    if (run) return run.runId;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`No run of export ${exportId} started from the source`);
 }
 
 function summary(runs: Map<Provider, RunResource>): string {

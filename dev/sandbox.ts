@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createAppContext, setAppContext, type AppContext, type Tuning } from '../src/app/context';
 import type { FunctionDefinition } from '../src/app/definitions';
 import { loadConfig } from '../src/config';
+import { DEFAULT_SEGMENT_LIMITS } from '../src/domain/segment';
 import type { RunResource } from '../src/domain/run';
 import { createLogger, type LogSink } from '../src/log';
 import { startAzurite, type RunningAzurite } from './local/azurite';
@@ -83,6 +84,15 @@ export function principalHeader(principal: { name: string; roles: string[]; user
   ).toString('base64');
 }
 
+/**
+ * Settings that let a generated segment of `count` profiles through the upload limits (the
+ * defaults fit a 2 GB Flex instance; the demo and the benchmark may ask for more on a bigger machine).
+ */
+export function uploadLimitsFor(count: number): Record<string, string> {
+  if (count <= DEFAULT_SEGMENT_LIMITS.maxRecords) return {};
+  return { SEGMENT_MAX_RECORDS: String(count), SEGMENT_MAX_UPLOAD_BYTES: String(Math.max(DEFAULT_SEGMENT_LIMITS.maxBodyBytes, count * 512)) };
+}
+
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   let azurite: RunningAzurite | undefined;
   const connectionString = options.connectionString ?? (azurite = await startAzurite()).connectionString;
@@ -94,6 +104,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     AzureWebJobsStorage: connectionString,
     LOCAL_SECRETS_FILE: join(secretsDirectory, 'secrets.json'),
     REFRESH_SCHEDULE: '0 0 2 * * *',
+    SOURCE_SCAN_SCHEDULE: '0 */15 * * * *',
     ...emulators.env,
     ...(options.webhooks ? { PUBLIC_BASE_URL: url } : {}),
     ...options.env,

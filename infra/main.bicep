@@ -25,6 +25,9 @@ param entraClientId string
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
 param refreshSchedule string = '0 0 2 * * *'
 
+@description('NCRONTAB (six fields, UTC) of the rescan of every segment source.')
+param sourceScanSchedule string = '0 */15 * * * *'
+
 @allowed([
   512
   2048
@@ -77,6 +80,8 @@ var queueNames = [
   'run-notifications-poison'
   'privacy-erasures'
   'privacy-erasures-poison'
+  'source-events'
+  'source-events-poison'
 ]
 var tableNames = [
   'connections'
@@ -93,6 +98,7 @@ var tableNames = [
   'notifications'
   'erasures'
   'suppressions'
+  'sources'
 ]
 var containerNames = [
   'segments'
@@ -190,6 +196,7 @@ module functionApp 'app/function-app.bicep' = {
     entraClientId: entraClientId
     refreshSchedule: refreshSchedule
     auditRetentionDays: auditRetentionDays
+    sourceScanSchedule: sourceScanSchedule
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
   }
@@ -213,6 +220,39 @@ module alerts 'app/alerts.bicep' = {
     monitoring
   ]
 }
+// Segment sources (issue 14): Event Grid on the account Customer Insights exports to -----------
+@description('Storage account that Customer Insights exports segments to; empty: no events (the rescan timer still reads sources).')
+param sourceStorageAccountName string = ''
+
+@description('Resource group of that account; empty: this deployment\'s resource group.')
+param sourceStorageResourceGroupName string = ''
+
+@description('Region of that account; empty: the region of this deployment.')
+param sourceStorageLocation string = ''
+
+@description('The account\'s existing Event Grid system topic, if it has one (an account has at most one); empty: one is created.')
+param sourceSystemTopicName string = ''
+
+module sources 'app/sources.bicep' = if (!empty(sourceStorageAccountName)) {
+  name: 'sources'
+  scope: resourceGroup(empty(sourceStorageResourceGroupName) ? rg.name : sourceStorageResourceGroupName)
+  params: {
+    sourceStorageAccountName: sourceStorageAccountName
+    location: empty(sourceStorageLocation) ? location : sourceStorageLocation
+    systemTopicName: sourceSystemTopicName
+    tags: tags
+    // Named after its principal like every role assignment here (see rbac above).
+    #disable-next-line what-if-short-circuiting
+    principalId: identity.outputs.principalId
+    appStorageAccountName: storageAccountName
+    appResourceGroupName: rg.name
+    queueName: 'source-events'
+  }
+  dependsOn: [
+    storage
+  ]
+}
+// -----------------------------------------------------------------------------------------------
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId

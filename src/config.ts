@@ -1,10 +1,13 @@
 // Every app setting, read once from the environment and validated together so that start-up
 // fails with one message naming every bad setting.
 import { z } from 'zod';
+import { DEFAULT_SEGMENT_LIMITS } from './domain/segment';
 import { Errors } from './errors';
 import { CronSyntaxError, parseNcrontab } from './schedule/ncrontab';
 
 export const DEFAULT_REFRESH_SCHEDULE = '0 0 2 * * *';
+/** The segment-source rescan: every 15 minutes. */
+export const DEFAULT_SOURCE_SCAN_SCHEDULE = '0 */15 * * * *';
 export const DEFAULT_LOCAL_SECRETS_FILE = '.secrets/local-secrets.json';
 export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
@@ -17,6 +20,9 @@ const optionalText = z
 
 const httpUrl = (what: string) =>
   optionalText.refine((value) => value === undefined || isHttpUrl(value), `must be an absolute http(s) URL (${what})`);
+
+const positiveInteger = (what: string) =>
+  optionalText.refine((value) => value === undefined || (/^[1-9]\d{0,15}$/.test(value) && Number.isSafeInteger(Number(value))), `must be a positive whole number (${what})`);
 
 const storageConnectionString = optionalText.refine(
   (value) => value === undefined || value === 'UseDevelopmentStorage=true' || /(^|;)\s*(AccountName|BlobEndpoint|QueueEndpoint|TableEndpoint)=/i.test(value),
@@ -43,6 +49,9 @@ export const settingsSchema = z
     REFRESH_SCHEDULE: optionalText.refine((value) => value === undefined || isNcrontab(value), {
       message: 'must be a six-field NCRONTAB expression such as "0 0 2 * * *"',
     }),
+    SOURCE_SCAN_SCHEDULE: optionalText.refine((value) => value === undefined || isNcrontab(value), {
+      message: 'must be a six-field NCRONTAB expression such as "0 */15 * * * *"',
+    }),
     ITERABLE_BASE_URL: httpUrl('Iterable host'),
     BREVO_BASE_URL: httpUrl('Brevo API root'),
     OMNISEND_BASE_URL: httpUrl('Omnisend API root'),
@@ -54,6 +63,8 @@ export const settingsSchema = z
     APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText.refine((value) => value === undefined || /(^|;)\s*(InstrumentationKey|IngestionEndpoint)=/i.test(value), {
       message: 'must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)',
     }),
+    SEGMENT_MAX_RECORDS: positiveInteger('records in one segment upload'),
+    SEGMENT_MAX_UPLOAD_BYTES: positiveInteger('bytes of one segment upload'),
   })
   .superRefine((settings, ctx) => {
     const identity = settings.AzureWebJobsStorage__accountName ?? settings.AzureWebJobsStorage__blobServiceUri;
@@ -85,6 +96,7 @@ export interface Config {
   storage: StorageConfig;
   keyVaultUrl: string | undefined;
   refreshSchedule: string;
+  sourceScanSchedule: string;
   providerBaseUrls: { iterable: string | undefined; brevo: string | undefined; omnisend: string | undefined };
   publicBaseUrl: string | undefined;
   localSecretsFile: string;
@@ -92,11 +104,19 @@ export interface Config {
   auditRetentionDays: number;
   /** Where telemetry goes (`APPLICATIONINSIGHTS_CONNECTION_STRING`); unset: nowhere. */
   applicationInsightsConnectionString: string | undefined;
-  /**
-   * Whether the app runs in Azure App Service / Functions (the platform sets `WEBSITE_INSTANCE_ID`
-   * on every instance): there a notification URL must be https; elsewhere loopback http is allowed.
-   */
-  runningInAzure: boolean;
+  /** What one segment upload may hold: the ingestion keeps every profile key in memory. */
+  segmentLimits: { maxRecords: number; maxBodyBytes: number };
+  /** Where the app runs: App Service sets these itself (they are not app settings). */
+  platform: PlatformInfo;
+}
+
+/**
+ * In Azure (`WEBSITE_SITE_NAME` is set) the principal header can be trusted only while App Service
+ * Authentication is on (`WEBSITE_AUTH_ENABLED=True`, which the platform sets with it).
+ */
+export interface PlatformInfo {
+  siteName: string | undefined;
+  appServiceAuthEnabled: boolean;
 }
 
 /** Validates an environment; throws one `invalid_configuration` error naming every bad setting. */
@@ -112,7 +132,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0 || !parsed.success) {
     throw Errors.invalidConfiguration(problems, { details: { problems } });
   }
-  return { ...toConfig(parsed.data), runningInAzure: (env.WEBSITE_INSTANCE_ID ?? '').trim() !== '' };
+  return { ...toConfig(parsed.data), platform: readPlatform(env) };
+}
+
+/**
+ * Whether the app runs in Azure App Service / Functions (`WEBSITE_SITE_NAME` is set there): a
+ * notification URL must then be https; elsewhere (running locally) loopback http is allowed too.
+ */
+export function runsInAzure(config: Pick<Config, 'platform'>): boolean {
+  return config.platform.siteName !== undefined;
+}
+
+/** The platform's own variables, valid or not the app settings are. */
+export function readPlatform(env: Record<string, string | undefined>): PlatformInfo {
+  const siteName = env.WEBSITE_SITE_NAME?.trim();
+  return { siteName: siteName === '' ? undefined : siteName, appServiceAuthEnabled: env.WEBSITE_AUTH_ENABLED?.trim().toLowerCase() === 'true' };
 }
 
 let cached: Config | undefined;
@@ -139,11 +173,12 @@ function unresolvedKeyVaultReferences(env: Record<string, string | undefined>): 
   );
 }
 
-function toConfig(settings: Settings): Omit<Config, 'runningInAzure'> {
+function toConfig(settings: Settings): Omit<Config, 'platform'> {
   return {
     storage: toStorageConfig(settings),
     keyVaultUrl: settings.KEY_VAULT_URL,
     refreshSchedule: settings.REFRESH_SCHEDULE ?? DEFAULT_REFRESH_SCHEDULE,
+    sourceScanSchedule: settings.SOURCE_SCAN_SCHEDULE ?? DEFAULT_SOURCE_SCAN_SCHEDULE,
     providerBaseUrls: {
       iterable: settings.ITERABLE_BASE_URL,
       brevo: settings.BREVO_BASE_URL,
@@ -153,6 +188,10 @@ function toConfig(settings: Settings): Omit<Config, 'runningInAzure'> {
     localSecretsFile: settings.LOCAL_SECRETS_FILE ?? DEFAULT_LOCAL_SECRETS_FILE,
     auditRetentionDays: settings.AUDIT_RETENTION_DAYS === undefined ? DEFAULT_AUDIT_RETENTION_DAYS : Number(settings.AUDIT_RETENTION_DAYS),
     applicationInsightsConnectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    segmentLimits: {
+      maxRecords: settings.SEGMENT_MAX_RECORDS === undefined ? DEFAULT_SEGMENT_LIMITS.maxRecords : Number(settings.SEGMENT_MAX_RECORDS),
+      maxBodyBytes: settings.SEGMENT_MAX_UPLOAD_BYTES === undefined ? DEFAULT_SEGMENT_LIMITS.maxBodyBytes : Number(settings.SEGMENT_MAX_UPLOAD_BYTES),
+    },
   };
 }
 

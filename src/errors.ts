@@ -122,6 +122,23 @@ export const Errors = {
     409,
     (exportIds: readonly string[]) => `The segment is used by export(s) ${exportIds.join(', ')}; remove it from them first`,
   ),
+  // segment sources: the account a source names, and problems of its files (recorded on the source)
+  sourceAccountNotAllowed: defineError(
+    'source_account_not_allowed',
+    400,
+    (accountUrl: string) =>
+      `'${accountUrl}' is not an Azure Storage blob or dfs endpoint (https://<account>.blob.core.windows.net) nor the app's own storage account`,
+  ),
+  sourceModelInvalid: defineError(
+    'source_model_invalid',
+    422,
+    (path: string, reason: string) => `${path} does not describe a CDM folder the app can read: ${reason}`,
+  ),
+  sourceFormatUnsupported: defineError(
+    'source_format_unsupported',
+    422,
+    (path: string, reason: string) => `${path} uses a file format the app does not read: ${reason}`,
+  ),
   // 401 / 403
   unauthenticated: defineError('unauthenticated', 401, () => 'Sign in: this request carries no valid principal'),
   forbidden: defineError('forbidden', 403, (action: string) => `Your role does not allow you to ${action}`),
@@ -160,6 +177,12 @@ export const Errors = {
     'dependency_unavailable',
     503,
     (dependency: string) => `${dependency} is not reachable`,
+  ),
+  authenticationOff: defineError(
+    'authentication_off',
+    503,
+    () =>
+      'App Service Authentication is not enabled for this app, so the caller\'s identity cannot be trusted: no authorized route is served until it is (WEBSITE_AUTH_ENABLED is not True)',
   ),
   internal: defineError('internal_error', 500, () => 'Something went wrong on our side; the error was logged'),
   // queue messages (a bug of ours, never a client's: they surface as failed invocations)

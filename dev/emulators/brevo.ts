@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
+import { ContactIds, listContactsReply } from './brevo-list-contacts';
 import { BaseEmulator } from './kit/base';
 import { emailKey } from './kit/email';
 import { resolveCommonOptions, type CommonEmulatorOptions, type ResolvedCommonOptions } from './kit/options';
@@ -22,6 +23,13 @@ export interface BrevoEmulatorOptions extends CommonEmulatorOptions {
   lists?: ReadonlyArray<{ id?: number; name: string }>;
   /** How long the POST to an import's `notifyUrl` may take: default 5 s. */
   notifyTimeoutMs?: number;
+  /** What a started process reports while it runs: Brevo documents both `in_process` and `processing`. Default `in_process`. */
+  runningStatus?: 'in_process' | 'processing';
+  /**
+   * SMS numbers are unique per contact (Brevo's documented behaviour): a row whose SMS belongs to
+   * another contact is not imported and is listed in `duplicate_phone_id`. Default true.
+   */
+  uniqueSms?: boolean;
 }
 
 export interface BrevoList {
@@ -41,7 +49,21 @@ export interface ImportFlags {
   smsBlacklist: boolean | undefined;
 }
 
-export type BrevoProcessStatus = 'queued' | 'in_process' | 'completed' | 'failed';
+export type BrevoProcessStatus = 'queued' | 'processing' | 'in_process' | 'completed' | 'failed' | 'cancelled';
+
+/** The reports a finished import names in `info.import` (every one Brevo's Node SDK declares). */
+export const BREVO_REPORT_KINDS = [
+  'invalid_emails',
+  'duplicate_contact_id',
+  'duplicate_ext_id',
+  'duplicate_email_id',
+  'duplicate_phone_id',
+  'duplicate_whatsapp_id',
+  'duplicate_landline_number_id',
+] as const;
+export type BrevoReportKind = (typeof BREVO_REPORT_KINDS)[number];
+/** A report's rows: the email, and the value that clashed (for duplicates). */
+export type BrevoReportRows = Partial<Record<BrevoReportKind, Array<{ email: string; value?: string }>>>;
 
 export interface BrevoProcess {
   id: number;
@@ -56,6 +78,8 @@ export interface BrevoProcess {
   notifyUrl?: string;
   /** Set when the process ends. */
   invalidEmails?: string[];
+  /** Every report of the finished process (invalid emails included). */
+  reports?: BrevoReportRows;
   /** The outcome of the POST to `notifyUrl`. */
   notification?: { status?: number; error?: string; at: number };
 }
@@ -77,6 +101,11 @@ export interface BrevoState {
 type ImportRow = { email: string; attributes?: Record<string, unknown> | undefined };
 
 const MiB = 1024 * 1024;
+const processListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(50).default(10),
+  offset: z.coerce.number().int().min(0).default(0),
+  sort: z.enum(['asc', 'desc']).default('desc'),
+});
 const DEFAULT_ATTRIBUTES = ['FIRSTNAME', 'LASTNAME', 'SMS', 'ADDRESS', 'CITY', 'COUNTRY', 'ZIP', 'POSTCODE'];
 const NO_ATTRIBUTES: Record<string, unknown> = Object.freeze({});
 
@@ -102,6 +131,10 @@ function schemas(strict: boolean, maxListEmails: number) {
     }),
     listEmails: object({ emails: z.array(z.string()).min(1).max(maxListEmails) }),
   };
+}
+
+function normalizeSms(sms: string): string {
+  return sms.replace(/[^\d+]/g, '');
 }
 
 function brevoError(status: number, code: string, message: string): Reply {
@@ -154,9 +187,15 @@ export class BrevoEmulator extends BaseEmulator {
   private readonly knownAttributes: ReadonlySet<string>;
   private readonly maxListEmails: number;
   private readonly notifyTimeoutMs: number;
+  private readonly runningStatus: 'in_process' | 'processing';
+  private readonly uniqueSms: boolean;
   private readonly schemas: ReturnType<typeof schemas>;
+  private readonly contactIds = new ContactIds();
   private nextListId = 1;
   private nextProcessId = 1;
+  /** Normalised SMS number -> the contact holding it, and back. */
+  private readonly smsOwners = new Map<string, string>();
+  private readonly smsOf = new Map<string, string>();
 
   constructor(options: BrevoEmulatorOptions = {}) {
     super('/v3');
@@ -165,12 +204,15 @@ export class BrevoEmulator extends BaseEmulator {
     this.knownAttributes = new Set(options.knownAttributes ?? DEFAULT_ATTRIBUTES);
     this.maxListEmails = options.maxListEmails ?? 150;
     this.notifyTimeoutMs = options.notifyTimeoutMs ?? 5000;
+    this.runningStatus = options.runningStatus ?? 'in_process';
+    this.uniqueSms = options.uniqueSms ?? true;
     this.schemas = schemas(this.common.strictContract, this.maxListEmails);
     const contacts = ['contacts'];
     const other = ['other'];
     const routes: Route[] = [
       { method: 'GET', path: '/v3/account', buckets: other, handle: () => this.account() },
       { method: 'GET', path: '/v3/contacts/lists/{listId}', buckets: contacts, handle: (context) => this.getList(context) },
+      { method: 'GET', path: '/v3/contacts/lists/{listId}/contacts', buckets: contacts, handle: (context) => this.listContactsRoute(context) },
       { method: 'POST', path: '/v3/contacts/lists', buckets: contacts, hasBody: true, handle: (context) => this.createListRoute(context) },
       {
         method: 'POST',
@@ -180,6 +222,7 @@ export class BrevoEmulator extends BaseEmulator {
         maxBodyBytes: options.maxImportBodyBytes ?? 10 * MiB,
         handle: (context) => this.importContacts(context),
       },
+      { method: 'GET', path: '/v3/processes', buckets: other, handle: (context) => this.listProcesses(context) },
       { method: 'GET', path: '/v3/processes/{processId}', buckets: other, handle: (context) => this.getProcess(context) },
       {
         method: 'POST',
@@ -195,8 +238,8 @@ export class BrevoEmulator extends BaseEmulator {
         hasBody: true,
         handle: (context) => this.changeMembership(context, 'add'),
       },
-      { method: 'GET', path: '/files/processes/{processId}/invalid_emails.csv', public: true, handle: (context) => this.invalidEmailsCsv(context) },
       { method: 'DELETE', path: '/v3/contacts/{identifier}', buckets: contacts, handle: (context) => this.deleteContactRoute(context) },
+      { method: 'GET', path: '/files/processes/{processId}/{report}', public: true, handle: (context) => this.reportCsv(context) },
     ];
     this.setUp({
       options: this.common,
@@ -228,8 +271,43 @@ export class BrevoEmulator extends BaseEmulator {
     return [...(this.state.lists.get(listId)?.members ?? [])];
   }
 
+  /**
+   * Contacts that were in a list before any export touched it (tests of what an export must never
+   * remove): created when missing, with their attributes, and added to the list in order.
+   */
+  seedListMembers(listId: number, members: ReadonlyArray<string | { email: string; attributes?: Record<string, unknown> }>): void {
+    const list = this.state.lists.get(listId);
+    if (!list) throw new Error(`Brevo list ${listId} does not exist`);
+    for (const member of members) {
+      const { email, attributes } = typeof member === 'string' ? { email: member, attributes: undefined } : member;
+      const key = emailKey(email);
+      if (!this.state.contacts.has(key)) this.state.contacts.set(key, { ...attributes });
+      list.members.add(key);
+    }
+  }
+
   invalidEmailsCsvUrl(processId: number): string {
-    return `${this.origin}/files/processes/${processId}/invalid_emails.csv`;
+    return this.reportUrl(processId, 'invalid_emails');
+  }
+
+  reportUrl(processId: number, kind: BrevoReportKind): string {
+    return `${this.origin}/files/processes/${processId}/${kind}.csv`;
+  }
+
+  /** A contact made in Brevo by someone else (its SMS number then belongs to it). */
+  addContact(email: string, attributes: Record<string, unknown> = {}): void {
+    const key = emailKey(email);
+    this.state.contacts.set(key, { ...attributes });
+    this.holdSms(key, attributes.SMS, true);
+  }
+
+  /** Someone cancels a process in Brevo before it ends: nothing of it is applied. */
+  cancelProcess(processId: number): boolean {
+    const process = this.state.processes.get(processId);
+    if (!process || process.finishedAt !== undefined) return false;
+    process.status = 'cancelled';
+    process.finishedAt = Date.now();
+    return true;
   }
 
   private createInitialLists(): void {
@@ -244,6 +322,9 @@ export class BrevoEmulator extends BaseEmulator {
     state.blacklisted.clear();
     state.processes.clear();
     state.ignoredAttributes.clear();
+    this.contactIds.clear();
+    this.smsOwners.clear();
+    this.smsOf.clear();
     state.counters = { importedRows: 0, invalidImportEmails: 0, addedToLists: 0, removedFromLists: 0 };
     this.nextListId = 1;
     this.nextProcessId = 1;
@@ -315,6 +396,12 @@ export class BrevoEmulator extends BaseEmulator {
     };
   }
 
+  private listContactsRoute(context: RequestContext): Reply {
+    const list = this.listParam(context);
+    if (!('members' in list)) return list;
+    return listContactsReply(list, context.query, this.state, this.contactIds);
+  }
+
   private createListRoute(context: RequestContext): Reply {
     const parsed = this.schemas.createList.safeParse(context.body);
     if (!parsed.success) return invalid(parsed.error);
@@ -356,29 +443,46 @@ export class BrevoEmulator extends BaseEmulator {
   }
 
   private finishImport(process: BrevoProcess, rows: readonly ImportRow[]): void {
-    if (this.state.processes.get(process.id) !== process) return;
+    if (this.state.processes.get(process.id) !== process || process.status === 'cancelled') return;
     if (this.server.faults.asyncFails()) {
       process.status = 'failed';
     } else {
-      process.invalidEmails = this.applyImport(process, rows);
+      process.reports = this.applyImport(process, rows);
+      process.invalidEmails = (process.reports.invalid_emails ?? []).map((row) => row.email);
       process.status = 'completed';
     }
     process.finishedAt = Date.now();
     if (process.notifyUrl) this.server.track(this.notify(process, process.notifyUrl));
   }
 
-  private applyImport(process: BrevoProcess, rows: readonly ImportRow[]): string[] {
+  /** Applies the rows that Brevo imports; answers the reports of the rows it did not. */
+  private applyImport(process: BrevoProcess, rows: readonly ImportRow[]): BrevoReportRows {
     const { contacts, lists, blacklisted, ignoredAttributes } = this.state;
     const { flags } = process;
     const retain = this.common.retainAttributes;
     const targets = process.listIds.map((listId) => lists.get(listId)).filter((list) => list !== undefined);
-    const invalidEmails: string[] = [];
+    const reports: Required<Pick<BrevoReportRows, 'invalid_emails' | 'duplicate_email_id' | 'duplicate_phone_id'>> = {
+      invalid_emails: [],
+      duplicate_email_id: [],
+      duplicate_phone_id: [],
+    };
+    const seen = new Set<string>();
     for (const row of rows) {
       if (this.common.isInvalidEmail(row.email)) {
-        invalidEmails.push(row.email);
+        reports.invalid_emails.push({ email: row.email });
         continue;
       }
       const key = emailKey(row.email);
+      if (seen.has(key)) {
+        reports.duplicate_email_id.push({ email: row.email });
+        continue;
+      }
+      seen.add(key);
+      const sms = this.smsClash(key, row.attributes?.SMS);
+      if (sms !== undefined) {
+        reports.duplicate_phone_id.push({ email: row.email, value: sms });
+        continue;
+      }
       let attributes = contacts.get(key);
       const isNew = attributes === undefined;
       if (attributes === undefined) {
@@ -401,12 +505,32 @@ export class BrevoEmulator extends BaseEmulator {
           }
         }
       }
+      this.holdSms(key, row.attributes?.SMS, isNew || flags.updateExistingContacts !== false);
       for (const list of targets) list.members.add(key);
       if (flags.emailBlacklist === true) blacklisted.add(key);
     }
-    this.state.counters.importedRows += rows.length - invalidEmails.length;
-    this.state.counters.invalidImportEmails += invalidEmails.length;
-    return invalidEmails;
+    const skipped = reports.invalid_emails.length + reports.duplicate_email_id.length + reports.duplicate_phone_id.length;
+    this.state.counters.importedRows += rows.length - skipped;
+    this.state.counters.invalidImportEmails += reports.invalid_emails.length;
+    return reports;
+  }
+
+  /** The SMS number of a row when another contact holds it already (SMS is unique in Brevo). */
+  private smsClash(key: string, sms: unknown): string | undefined {
+    if (!this.uniqueSms || typeof sms !== 'string' || sms === '') return undefined;
+    const owner = this.smsOwners.get(normalizeSms(sms));
+    return owner !== undefined && owner !== key ? sms : undefined;
+  }
+
+  /** Keeps who holds which SMS number (kept even when attributes are not retained). */
+  private holdSms(key: string, sms: unknown, update: boolean): void {
+    if (!this.uniqueSms || typeof sms !== 'string' || sms === '') return;
+    const previous = this.smsOf.get(key);
+    if (previous !== undefined && !update) return;
+    if (previous !== undefined) this.smsOwners.delete(previous);
+    const normalized = normalizeSms(sms);
+    this.smsOwners.set(normalized, key);
+    this.smsOf.set(key, normalized);
   }
 
   /** Brevo's call to `notifyUrl` (its body is undocumented: clients must treat it as a signal). */
@@ -426,7 +550,7 @@ export class BrevoEmulator extends BaseEmulator {
   }
 
   private statusOf(process: BrevoProcess): BrevoProcessStatus {
-    return process.status === 'queued' && Date.now() >= process.inProcessAt ? 'in_process' : process.status;
+    return process.status === 'queued' && Date.now() >= process.inProcessAt ? this.runningStatus : process.status;
   }
 
   private processParam(context: RequestContext): BrevoProcess | undefined {
@@ -437,19 +561,40 @@ export class BrevoEmulator extends BaseEmulator {
   private getProcess(context: RequestContext): Reply {
     const process = this.processParam(context);
     if (!process) return brevoError(404, 'document_not_found', 'Process does not exist');
+    return { status: 200, body: this.processView(process) };
+  }
+
+  /** `GET /v3/processes?limit&offset&sort`: newest first unless `sort=asc`; limit 1..50 (default 10). */
+  private listProcesses(context: RequestContext): Reply {
+    const parsed = processListQuery.safeParse(Object.fromEntries(context.query));
+    if (!parsed.success) return invalid(parsed.error);
+    const { limit, offset, sort } = parsed.data;
+    const all = [...this.state.processes.values()];
+    if (sort === 'desc') all.reverse();
+    return { status: 200, body: { count: all.length, processes: all.slice(offset, offset + limit).map((process) => this.processView(process)) } };
+  }
+
+  /** `info` only for a completed import: every report the SDK declares, a URL or null. */
+  private processView(process: BrevoProcess): Record<string, unknown> {
     const status = this.statusOf(process);
     const body: Record<string, unknown> = { id: process.id, name: 'IMPORTUSER', status };
     if (status === 'completed') {
-      const invalidCount = process.invalidEmails?.length ?? 0;
-      body.info = { import: { invalid_emails: invalidCount > 0 ? this.invalidEmailsCsvUrl(process.id) : null } };
+      const reports = Object.fromEntries(
+        BREVO_REPORT_KINDS.map((kind) => [kind, (process.reports?.[kind]?.length ?? 0) > 0 ? this.reportUrl(process.id, kind) : null]),
+      );
+      body.info = { import: reports };
     }
-    return { status: 200, body };
+    return body;
   }
 
-  private invalidEmailsCsv(context: RequestContext): Reply {
+  /** A report file: a header line, then one row per record (`email`, and the clashing value of a duplicate). */
+  private reportCsv(context: RequestContext): Reply {
     const process = this.processParam(context);
-    if (!process?.invalidEmails) return { status: 404, text: 'Not found', contentType: 'text/plain' };
-    const lines = ['email', ...process.invalidEmails];
+    const kind = BREVO_REPORT_KINDS.find((name) => `${name}.csv` === context.params[1]);
+    const rows = kind === undefined ? undefined : process?.reports?.[kind];
+    if (!kind || !rows) return { status: 404, text: 'Not found', contentType: 'text/plain' };
+    const valued = rows.some((row) => row.value !== undefined);
+    const lines = [valued ? 'EMAIL;SMS' : 'email', ...rows.map((row) => (valued ? `${row.email};${row.value ?? ''}` : row.email))];
     return { status: 200, text: `${lines.join('\n')}\n`, contentType: 'text/csv; charset=utf-8' };
   }
 

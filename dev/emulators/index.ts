@@ -13,6 +13,8 @@ export type {
   OmnisendBatchStatus,
   OmnisendContact,
   OmnisendEmulatorOptions,
+  OmnisendPhone,
+  OmnisendSeedContact,
   OmnisendState,
   OmnisendStatus,
 } from './omnisend';

@@ -6,23 +6,37 @@ import { resolveCommonOptions, type CommonEmulatorOptions, type ResolvedCommonOp
 import type { RateLimit } from './kit/rate-limits';
 import type { ProviderProtocol, Reply, RequestContext, Route } from './kit/server';
 import { describeIssues, fieldIssues } from './kit/validation';
+import { loadIterableClientSchemas, type IterableClientSchemas } from './iterable-client';
+
+export type IterableListType = 'Standard' | 'Dynamic' | 'Suppression' | 'Internal';
+/** How the project identifies users: Iterable honours `updateExistingUsersOnly` only in userId-based and hybrid projects. */
+export type IterableProjectType = 'email' | 'userId' | 'hybrid';
 
 export interface IterableEmulatorOptions extends CommonEmulatorOptions {
-  /** Default 5 requests per sliding second (the documented bulk-user limit). */
+  /**
+   * Default 5 requests per sliding second, per project (shared by every key): Iterable documents
+   * that limit for `users/bulkUpdate`; its spec gives none for the list endpoints.
+   */
   rateLimit?: RateLimit;
+  /** Bucket `listUsers` (`GET /api/lists/getUsers`, counted in `api` too): default 5 per sliding minute, as documented. */
+  listUsersRateLimit?: RateLimit;
   /** Default `'key'`: every API key has its own window; `'account'` shares one. */
   rateLimitPer?: 'key' | 'account';
+  /** Subscribers per request: Iterable documents no cap, so by default there is none (the body limit binds). */
   maxSubscribersPerRequest?: number;
+  /** Default 4 MiB, the documented body limit. */
   maxBodyBytes?: number;
-  /** Names of lists that exist from the start (and after `reset()`). */
-  lists?: readonly string[];
+  /** Default `'email'`: `updateExistingUsersOnly` is ignored and unknown emails create users. */
+  projectType?: IterableProjectType;
+  /** Lists that exist from the start (and after `reset()`): names (Standard lists) or `{ name, listType }`. */
+  lists?: ReadonlyArray<string | { name: string; listType: IterableListType }>;
 }
 
 export interface IterableList {
   id: number;
   name: string;
   createdAt: number;
-  listType: 'Standard';
+  listType: IterableListType;
   /** Lower-cased emails. */
   members: Set<string>;
 }
@@ -79,7 +93,7 @@ function iterableError(status: number, code: string, msg: string, params: Record
 
 const badParams = (msg: string, params: Record<string, unknown> | null = null) => iterableError(400, 'BadParams', msg, params);
 
-function protocol(rateLimitPer: 'key' | 'account'): ProviderProtocol {
+function protocol(): ProviderProtocol {
   return {
     readCredential: (headers: IncomingHttpHeaders) => {
       const value = headers['api-key'];
@@ -92,7 +106,8 @@ function protocol(rateLimitPer: 'key' | 'account'): ProviderProtocol {
     badJson: (message) => iterableError(400, 'BadJsonBody', `Could not parse the JSON body: ${message}`),
     unsupportedMediaType: () => iterableError(400, 'BadJsonBody', 'Content-Type must be application/json'),
     tooLarge: (limitBytes) => iterableError(400, 'BatchTooLarge', `Request body is larger than ${limitBytes} bytes`, { maxBytes: limitBytes }),
-    rateScope: (keyId) => (rateLimitPer === 'key' ? keyId : 'account'),
+    // Iterable's limits are per project: every key of the project shares them.
+    rateScope: () => 'project',
   };
 }
 
@@ -108,15 +123,20 @@ export class IterableEmulator extends BaseEmulator {
   };
   private nextListId = FIRST_LIST_ID;
   private readonly common: ResolvedCommonOptions;
-  private readonly initialLists: readonly string[];
-  private readonly maxSubscribers: number;
+  private readonly initialLists: NonNullable<IterableEmulatorOptions['lists']>;
+  private readonly maxSubscribers: number | undefined;
+  private readonly projectType: IterableProjectType;
   private readonly schemas: ReturnType<typeof schemas>;
 
-  constructor(options: IterableEmulatorOptions = {}) {
+  constructor(
+    options: IterableEmulatorOptions,
+    private readonly client: IterableClientSchemas,
+  ) {
     super('');
     this.common = resolveCommonOptions('iterable', options);
     this.initialLists = options.lists ?? [];
-    this.maxSubscribers = options.maxSubscribersPerRequest ?? 1000;
+    this.maxSubscribers = options.maxSubscribersPerRequest;
+    this.projectType = options.projectType ?? 'email';
     this.schemas = schemas(this.common.strictContract);
     const maxBodyBytes = options.maxBodyBytes ?? 4 * MiB;
     const buckets = ['api'];
@@ -124,25 +144,29 @@ export class IterableEmulator extends BaseEmulator {
       { method: 'GET', path: '/api/lists', buckets, handle: () => this.getLists() },
       { method: 'POST', path: '/api/lists', buckets, hasBody: true, handle: (context) => this.createListRoute(context) },
       { method: 'DELETE', path: '/api/lists/{listId}', buckets, handle: (context) => this.deleteListRoute(context) },
+      { method: 'GET', path: '/api/lists/getUsers', buckets: ['api', 'listUsers'], handle: (context) => this.getUsers(context) },
       { method: 'POST', path: '/api/lists/subscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.subscribe(context) },
       { method: 'POST', path: '/api/lists/unsubscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.unsubscribe(context) },
       { method: 'DELETE', path: '/api/users/{email}', buckets, handle: (context) => this.deleteUserRoute(context) },
     ];
     this.setUp({
       options: this.common,
-      buckets: [{ name: 'api', limits: [options.rateLimit ?? { requests: 5, windowMs: 1000 }] }],
+      buckets: [
+        { name: 'api', limits: [options.rateLimit ?? { requests: 5, windowMs: 1000 }] },
+        { name: 'listUsers', limits: [options.listUsersRateLimit ?? { requests: 5, windowMs: 60_000 }] },
+      ],
       defaultMaxBodyBytes: MiB,
-      protocol: protocol(options.rateLimitPer ?? 'key'),
+      protocol: protocol(),
       routes,
     });
     this.createInitialLists();
   }
 
-  /** Creates a list like `POST /api/lists` does (names are not unique). */
-  createList(name: string): number {
+  /** Creates a list like `POST /api/lists` does (names are not unique); other types are made in Iterable's UI. */
+  createList(name: string, listType: IterableListType = 'Standard'): number {
     const id = this.nextListId;
     this.nextListId += 1;
-    this.state.lists.set(id, { id, name, createdAt: Date.now(), listType: 'Standard', members: new Set() });
+    this.state.lists.set(id, { id, name, createdAt: Date.now(), listType, members: new Set() });
     return id;
   }
 
@@ -155,12 +179,29 @@ export class IterableEmulator extends BaseEmulator {
     return [...(this.state.lists.get(listId)?.members ?? [])];
   }
 
+  /**
+   * Users who were in a list before any export touched it (tests of what an export must never
+   * remove): created when missing, and added to the list.
+   */
+  seedListMembers(listId: number, emails: readonly string[]): void {
+    const list = this.state.lists.get(listId);
+    if (!list) throw new Error(`Iterable list ${listId} does not exist`);
+    for (const email of emails) {
+      const key = emailKey(email);
+      if (!this.state.users.has(key)) this.state.users.set(key, this.common.retainAttributes ? {} : NO_FIELDS);
+      list.members.add(key);
+    }
+  }
+
   listByName(name: string): IterableList[] {
     return [...this.state.lists.values()].filter((list) => list.name === name);
   }
 
   private createInitialLists(): void {
-    for (const name of this.initialLists) this.createList(name);
+    for (const list of this.initialLists) {
+      if (typeof list === 'string') this.createList(list);
+      else this.createList(list.name, list.listType);
+    }
   }
 
   protected clearState(): void {
@@ -186,13 +227,13 @@ export class IterableEmulator extends BaseEmulator {
 
   private getLists(): Reply {
     const lists = [...this.state.lists.values()].map(({ id, name, createdAt, listType }) => ({ id, name, createdAt, listType }));
-    return { status: 200, body: { lists } };
+    return this.checked(this.client.GetListsResponseSchema, { status: 200, body: { lists } });
   }
 
   private createListRoute(context: RequestContext): Reply {
     const parsed = this.schemas.createList.safeParse(context.body);
     if (!parsed.success) return this.invalid(parsed.error);
-    return { status: 200, body: { listId: this.createList(parsed.data.name) } };
+    return this.checked(this.client.CreateListResponseSchema, { status: 200, body: { listId: this.createList(parsed.data.name) } });
   }
 
   private deleteListRoute(context: RequestContext): Reply {
@@ -202,14 +243,44 @@ export class IterableEmulator extends BaseEmulator {
     return iterableError(200, 'Success', '');
   }
 
+  /** The list's users as plain text, one email per line, all at once (the endpoint is not paged). */
+  private getUsers(context: RequestContext): Reply {
+    const raw = context.query.get('listId');
+    const listId = raw !== null && /^\d+$/.test(raw) ? Number(raw) : undefined;
+    if (listId === undefined) return badParams('listId is required and must be a list id', { listId: raw });
+    const list = this.state.lists.get(listId);
+    if (!list) return badParams(`List ${listId} does not exist`, { listId });
+    const text = list.members.size === 0 ? '' : `${[...list.members].join('\n')}\n`;
+    return { status: 200, text, contentType: 'text/plain; charset=utf-8' };
+  }
+
   private invalid(error: z.ZodError): Reply {
     const errors = fieldIssues(error);
     return badParams(`Invalid request: ${describeIssues(errors)}`, { errors });
   }
 
+  /** An answer Iterable's own client could not read is a bug of the emulator: it fails loudly. */
+  private checked(schema: { safeParse(value: unknown): { success: boolean; error?: unknown } }, reply: Reply): Reply {
+    const result = schema.safeParse(reply.body);
+    if (!result.success) throw new Error(`The Iterable emulator's answer does not parse with @iterable/api: ${String(result.error)}`);
+    return reply;
+  }
+
+  /**
+   * **contract**: the request must parse with Iterable's own client's request schema (an email
+   * that client refuses, a missing field); Iterable's client would not send it, so neither may we.
+   */
+  private clientRefusal(schema: IterableClientSchemas['SubscribeToListParamsSchema'] | IterableClientSchemas['UnsubscribeFromListParamsSchema'], body: unknown): Reply | undefined {
+    if (!this.common.strictContract) return undefined;
+    const result = schema.safeParse(body);
+    if (result.success) return undefined;
+    const errors = result.error.issues.map((issue) => ({ field: issue.path.map(String).join('.'), code: issue.code, message: issue.message }));
+    return badParams(`Invalid request: ${errors.map((error) => `${error.field}: ${error.message}`).join('; ')}`, { errors });
+  }
+
   private tooManySubscribers(body: unknown): Reply | undefined {
     const subscribers = (body as { subscribers?: unknown } | null)?.subscribers;
-    if (Array.isArray(subscribers) && subscribers.length > this.maxSubscribers) {
+    if (this.maxSubscribers !== undefined && Array.isArray(subscribers) && subscribers.length > this.maxSubscribers) {
       return iterableError(400, 'BatchTooLarge', `At most ${this.maxSubscribers} subscribers per request`, {
         maxSubscribers: this.maxSubscribers,
         count: subscribers.length,
@@ -221,6 +292,8 @@ export class IterableEmulator extends BaseEmulator {
   private subscribe(context: RequestContext): Reply {
     const tooMany = this.tooManySubscribers(context.body);
     if (tooMany) return tooMany;
+    const refused = this.clientRefusal(this.client.SubscribeToListParamsSchema, context.body);
+    if (refused) return refused;
     const parsed = this.schemas.subscribe.safeParse(context.body);
     if (!parsed.success) return this.invalid(parsed.error);
     const { listId, subscribers, updateExistingUsersOnly } = parsed.data;
@@ -239,7 +312,8 @@ export class IterableEmulator extends BaseEmulator {
       const key = emailKey(subscriber.email);
       const fields = users.get(key);
       if (fields === undefined) {
-        if (updateExistingUsersOnly === true) {
+        // Honoured only by userId-based and hybrid projects; email-based ones create the user.
+        if (updateExistingUsersOnly === true && this.projectType !== 'email') {
           notFoundEmails.push(subscriber.email);
           continue;
         }
@@ -257,6 +331,8 @@ export class IterableEmulator extends BaseEmulator {
   private unsubscribe(context: RequestContext): Reply {
     const tooMany = this.tooManySubscribers(context.body);
     if (tooMany) return tooMany;
+    const refused = this.clientRefusal(this.client.UnsubscribeFromListParamsSchema, context.body);
+    if (refused) return refused;
     const parsed = this.schemas.unsubscribe.safeParse(context.body);
     if (!parsed.success) return this.invalid(parsed.error);
     const { listId, subscribers, channelUnsubscribe } = parsed.data;
@@ -287,16 +363,27 @@ export class IterableEmulator extends BaseEmulator {
   private result(successCount: number, invalidEmails: string[], notFoundEmails: string[]): Reply {
     const failCount = invalidEmails.length + notFoundEmails.length;
     this.state.counters.rejected += failCount;
-    return {
+    return this.checked(this.client.UserBulkUpdateListResponseSchema, {
       status: 200,
       body: {
         successCount,
         failCount,
-        failedUpdates: { invalidEmails, notFoundEmails, invalidDataEmails: [], conflictEmails: [], forgottenEmails: [] },
-        // Deprecated copy that Iterable still sends.
+        // Every field @iterable/api declares, and the ones Iterable's API documentation names.
+        failedUpdates: {
+          invalidEmails,
+          invalidUserIds: [],
+          failedEmails: [],
+          failedUserIds: [],
+          notFoundEmails,
+          invalidDataEmails: [],
+          conflictEmails: [],
+          forgottenEmails: [],
+        },
+        // Deprecated copies that Iterable still sends.
         invalidEmails,
+        invalidUserIds: [],
       },
-    };
+    });
   }
 
   /**
@@ -314,7 +401,7 @@ export class IterableEmulator extends BaseEmulator {
 }
 
 export async function startIterableEmulator(options: IterableEmulatorOptions = {}): Promise<IterableEmulator> {
-  const emulator = new IterableEmulator(options);
+  const emulator = new IterableEmulator(options, await loadIterableClientSchemas());
   await emulator.listen();
   return emulator;
 }

@@ -8,9 +8,12 @@ import type { RateLimit } from './kit/rate-limits';
 import type { ProviderProtocol, Reply, RequestContext, Route } from './kit/server';
 import { describeIssues, fieldIssues, type FieldIssue } from './kit/validation';
 import { ContactStore, TagStore, type OmnisendStatus } from './omnisend-contacts';
+import { listContacts, type ContactIndex } from './omnisend-listing';
+import { PhoneStore } from './omnisend-phones';
 
 export type { OmnisendContact, OmnisendStatus } from './omnisend-contacts';
 export { ContactStore, TagStore } from './omnisend-contacts';
+export { PhoneStore, type OmnisendPhone } from './omnisend-phones';
 
 export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
   /** Bucket `brand` (every request): default 400 per sliding minute. */
@@ -19,15 +22,43 @@ export interface OmnisendEmulatorOptions extends CommonEmulatorOptions {
   tagsRateLimit?: RateLimit;
   maxBatchItems?: number;
   maxTagEmails?: number;
-  /** The one accepted `Omnisend-Version`; any other is retired (410). */
+  /**
+   * The supported `Omnisend-Version` (default `2026-03-15`). As documented, a later date resolves
+   * to it (the nearest earlier supported version); an earlier date, or `2026-preview`, is retired (410).
+   */
   apiVersion?: string;
   /** Put `retryAfter` (seconds) in 429 problems: default true. */
   retryAfterInProblem?: boolean;
-  /** Whether an upsert replaces an existing contact's status (unconfirmed; default true, the unsafe case). */
+  /**
+   * Whether an upsert whose identifier names a channel status replaces an existing contact's status
+   * (email and SMS). Undocumented; default true, the unsafe case.
+   */
   upsertOverwritesStatus?: boolean;
+  /**
+   * The status a contact (or a phone) created without `channels` gets. Undocumented; default
+   * `subscribed`, the unsafe case: a client must name `nonSubscribed` for contacts Omnisend lacks.
+   */
+  newContactStatus?: OmnisendStatus;
+  /**
+   * Whether a failed batch item carries the `request` it answers (default true). Unconfirmed
+   * either way: false imitates items that cannot be matched to a contact.
+   */
+  echoFailedItemRequests?: boolean;
   /** Finished batches kept for `GET /api/batches/*`: default 20,000 (oldest forgotten first). */
   maxRetainedBatches?: number;
+  /** Default 2 MiB (unconfirmed: Omnisend recommends batch bodies of at most 1 MB and documents no hard limit). */
   maxBodyBytes?: number;
+}
+
+export interface OmnisendSeedContact {
+  email: string;
+  /** The email channel status. */
+  status: OmnisendStatus;
+  /** A phone identifier (E.164); its SMS status is `smsStatus`, or `status` when unset. */
+  phone?: string;
+  smsStatus?: OmnisendStatus;
+  tags?: readonly string[];
+  fields?: Record<string, unknown>;
 }
 
 export type OmnisendBatchStatus = 'pending' | 'inProgress' | 'finished' | 'stopped';
@@ -55,12 +86,18 @@ export interface OmnisendState {
   contacts: ContactStore;
   /** Tag -> contacts (`members(tag)`, `has(tag, email)`, `sizes()`). */
   tags: TagStore;
+  /** Contact serial -> its phone identifier and SMS status. */
+  phones: PhoneStore;
   batches: Map<string, OmnisendBatch>;
   counters: {
+    /** Phone identifiers ignored because another contact holds them. */
+    ignoredPhones: number;
     /** Identifiers that asked for (or defaulted to) a welcome message: must stay 0. */
     welcomeMessages: number;
-    /** Upserts that changed an existing contact's subscription status: must stay 0. */
+    /** Upserts that changed an existing contact's subscription status (email or SMS): must stay 0. */
     statusChanges: number;
+    /** Identifiers of new contacts (and new phones) created without a status: they got `newContactStatus`. */
+    defaultedStatuses: number;
     /** Contacts created `subscribed`. */
     subscribedContacts: number;
     /** Tag requests' emails with no contact (ignored, like Omnisend does). */
@@ -73,6 +110,15 @@ export interface OmnisendState {
 
 const MiB = 1024 * 1024;
 const PROBLEM_BASE = 'https://problems.omnisend.com/';
+/**
+ * The problem types Omnisend publishes; any other answer uses RFC 9457's `about:blank` (the type
+ * of a problem that says no more than its HTTP status) rather than a type we would invent.
+ */
+const PUBLISHED_PROBLEM_TYPES: ReadonlySet<string> = new Set(['not-found', 'validation-failed', 'rate-limit-exceeded']);
+/** What Omnisend's own SDK accepts as a tag name. */
+const TAG_NAME = /^[a-zA-Z0-9_\- ]{1,128}$/;
+/** An E.164 phone number. */
+const E164 = /^\+[1-9]\d{6,14}$/;
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 const STATUSES = ['subscribed', 'unsubscribed', 'nonSubscribed'] as const;
 /** Contact fields our adapter may send; the rest of the API's fields break the contract. */
@@ -94,7 +140,14 @@ function problem(status: number, type: string, title: string, detail: string, ex
   return {
     status,
     contentType: PROBLEM_TYPE,
-    body: { type: PROBLEM_BASE + type, title, status, detail, instance: `urn:omnisend:request:${randomUUID()}`, ...extra },
+    body: {
+      type: PUBLISHED_PROBLEM_TYPES.has(type) ? PROBLEM_BASE + type : 'about:blank',
+      title,
+      status,
+      detail,
+      instance: `urn:omnisend:request:${randomUUID()}`,
+      ...extra,
+    },
   };
 }
 
@@ -109,14 +162,16 @@ function contactSchema(strict: boolean) {
   const emailIdentifier = object({
     type: z.literal('email'),
     id: z.string(),
-    channels: strict ? object({ email: channel }) : object({ email: channel.optional() }).optional(),
+    // Only `id` and `type` are required (ContactIdentifierRequest); a channel named needs its status.
+    channels: (strict ? object({ email: channel }) : object({ email: channel.optional() })).optional(),
     sendWelcomeMessage: welcome,
     source: z.string().optional(),
   });
   const phoneIdentifier = object({
     type: z.literal('phone'),
-    id: z.string(),
-    channels: strict ? object({ sms: channel }) : object({ sms: channel.optional() }).optional(),
+    // Identifiers must be E.164: a phone that is not makes Omnisend refuse the whole contact.
+    id: z.string().regex(E164, 'Must be a phone number in E.164 format'),
+    channels: (strict ? object({ sms: channel }) : object({ sms: channel.optional() })).optional(),
     sendWelcomeMessage: welcome,
     source: z.string().optional(),
   });
@@ -136,7 +191,8 @@ type ItemOutcome = { serial: number; code: number; errors?: FieldIssue[] };
 
 function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
   const object = strict ? z.strictObject : z.looseObject;
-  const tagList = z.array(z.string().min(1)).min(1).max(100);
+  // **contract**: the tag names Omnisend's own SDK accepts.
+  const tagList = z.array(strict ? z.string().regex(TAG_NAME, 'tag names are [a-zA-Z0-9_\\- ]{1,128}') : z.string().min(1)).min(1).max(100);
   return {
     contact: contactSchema(strict),
     batch: object({
@@ -148,10 +204,10 @@ function schemas(strict: boolean, maxBatchItems: number, maxTagEmails: number) {
     tags: strict
       ? z.strictObject({ tags: tagList, emails: z.array(z.string()).min(1).max(maxTagEmails) })
       : z.looseObject({ tags: tagList, emails: z.array(z.string()).max(maxTagEmails).optional() }),
-    listContacts: z.object({
+    listBatches: z.object({
+      endpoint: z.string().optional(),
+      status: z.enum(['pending', 'inProgress', 'finished', 'stopped']).optional(),
       limit: z.coerce.number().int().min(1).max(250).default(100),
-      email: z.string().optional(),
-      tag: z.string().optional(),
     }),
   };
 }
@@ -165,8 +221,11 @@ function protocol(apiVersion: string, retryAfterInProblem: boolean): ProviderPro
     },
     precheck: (headers) => {
       const version = headers['omnisend-version'];
-      if (version === undefined) return problem(400, 'version-required', 'API version required', 'The Omnisend-Version header is required');
-      if (version !== apiVersion) return problem(410, 'version-retired', 'API version retired', `API version ${String(version)} is not available`);
+      // Unconfirmed: the answer to a missing header is not documented.
+      if (version === undefined) return problem(400, 'version-required', 'Bad Request', 'The Omnisend-Version header is required');
+      if (!resolvesTo(String(version), apiVersion)) {
+        return problem(410, 'version-retired', 'API version has been retired', `API version ${String(version)} is not available`);
+      }
       return undefined;
     },
     unauthorized: () => problem(401, 'unauthorized', 'Unauthorized', 'Authentication is missing or invalid'),
@@ -190,6 +249,12 @@ function protocol(apiVersion: string, retryAfterInProblem: boolean): ProviderPro
   };
 }
 
+/** A date version resolves to the nearest earlier supported one: here, any date from the supported version on. */
+function resolvesTo(version: string, supported: string): boolean {
+  if (version === supported) return true;
+  return /^\d{4}-\d{2}-\d{2}$/.test(version) && !Number.isNaN(Date.parse(version)) && version > supported;
+}
+
 function contactID(serial: number): string {
   return serial.toString(16).padStart(24, '0');
 }
@@ -202,20 +267,25 @@ export class OmnisendEmulator extends BaseEmulator {
   private readonly schemas: ReturnType<typeof schemas>;
   private readonly looseContact = contactSchema(false);
   private readonly upsertOverwritesStatus: boolean;
+  private readonly newContactStatus: OmnisendStatus;
   private readonly maxRetainedBatches: number;
+  private readonly echoFailedItemRequests: boolean;
 
   constructor(options: OmnisendEmulatorOptions = {}) {
     super('/api');
     const contacts = new ContactStore();
-    this.state = { contacts, tags: new TagStore(contacts), batches: new Map(), counters: OmnisendEmulator.zeroCounters() };
+    this.state = { contacts, tags: new TagStore(contacts), phones: new PhoneStore(), batches: new Map(), counters: OmnisendEmulator.zeroCounters() };
     this.common = resolveCommonOptions('omnisend', options);
     this.schemas = schemas(this.common.strictContract, options.maxBatchItems ?? 100, options.maxTagEmails ?? 250);
     this.upsertOverwritesStatus = options.upsertOverwritesStatus ?? true;
+    this.newContactStatus = options.newContactStatus ?? 'subscribed';
     this.maxRetainedBatches = options.maxRetainedBatches ?? 20_000;
+    this.echoFailedItemRequests = options.echoFailedItemRequests ?? true;
     const brand = ['brand'];
     const tags = ['brand', 'tags'];
     const routes: Route[] = [
-      { method: 'GET', path: '/api/contacts', buckets: brand, handle: (context) => this.listContacts(context) },
+      { method: 'GET', path: '/api/contacts', buckets: brand, handle: (context) => this.listContactsRoute(context) },
+      { method: 'GET', path: '/api/batches', buckets: brand, handle: (context) => this.listBatches(context) },
       { method: 'POST', path: '/api/batches', buckets: brand, hasBody: true, handle: (context) => this.createBatch(context) },
       { method: 'GET', path: '/api/batches/{batchID}', buckets: brand, handle: (context) => this.getBatch(context, false) },
       { method: 'GET', path: '/api/batches/{batchID}/items', buckets: brand, handle: (context) => this.getBatch(context, true) },
@@ -235,7 +305,17 @@ export class OmnisendEmulator extends BaseEmulator {
   }
 
   private static zeroCounters(): OmnisendState['counters'] {
-    return { welcomeMessages: 0, statusChanges: 0, subscribedContacts: 0, ignoredTagEmails: 0, created: 0, updated: 0, rejectedItems: 0 };
+    return {
+      welcomeMessages: 0,
+      statusChanges: 0,
+      defaultedStatuses: 0,
+      subscribedContacts: 0,
+      ignoredTagEmails: 0,
+      created: 0,
+      updated: 0,
+      rejectedItems: 0,
+      ignoredPhones: 0,
+    };
   }
 
   tagMembers(tag: string): string[] {
@@ -248,10 +328,38 @@ export class OmnisendEmulator extends BaseEmulator {
     return serial === undefined ? undefined : this.contactView(serial);
   }
 
+  /**
+   * Contacts the brand already has, as if its shop had collected them (tests of what an export must
+   * never change): created at once, in order, with their statuses and tags. A contact that exists,
+   * or a phone another contact owns, is a test mistake and throws.
+   */
+  seedContacts(seeds: readonly OmnisendSeedContact[]): void {
+    const { contacts, phones, tags } = this.state;
+    for (const seed of seeds) {
+      const key = emailKey(seed.email);
+      if (contacts.has(key)) throw new Error(`Omnisend contact ${key} already exists`);
+      if (seed.phone !== undefined && phones.ownerOf(seed.phone) !== undefined) throw new Error(`Omnisend phone ${seed.phone} is taken`);
+      const serial = contacts.create(key, seed.status, seed.fields, Date.now());
+      if (seed.phone !== undefined) phones.set(serial, seed.phone, seed.smsStatus ?? seed.status);
+      for (const tag of seed.tags ?? []) tags.add(tag, serial);
+    }
+  }
+
+  /** A contact's channel statuses (email, and SMS when it has a phone), or undefined. */
+  contactStatuses(email: string): { email: OmnisendStatus; phone?: string; sms?: OmnisendStatus } | undefined {
+    const serial = this.state.contacts.serialOf(emailKey(email));
+    if (serial === undefined) return undefined;
+    const phone = this.state.phones.of(serial);
+    const statuses = { email: this.state.contacts.statusOf(serial) };
+    return phone ? { ...statuses, phone: phone.phone, sms: phone.status } : statuses;
+  }
+
   protected clearState(): void {
     this.state.contacts.clear();
     this.state.tags.clear();
+    this.state.phones.clear();
     this.state.batches.clear();
+    this.state.phones.clear();
     this.state.counters = OmnisendEmulator.zeroCounters();
   }
 
@@ -273,11 +381,15 @@ export class OmnisendEmulator extends BaseEmulator {
     const email = this.state.contacts.emailOf(serial);
     const contact = this.state.contacts.get(email);
     if (!contact) return {};
+    const phone = this.state.phones.of(serial);
+    const identifiers: Array<Record<string, unknown>> = [{ type: 'email', id: email, channels: { email: { status: contact.status } } }];
+    if (phone) identifiers.push({ type: 'phone', id: phone.phone, channels: { sms: { status: phone.status } } });
     return {
       id: contactID(serial),
       email,
       status: contact.status,
-      identifiers: [{ type: 'email', id: email, channels: { email: { status: contact.status } } }],
+      identifiers,
+      ...(phone ? { phone: [phone.phone] } : {}),
       ...contact.fields,
       tags: this.state.tags.tagsOf(serial),
       createdAt: new Date(contact.createdAt).toISOString(),
@@ -285,32 +397,22 @@ export class OmnisendEmulator extends BaseEmulator {
     };
   }
 
-  private listContacts(context: RequestContext): Reply {
-    const parsed = this.schemas.listContacts.safeParse(Object.fromEntries(context.query));
-    if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
-    const { limit, email, tag } = parsed.data;
-    const store = this.state.contacts;
-    let serials: Iterable<number>;
-    if (email !== undefined) {
-      const serial = store.serialOf(emailKey(email));
-      serials = serial === undefined ? [] : [serial];
-    } else if (tag !== undefined) {
-      serials = this.state.tags.serials(tag);
-    } else {
-      serials = (function* all() {
-        for (const key of store.keys()) yield store.serialOf(key)!;
-      })();
-    }
-    const contacts: Record<string, unknown>[] = [];
-    let hasMore = false;
-    for (const serial of serials) {
-      if (contacts.length === limit) {
-        hasMore = true;
-        break;
-      }
-      contacts.push(this.contactView(serial));
-    }
-    return { status: 200, body: { contacts, paging: { cursors: { after: null, before: null }, hasMore, limit } } };
+  private listContactsRoute(context: RequestContext): Reply {
+    const result = listContacts(context.query, this.contactIndex());
+    if (result.kind === 'invalid') return validationProblem(result.errors);
+    return { status: 200, body: { contacts: result.serials.map((serial) => this.contactView(serial)), paging: result.paging } };
+  }
+
+  private contactIndex(): ContactIndex {
+    const { contacts, tags, phones } = this.state;
+    return {
+      count: contacts.size,
+      serialOfEmail: (email) => contacts.serialOf(email),
+      serialOfPhone: (phone) => phones.ownerOf(phone),
+      hasTag: (tag, serial) => tags.serials(tag).has(serial),
+      emailStatusOf: (serial) => contacts.statusOf(serial),
+      updatedAtOf: (serial) => contacts.get(contacts.emailOf(serial))?.updatedAt ?? 0,
+    };
   }
 
   private createBatch(context: RequestContext): Reply {
@@ -400,7 +502,7 @@ export class OmnisendEmulator extends BaseEmulator {
     }
     const key = emailKey(identifier.id);
     const channels = identifier.channels as { email?: { status?: OmnisendStatus } } | undefined;
-    const status = channels?.email?.status ?? 'subscribed';
+    const named = channels?.email?.status;
     const counters = this.state.counters;
     for (const each of contactItem.identifiers) if (each.sendWelcomeMessage !== false) counters.welcomeMessages += 1;
     let fields: Record<string, unknown> | undefined;
@@ -413,23 +515,89 @@ export class OmnisendEmulator extends BaseEmulator {
     const { contacts } = this.state;
     const existing = contacts.serialOf(key);
     if (existing !== undefined) {
-      if (contacts.update(existing, this.upsertOverwritesStatus ? status : undefined, fields, now)) counters.statusChanges += 1;
+      const emailChanged = contacts.update(existing, this.upsertOverwritesStatus ? named : undefined, fields, now);
+      const smsChanged = this.applyPhoneIdentifiers(existing, contactItem, false);
+      if (emailChanged || smsChanged) counters.statusChanges += 1;
       counters.updated += 1;
       return { serial: existing, code: 200 };
     }
+    if (named === undefined) counters.defaultedStatuses += 1;
+    const status = named ?? this.newContactStatus;
     const serial = contacts.create(key, status, fields, now);
+    this.applyPhoneIdentifiers(serial, contactItem, true);
     counters.created += 1;
     if (status === 'subscribed') counters.subscribedContacts += 1;
     return { serial, code: 201 };
+  }
+
+  /**
+   * A contact's phone identifier: a phone another contact owns is ignored (documented); a new phone
+   * gets the status named or `newContactStatus`; a known one is overwritten only by a named status.
+   * Returns whether an existing SMS status changed.
+   */
+  private applyPhoneIdentifiers(serial: number, contactItem: ContactItem, created: boolean): boolean {
+    const { phones, counters } = this.state;
+    let changed = false;
+    for (const identifier of contactItem.identifiers) {
+      if (identifier.type !== 'phone') continue;
+      const named = (identifier.channels as { sms?: { status?: OmnisendStatus } } | undefined)?.sms?.status;
+      const owner = phones.ownerOf(identifier.id);
+      if (owner !== undefined && owner !== serial) {
+        counters.ignoredPhones += 1;
+        continue;
+      }
+      if (owner === serial) {
+        if (named !== undefined && this.upsertOverwritesStatus && phones.setStatus(serial, named)) changed = true;
+        continue;
+      }
+      if (named === undefined) counters.defaultedStatuses += 1;
+      // A phone added to a contact that had another one: its status is a change of the contact's SMS status.
+      const previous = phones.of(serial);
+      const status = named ?? this.newContactStatus;
+      if (!created && previous !== undefined && previous.status !== status) changed = true;
+      phones.set(serial, identifier.id, status);
+    }
+    return changed;
+
+  }
+
+  /** The contact holding a phone identifier, by email. */
+  phoneOwner(phone: string): string | undefined {
+    const serial = this.state.phones.ownerOf(phone);
+    return serial === undefined ? undefined : this.state.contacts.emailOf(serial);
   }
 
   private statusOf(batch: OmnisendBatch): OmnisendBatchStatus {
     return batch.status === 'pending' && Date.now() >= batch.inProgressAt ? 'inProgress' : batch.status;
   }
 
+  /** `GET /api/batches?endpoint&status&limit`: the brand's batches, newest first. */
+  private listBatches(context: RequestContext): Reply {
+    const parsed = this.schemas.listBatches.safeParse(Object.fromEntries(context.query));
+    if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
+    const { endpoint, status, limit } = parsed.data;
+    const batches: Record<string, unknown>[] = [];
+    for (const batch of [...this.state.batches.values()].reverse()) {
+      if (batches.length === limit) break;
+      if ((endpoint !== undefined && batch.endpoint !== endpoint) || (status !== undefined && this.statusOf(batch) !== status)) continue;
+      batches.push(this.batchView(batch));
+    }
+    return { status: 200, body: { batches, paging: { cursors: { after: null, before: null }, limit } } };
+  }
+
   private getBatch(context: RequestContext, withItems: boolean): Reply {
     const batch = this.state.batches.get(context.params[0] ?? '');
     if (!batch) return problem(404, 'not-found', 'Not found', 'Batch not found');
+    const body = this.batchView(batch);
+    if (withItems) {
+      const responses = this.batchItems(batch);
+      body.responses = responses;
+      body.errors = responses.filter((item) => item.responseCode >= 400);
+    }
+    return { status: 200, body };
+  }
+
+  private batchView(batch: OmnisendBatch): Record<string, unknown> {
     const status = this.statusOf(batch);
     const body: Record<string, unknown> = {
       batchID: batch.batchID,
@@ -443,12 +611,7 @@ export class OmnisendEmulator extends BaseEmulator {
     };
     if (status !== 'pending') body.startedAt = new Date(batch.inProgressAt).toISOString();
     if (batch.endedAt !== undefined) body.endedAt = new Date(batch.endedAt).toISOString();
-    if (withItems) {
-      const responses = this.batchItems(batch);
-      body.responses = responses;
-      body.errors = responses.filter((item) => item.responseCode >= 400);
-    }
-    return { status: 200, body };
+    return body;
   }
 
   private batchItems(batch: OmnisendBatch): Array<Record<string, unknown> & { responseCode: number }> {
@@ -458,6 +621,7 @@ export class OmnisendEmulator extends BaseEmulator {
       const responseCode = itemCodes[index]!;
       const itemID = `${batch.batchID}-${index}`;
       const failure = failures?.get(index);
+      if (failure && !this.echoFailedItemRequests) return { itemID, status: 'finished', responseCode, response: failure.response };
       if (failure) return { itemID, status: 'finished', responseCode, request: failure.request, response: failure.response };
       const email = this.state.contacts.emailOf(serial);
       return {
@@ -470,22 +634,28 @@ export class OmnisendEmulator extends BaseEmulator {
     });
   }
 
+  /** Tagging is asynchronous (documented): the 202 comes first, the tags change `asyncDelayMs` later. */
   private changeTags(context: RequestContext, change: 'add' | 'remove'): Reply {
     const parsed = this.schemas.tags.safeParse(context.body);
     if (!parsed.success) return validationProblem(fieldIssues(parsed.error));
+    const request = { tags: parsed.data.tags, emails: parsed.data.emails ?? [] };
+    this.server.schedule(this.common.asyncDelayMs, () => this.applyTags(request, change));
+    return { status: 202 };
+  }
+
+  private applyTags(parsed: { tags: string[]; emails: string[] }, change: 'add' | 'remove'): void {
     const { contacts, tags } = this.state;
-    for (const email of parsed.data.emails ?? []) {
+    for (const email of parsed.emails) {
       const serial = contacts.serialOf(emailKey(email));
       if (serial === undefined) {
         this.state.counters.ignoredTagEmails += 1;
         continue;
       }
-      for (const tag of parsed.data.tags) {
+      for (const tag of parsed.tags) {
         if (change === 'add') tags.add(tag, serial);
         else tags.remove(tag, serial);
       }
     }
-    return { status: 202 };
   }
 }
 

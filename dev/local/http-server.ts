@@ -53,14 +53,21 @@ export function createHttpServer(options: HttpServerOptions): Server {
       res.writeHead(404).end();
       return;
     }
-    const request = toHttpRequest(req, url, method, found.params, options.roleSwitch ? localPrincipalHeader(req) : undefined);
+    const body = method === 'GET' || method === 'HEAD' ? undefined : new RequestBody(req);
+    if (!body) req.resume();
+    const request = toHttpRequest(req, url, method, found.params, body, options.roleSwitch ? localPrincipalHeader(req) : undefined);
     const context = new InvocationContext({
       invocationId: randomUUID(),
       functionName: found.route.definition.name,
       triggerMetadata: { headers: Object.fromEntries(request.headers), query: Object.fromEntries(url.searchParams) },
     });
     const result = await found.route.definition.options.handler(request, context);
-    await writeResponse(res, result, method);
+    // A handler may answer without reading the whole body (413, 403 before an upload). Node resets
+    // the connection when it closes one with unread data, and a client still sending would lose the
+    // answer: read and discard the rest first (bounded, as Kestrel does), then answer and close.
+    const unread = body !== undefined && !req.complete;
+    if (unread) await body.discardRest();
+    await writeResponse(res, result, method, unread);
   }
 }
 
@@ -73,11 +80,78 @@ function findRoute(routes: readonly Route[], path: string, method: string): { ro
   return undefined;
 }
 
+const MAX_DISCARDED_BYTES = 64 * 1024 * 1024;
+const DISCARD_TIMEOUT_IN_MS = 5_000;
+
+/**
+ * The request body as a web stream for the handler. Unlike `Readable.toWeb`, cancelling it does not
+ * destroy the socket: the host decides what happens to the rest of the body (`discardRest`).
+ */
+class RequestBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  private detached = false;
+
+  constructor(private readonly req: IncomingMessage) {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          controller = c;
+          req.pause();
+        },
+        pull: () => {
+          req.resume();
+        },
+        cancel: () => this.detach(),
+      },
+      { highWaterMark: 4 },
+    );
+    req.on('data', (chunk: Buffer) => {
+      if (this.detached) return;
+      controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if ((controller.desiredSize ?? 0) <= 0) req.pause();
+    });
+    req.on('end', () => {
+      if (!this.detached) controller.close();
+    });
+    req.on('error', (error) => {
+      if (!this.detached) controller.error(error);
+    });
+  }
+
+  /** Reads what the handler left unread; gives up (and the connection is closed) past 64 MiB or 5 s. */
+  async discardRest(): Promise<void> {
+    this.detach();
+    if (this.req.complete) return;
+    await new Promise<void>((resolve) => {
+      let discarded = 0;
+      const done = () => {
+        clearTimeout(timer);
+        this.req.off('data', count);
+        resolve();
+      };
+      const count = (chunk: Buffer) => {
+        discarded += chunk.byteLength;
+        if (discarded > MAX_DISCARDED_BYTES) done();
+      };
+      const timer = setTimeout(done, DISCARD_TIMEOUT_IN_MS);
+      this.req.on('data', count).once('end', done).once('error', done).once('close', done);
+      this.req.resume();
+    });
+  }
+
+  private detach(): void {
+    this.detached = true;
+    this.req.pause();
+  }
+}
+
 function toHttpRequest(
   req: IncomingMessage,
   url: URL,
   method: string,
   params: Record<string, string>,
+  body: RequestBody | undefined,
   principalHeader: string | undefined,
 ): HttpRequest {
   const headers = new Headers();
@@ -86,15 +160,8 @@ function toHttpRequest(
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
   if (principalHeader !== undefined) headers.set('x-ms-client-principal', principalHeader);
-  const hasBody = method !== 'GET' && method !== 'HEAD';
-  if (!hasBody) req.resume();
   // Streams the body through (`duplex: 'half'`), as the Functions host does with HTTP streaming on.
-  const init: RequestInit & { duplex: 'half' } = {
-    method,
-    headers,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-    duplex: 'half',
-  };
+  const init: RequestInit & { duplex: 'half' } = { method, headers, body: body?.stream, duplex: 'half' };
   const nativeRequest = new Request(url, init);
   // `nativeRequest` is how the library itself builds a streaming request; its public init type
   // only knows string/bytes bodies.
@@ -102,12 +169,13 @@ function toHttpRequest(
   return new HttpRequest(requestInit);
 }
 
-async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse, method: string): Promise<void> {
+async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse, method: string, close = false): Promise<void> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
+  if (close) headers.connection = 'close';
   res.writeHead(response.status, headers);
   if (!response.body || method === 'HEAD') {
     res.end();

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createAppContext, setAppContext } from '../../src/app/context';
-import { DEFAULT_REFRESH_SCHEDULE, loadConfig } from '../../src/config';
+import { DEFAULT_REFRESH_SCHEDULE, DEFAULT_SOURCE_SCAN_SCHEDULE, loadConfig } from '../../src/config';
 import { AppError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { ensureStorage } from '../../src/storage/clients';
@@ -10,6 +10,7 @@ import { DEV_PORTS } from '../../src/storage/development';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { readHostJson } from './host-json';
 import { startLocalHost } from './host';
+import { localListenAddress } from './listen-address';
 import { loadDefinitions } from './load-definitions';
 import { applyLocalSettings, readLocalSettings } from './settings';
 
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   }
 
   process.env.REFRESH_SCHEDULE ||= DEFAULT_REFRESH_SCHEDULE;
+  process.env.SOURCE_SCAN_SCHEDULE ||= DEFAULT_SOURCE_SCAN_SCHEDULE;
   const config = loadConfig(process.env);
   let azurite: RunningAzurite | undefined;
   if (config.storage.kind === 'connectionString' && config.storage.connectionString === 'UseDevelopmentStorage=true') {
@@ -45,6 +47,8 @@ async function main(): Promise<void> {
 
   const definitions = await loadDefinitions(join(projectRoot, 'dist', 'functions'));
   const port = Number(process.env.PORT ?? settings.port ?? 7071);
+  const address = localListenAddress(process.env);
+  if (address.warning) console.warn(address.warning);
   const host = await startLocalHost({
     definitions,
     hostSettings: readHostJson(join(projectRoot, 'host.json')),
@@ -53,6 +57,7 @@ async function main(): Promise<void> {
     log,
     port,
     roleSwitch: true,
+    hostname: address.hostname,
   });
   console.log(`segment-export is running on ${host.url} (local host, loopback only; ${definitions.length} functions)`);
   for (const definition of definitions) console.log(`  ${describe(definition)}`);

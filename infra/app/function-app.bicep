@@ -28,6 +28,8 @@ param refreshSchedule string
 
 @description('How long the audit log keeps its entries, in days.')
 param auditRetentionDays int
+@description('NCRONTAB (six fields, UTC) of the rescan of every segment source.')
+param sourceScanSchedule string
 
 @description('Memory of each instance, in MB.')
 param instanceMemoryMB int
@@ -136,6 +138,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     KEY_VAULT_URL: keyVaultUri
     REFRESH_SCHEDULE: refreshSchedule
     AUDIT_RETENTION_DAYS: string(auditRetentionDays)
+    SOURCE_SCAN_SCHEDULE: sourceScanSchedule
     // Brevo calls the import webhook here; it is outside App Service Authentication.
     PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString

@@ -6,9 +6,10 @@ import { getAppContext, type AppContext } from '../app/context';
 import { json } from '../app/definitions';
 import { listAuditPage, recordAudit } from '../audit/repository';
 import { changedFields, type DiffOptions } from '../audit/diff';
-import { auditQuerySchema, type AuditAction, type AuditActor, type AuditChange, type AuditResourceType } from '../domain/audit';
+import { auditQuerySchema, type AuditAction, type AuditActor, type AuditChange, type AuditEntry, type AuditQuery, type AuditResourceType } from '../domain/audit';
 import type { Principal } from '../domain/policy';
 import { authorize } from './auth';
+import { openContinuation, sealContinuation } from './continuation';
 import { parseQuery } from './validation';
 
 export const AUDIT_PAGE_SIZE = 100;
@@ -41,6 +42,15 @@ export function auditChanges(before: object | undefined, after: object | undefin
 /** `GET /api/audit?resourceType=&resourceId=&continuationToken=` (Admins). */
 export async function handleListAudit(request: HttpRequest): Promise<HttpResponseInit> {
   authorize(request, 'audit:read');
-  const query = parseQuery(request, auditQuerySchema);
-  return json(200, await listAuditPage(getAppContext(), query, AUDIT_PAGE_SIZE));
+  const { continuationToken, ...filter } = parseQuery(request, auditQuerySchema);
+  return json(200, await listAuditEntries(getAppContext(), filter, continuationToken));
+}
+
+/** One page of the audit log; its continuation token is sealed for the same filter (a token of another filter is a 400). */
+export async function listAuditEntries(context: AppContext, filter: Omit<AuditQuery, 'continuationToken'>, continuationToken: string | undefined): Promise<{ items: AuditEntry[]; continuationToken?: string }> {
+  const listing = `${filter.resourceType ?? ''}/${filter.resourceId ?? ''}`;
+  const cursor = await openContinuation(context, 'audit', listing, continuationToken);
+  const page = await listAuditPage(context, filter, cursor, AUDIT_PAGE_SIZE);
+  const next = await sealContinuation(context, 'audit', listing, page.cursor);
+  return next ? { items: page.items, continuationToken: next } : { items: page.items };
 }

@@ -3,8 +3,15 @@
 // of `src/domain/policy.ts`.
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
+import { peekAppContext } from '../app/context';
+import { readPlatform, type Config } from '../config';
 import { ACTION_DESCRIPTIONS, can, ROLES, type Action, type Principal, type Role } from '../domain/policy';
 import { Errors } from '../errors';
+
+// Who is calling, from the `x-ms-client-principal` header that App Service Authentication sets
+// (clients cannot forge it while authentication is on). What each role may do is the pure policy
+// of `src/domain/policy.ts`. In Azure the header is trusted only while App Service Authentication
+// is on: without it anyone could send one.
 
 const clientPrincipalSchema = z.object({
   auth_typ: z.string().optional(),
@@ -17,7 +24,20 @@ const USER_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectiden
 const NAME_CLAIMS = ['name', 'preferred_username', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name'];
 const MAX_HEADER_LENGTH = 64 * 1024;
 
+/**
+ * Why the principal header cannot be trusted here: the app runs in App Service (`WEBSITE_SITE_NAME`)
+ * without App Service Authentication (`WEBSITE_AUTH_ENABLED`). Undefined outside Azure (local host,
+ * tests), where the caller sends the header itself.
+ */
+export function appServiceAuthProblem(config: Pick<Config, 'platform'>): string | undefined {
+  const { siteName, appServiceAuthEnabled } = config.platform;
+  if (siteName === undefined || appServiceAuthEnabled) return undefined;
+  return `${Errors.authenticationOff().message}. Turn on App Service Authentication for '${siteName}' (the Bicep template does).`;
+}
+
 export function readPrincipal(request: HttpRequest): Principal {
+  const platform = peekAppContext()?.config.platform ?? readPlatform(process.env);
+  if (appServiceAuthProblem({ platform })) throw Errors.authenticationOff();
   const header = request.headers.get('x-ms-client-principal');
   if (!header || header.length > MAX_HEADER_LENGTH) throw Errors.unauthenticated();
   let decoded: unknown;

@@ -32,6 +32,7 @@ import { isProviderErrorKind, toApiError } from '../providers/errors';
 import { getSegment } from '../segments/repository';
 import { urlHost } from '../domain/notification';
 import { audit, auditChanges } from './audit';
+import { omnisendTagName } from '../providers/omnisend/tags';
 import { authorize } from './auth';
 import { ensureNotificationSecret, notificationProblems } from './notifications';
 import { parseQuery, parseWith, readJsonBody } from './validation';
@@ -56,8 +57,9 @@ export async function handleListExports(request: HttpRequest): Promise<HttpRespo
 export async function handleGetExport(request: HttpRequest): Promise<HttpResponseInit> {
   const principal = authorize(request, 'export:read');
   const { exportId } = parseWith(exportParams, request.params, 'route');
-  const { stored, connection } = await requireVisibleExport(getAppContext(), principal, exportId);
-  return json(200, present(stored.export, connection, stored.activeRunId, stored.deleting));
+  const context = getAppContext();
+  const { stored, connection } = await requireVisibleExport(context, principal, exportId);
+  return json(200, present(stored.export, connection, stored.activeRunId, await segmentNames(context, stored.export, connection), stored.deleting));
 }
 
 export async function handleUpdateExport(request: HttpRequest): Promise<HttpResponseInit> {
@@ -114,7 +116,8 @@ export async function createExport(context: AppContext, principal: Principal, bo
   await createExportRow(context, saved, options);
   context.log.info('export created', { exportId: value.id, connectionId: value.connectionId, userId: principal.userId });
   await audit(context, principal, { action: 'create', resourceType: 'export', resourceId: value.id, changes: auditChanges(undefined, auditView(saved), { ignore: ['id'] }) });
-  return { ...present(saved, connection, undefined), ...(secret ? { notificationSecret: secret.value } : {}) };
+  const resource = present(saved, connection, undefined, await segmentNames(context, value, connection, options));
+  return secret ? { ...resource, notificationSecret: secret.value } : resource;
 }
 
 /** An export as the audit log shows it: receivers by host (Slack and Teams URLs carry a token), no secret reference. */
@@ -130,7 +133,7 @@ async function listVisibleExports(context: AppContext, principal: Principal, opt
     const { connectionId } = stored.export;
     if (!connections.has(connectionId)) connections.set(connectionId, (await getConnection(context, connectionId, options))?.connection);
     const connection = connections.get(connectionId);
-    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId, stored.deleting));
+    if (canUseExport(principal, connection)) items.push(present(stored.export, connection, stored.activeRunId, await segmentNames(context, stored.export, connection), stored.deleting));
   }
   return items.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
@@ -157,7 +160,8 @@ async function updateExport(context: AppContext, principal: Principal, exportId:
       context.log.info('export updated', { exportId, userId: principal.userId });
       await audit(context, principal, { action: 'update', resourceType: 'export', resourceId: exportId, changes: auditChanges(auditView(stored.export), auditView(saved)) });
       const cleanup = feedsOtherTargets(stored.export, next) ? await startCleanupRun(context, exportId, principal) : undefined;
-      const resource = present(saved, connection, cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId);
+      const activeRunId = cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId;
+      const resource = present(saved, connection, activeRunId, await segmentNames(context, next, connection, options));
       return secret ? { ...resource, notificationSecret: secret.value } : resource;
     }
   }
@@ -211,7 +215,27 @@ async function checkBrevoList(context: AppContext, connection: Connection, listI
   }
 }
 
-function present(value: Export, connection: Connection | undefined, activeRunId: string | undefined, deleting = false): ExportResource {
+/** The names of an Omnisend export's segments (the tags are named after them); none for other providers. */
+async function segmentNames(context: AppContext, value: Export, connection: Connection | undefined, options: OperationOptions = {}): Promise<ReadonlyMap<string, string>> {
+  if (connection?.provider !== 'omnisend') return new Map();
+  const segments = await Promise.all(value.segmentIds.map((segmentId) => getSegment(context, segmentId, options)));
+  return new Map(segments.filter((segment) => segment !== undefined).map((segment) => [segment.id, segment.name]));
+}
+
+function present(
+  value: Export,
+  connection: Connection | undefined,
+  activeRunId: string | undefined,
+  segments: ReadonlyMap<string, string>,
+  deleting = false,
+): ExportResource {
+  const omnisendTags =
+    connection?.provider === 'omnisend'
+      ? value.segmentIds.flatMap((segmentId) => {
+          const segmentName = segments.get(segmentId);
+          return segmentName === undefined ? [] : [{ segmentId, segmentName, tag: omnisendTagName(segmentName) }];
+        })
+      : undefined;
   const { notificationSecret: _secret, ...shown } = value;
-  return { ...shown, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(deleting ? { deleting } : {}) };
+  return { ...shown, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(omnisendTags ? { omnisendTags } : {}), ...(deleting ? { deleting } : {}) };
 }

@@ -4,9 +4,29 @@ import type { AppContext } from '../app/context';
 import type { DependencyState, HealthReport } from '../domain/health';
 
 const CHECK_TIMEOUT_IN_MS = 5_000;
+/** How long one report answers every caller: the route is public, and each probe costs a request. */
+export const HEALTH_CACHE_TTL_IN_MS = 15_000;
 
-/** Reachability of storage (tables, queues, blobs) and, when configured, Key Vault; each probe gives up after 5 s. */
-export async function checkHealth(context: AppContext): Promise<HealthReport> {
+const reports = new WeakMap<AppContext, { report: Promise<HealthReport>; expiresAtMs: number }>();
+
+/**
+ * Reachability of storage (tables, queues, blobs) and, when configured, Key Vault. The report
+ * names each dependency's state and nothing else: the endpoint is public, so one probe at a time
+ * serves every caller (single flight) and its report is reused for 15 s.
+ */
+export function checkHealth(context: AppContext): Promise<HealthReport> {
+  const cached = reports.get(context);
+  if (cached && performance.now() < cached.expiresAtMs) return cached.report;
+  const entry = { report: probeDependencies(context), expiresAtMs: Number.POSITIVE_INFINITY };
+  reports.set(context, entry);
+  void entry.report.then(
+    () => (entry.expiresAtMs = performance.now() + HEALTH_CACHE_TTL_IN_MS),
+    () => reports.delete(context),
+  );
+  return entry.report;
+}
+
+async function probeDependencies(context: AppContext): Promise<HealthReport> {
   const { storage } = context;
   const probes: Record<string, (abortSignal: AbortSignal) => Promise<unknown>> = {
     tables: (abortSignal) => storage.tableService.listTables().byPage({ maxPageSize: 1 }).next().then(() => abortSignal),

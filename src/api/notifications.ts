@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { getAppContext, type AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
 import { json } from '../app/definitions';
+import { runsInAzure } from '../config';
 import { exportIdSchema, type Export } from '../domain/export';
 import { notificationUrlProblem, urlHost, type NotificationTarget, type NotificationTestResult } from '../domain/notification';
 import { emptyTotals, type RunDoc } from '../domain/run';
@@ -23,7 +24,7 @@ const exportParams = z.object({ exportId: exportIdSchema });
 
 /** What is wrong with an export's receivers (empty when nothing is). */
 export function notificationProblems(context: AppContext, receivers: readonly NotificationTarget[]): ValidationIssue[] {
-  const rules = { allowLoopback: !context.config.runningInAzure };
+  const rules = { allowLoopback: !runsInAzure(context.config) };
   return receivers.flatMap((receiver, index) => {
     const problem = notificationUrlProblem(receiver.url, rules);
     return problem ? [{ path: `notifications.${index}.url`, message: problem }] : [];

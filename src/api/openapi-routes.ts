@@ -6,6 +6,7 @@ import { connectionIdSchema, deleteConnectionQuerySchema } from '../domain/conne
 import { deleteExportQuerySchema, exportIdSchema } from '../domain/export';
 import { pageQuerySchema, runIdSchema, startRunQuerySchema } from '../domain/run';
 import { SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema } from '../domain/segment';
+import { sourceIdSchema } from '../domain/source';
 import { Errors } from '../errors';
 import { auditQuerySchema } from '../domain/audit';
 import { erasureIdSchema } from '../domain/privacy';
@@ -63,6 +64,7 @@ export const TAGS = [
   { name: 'Segments', description: 'Customer segments, uploaded as CSV or NDJSON, kept as immutable versions' },
   { name: 'Exports', description: 'Which connection, which segments, how fields map' },
   { name: 'Runs', description: 'Runs of exports: start, follow, cancel, rejects; the scheduled refresh' },
+  { name: 'Sources', description: 'Where another system (Customer Insights) writes segments: CDM folders and csv folders, read on events and on schedule' },
   { name: 'Webhooks', description: 'Callbacks from providers, outside App Service Authentication' },
   { name: 'Audit', description: 'Who changed what, when (Admins)' },
   { name: 'Privacy', description: 'Data-subject erasure and the suppression list (Admins)' },
@@ -72,9 +74,12 @@ export const TAGS = [
 const connectionPath = { connectionId: connectionIdSchema.describe('An id that does not exist, or that a Contributor may not use, is a 404') };
 const segmentPath = { segmentId: segmentIdSchema.describe('1-64 letters, digits, - or _') };
 const exportPath = { exportId: exportIdSchema.describe('An export a Contributor may not use is a 404') };
+const sourcePath = { sourceId: sourceIdSchema.describe('An id that does not exist is a 404') };
 const runPath = { runId: runIdSchema.describe('A run of an export a Contributor may not use is a 404') };
 
 const ON_USABLE_CONNECTIONS = 'only on connections that allow contributors; the others do not exist for them (404)';
+const SEGMENT_READERS = 'see a segment that no export uses or that an export on a connection they may use reads; the others do not exist for them (404)';
+const SEGMENT_WRITERS = `${SEGMENT_READERS}. They may replace or delete it only when every export that uses it is on a connection they may use (otherwise 403)`;
 const CONNECT_ERRORS = [Errors.providerAuthFailed, Errors.providerUnavailable, Errors.dependencyUnavailable] as const;
 const UPLOAD_ERRORS = [
   Errors.segmentEmpty,
@@ -106,7 +111,7 @@ export const ROUTES: readonly RouteSpec[] = [
     route: 'health',
     tag: 'Health',
     summary: 'Storage and Key Vault reachability',
-    description: 'Names each dependency\'s state and nothing else.',
+    description: "Names each dependency's state and nothing else. One report answers every caller for 15 s.",
     access: { kind: 'anonymous', why: 'It reveals nothing but up or down.' },
     responses: [
       { status: 200, description: 'Every dependency is reachable', schema: 'HealthReport' },
@@ -177,8 +182,8 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'get',
     route: 'segments',
     tag: 'Segments',
-    summary: 'Every segment, by id',
-    access: { kind: 'principal', action: 'segment:read' },
+    summary: 'The segments the caller may see, by id',
+    access: { kind: 'principal', action: 'segment:read', contributors: SEGMENT_READERS },
     responses: [{ status: 200, description: 'The segments', schema: 'SegmentList' }],
   },
   {
@@ -187,7 +192,7 @@ export const ROUTES: readonly RouteSpec[] = [
     route: 'segments/{segmentId}',
     tag: 'Segments',
     summary: "A segment's current version: fields, member count",
-    access: { kind: 'principal', action: 'segment:read' },
+    access: { kind: 'principal', action: 'segment:read', contributors: SEGMENT_READERS },
     path: segmentPath,
     responses: [{ status: 200, description: 'The segment', schema: 'Segment' }],
     errors: [Errors.validationFailed, Errors.notFound],
@@ -200,7 +205,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: "Replace a segment's members (atomically)",
     description:
       'The body is streamed into a new version, which becomes current only when every record was read and stored; a refused upload changes nothing and names the line (and column) of the problem in `details`.',
-    access: { kind: 'principal', action: 'segment:write' },
+    access: { kind: 'principal', action: 'segment:write', contributors: SEGMENT_WRITERS },
     path: segmentPath,
     query: segmentUploadQuerySchema,
     body: {
@@ -209,7 +214,7 @@ export const ROUTES: readonly RouteSpec[] = [
       description: 'CSV with a header row, or one JSON object per line (NDJSON); UTF-8, uncompressed',
     },
     responses: [{ status: 200, description: 'The new current version', schema: 'SegmentUploadResult' }],
-    errors: [Errors.validationFailed, Errors.mappingFieldMissing, ...UPLOAD_ERRORS],
+    errors: [Errors.validationFailed, Errors.notFound, Errors.mappingFieldMissing, ...UPLOAD_ERRORS],
   },
   {
     function: 'segments-delete',
@@ -218,10 +223,10 @@ export const ROUTES: readonly RouteSpec[] = [
     tag: 'Segments',
     summary: 'Delete a segment',
     description: 'Refused while an export uses it (409 `segment_in_use`, `details.exportIds`). Deleting a segment that does not exist succeeds.',
-    access: { kind: 'principal', action: 'segment:write' },
+    access: { kind: 'principal', action: 'segment:write', contributors: SEGMENT_WRITERS },
     path: segmentPath,
     responses: [{ status: 204, description: 'Deleted, or there was no such segment' }],
-    errors: [Errors.validationFailed, Errors.segmentInUse, Errors.conflict],
+    errors: [Errors.validationFailed, Errors.notFound, Errors.segmentInUse, Errors.conflict],
   },
   {
     function: 'exports-create',
@@ -357,19 +362,90 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: [{ status: 202, description: 'The runs the refresh created', schema: 'RefreshResult' }],
   },
   {
+    function: 'sources-create',
+    method: 'post',
+    route: 'sources',
+    tag: 'Sources',
+    summary: 'Create a segment source',
+    description:
+      "`cdm-folder`: every entity of the folder's model.json (or manifest) becomes a segment, its partitions read in order as one new version once every partition exists and is stable. `csv-folder`: each sub-folder's newest CSV (header row) or NDJSON file is that segment's membership. `accountUrl` defaults to the app's own storage account; another account must be an Azure Storage endpoint the app's identity may read. Creating a source reads nothing: the next event, the rescan timer or a scan does.",
+    access: { kind: 'principal', action: 'source:manage' },
+    body: { kind: 'json', schema: 'CreateSourceBody' },
+    responses: [{ status: 201, description: 'Created', schema: 'SourceResource', location: 'the new source' }],
+    errors: [Errors.sourceAccountNotAllowed, Errors.conflict],
+  },
+  {
+    function: 'sources-list',
+    method: 'get',
+    route: 'sources',
+    tag: 'Sources',
+    summary: 'Every source with its status, by display name',
+    access: { kind: 'principal', action: 'source:read' },
+    responses: [{ status: 200, description: 'The sources', schema: 'SourceList' }],
+  },
+  {
+    function: 'sources-get',
+    method: 'get',
+    route: 'sources/{sourceId}',
+    tag: 'Sources',
+    summary: "A source and its status: per entity the last ingested export, what waits, the last error",
+    description: 'A malformed model.json shows under `status.problems` with its line and column; a malformed CSV under its entity, naming the partition, line and column. Neither changes a segment.',
+    access: { kind: 'principal', action: 'source:read' },
+    path: sourcePath,
+    responses: [{ status: 200, description: 'The source', schema: 'SourceResource' }],
+    errors: [Errors.validationFailed, Errors.notFound],
+  },
+  {
+    function: 'sources-update',
+    method: 'patch',
+    route: 'sources/{sourceId}',
+    tag: 'Sources',
+    summary: "Change a source's name, location, entities or whether it runs exports",
+    access: { kind: 'principal', action: 'source:manage' },
+    path: sourcePath,
+    body: { kind: 'json', schema: 'UpdateSourceBody' },
+    responses: [{ status: 200, description: 'The changed source', schema: 'SourceResource' }],
+    errors: [Errors.notFound, Errors.conflict, Errors.sourceAccountNotAllowed],
+  },
+  {
+    function: 'sources-delete',
+    method: 'delete',
+    route: 'sources/{sourceId}',
+    tag: 'Sources',
+    summary: 'Delete a source',
+    description: 'The segments it fed stay, with their members: exports may use them.',
+    access: { kind: 'principal', action: 'source:manage' },
+    path: sourcePath,
+    responses: [{ status: 204, description: 'Deleted' }],
+    errors: [Errors.validationFailed, Errors.notFound],
+  },
+  {
+    function: 'sources-scan',
+    method: 'post',
+    route: 'sources/{sourceId}/scan',
+    tag: 'Sources',
+    summary: 'Scan a source now',
+    description: 'Queues a scan, as the rescan timer does: every entity whose newest export is new and complete is ingested, and (with `runExports`) the exports using a changed segment start by themselves.',
+    access: { kind: 'principal', action: 'source:manage' },
+    path: sourcePath,
+    responses: [{ status: 202, description: 'Queued: follow `statusUrl`', schema: 'SourceScanQueued', location: 'the source (as `statusUrl`)' }],
+    errors: [Errors.validationFailed, Errors.notFound],
+  },
+  {
     function: 'webhook-brevo',
     method: 'post',
     route: 'webhooks/brevo/{token}',
     tag: 'Webhooks',
     summary: "Brevo's notifyUrl callback when an import ends",
-    description: 'Only a signal: the chunk whose import ended is woken up and reads the process status itself.',
+    description:
+      'Only a signal: the chunk whose import ended is woken up (once per import: a repeated call is answered 204 and wakes nothing) and reads the process status itself.',
     access: {
       kind: 'anonymous',
-      why: 'Outside App Service Authentication: the unguessable per-import token in the path (expiring, deleted when the chunk moves on) is the credential.',
+      why: 'Outside App Service Authentication: the unguessable per-import token in the path (bound to the import, expiring after 24 h, deleted when the chunk moves on or its run ends) is the credential.',
     },
     path: { token: z.string().describe('The per-import token the app gave Brevo in `notifyUrl`') },
     body: { kind: 'ignored', description: "Brevo's notification; not read" },
-    responses: [{ status: 204, description: 'The chunk was woken up' }],
+    responses: [{ status: 204, description: 'The chunk was woken up, or had been for this import' }],
     errors: [Errors.notFound],
   },
   {

@@ -11,6 +11,7 @@ import { healthReportSchema } from '../domain/health';
 import { meSchema } from '../domain/session';
 import { refreshResultSchema, rejectListSchema, rejectRowSchema, runListSchema, runResourceSchema, runStartedSchema } from '../domain/run';
 import { segmentListSchema, segmentSchema, segmentUploadResultSchema } from '../domain/segment';
+import { createSourceBodySchema, sourceListSchema, sourceResourceSchema, sourceScanQueuedSchema, updateSourceBodySchema } from '../domain/source';
 
 /** This document's own shape, loosely: its validators are the OpenAPI tools. */
 const openApiDocumentSchema = z
@@ -40,6 +41,9 @@ export const RESPONSE_SCHEMAS = {
   RejectRow: rejectRowSchema,
   RejectList: rejectListSchema,
   RefreshResult: refreshResultSchema,
+  SourceResource: sourceResourceSchema,
+  SourceList: sourceListSchema,
+  SourceScanQueued: sourceScanQueuedSchema,
   OpenApiDocument: openApiDocumentSchema,
 } as const satisfies Record<string, z.ZodType>;
 export type ResponseSchemaName = keyof typeof RESPONSE_SCHEMAS;
@@ -50,5 +54,7 @@ export const REQUEST_SCHEMAS = {
   CreateExportBody: createExportBodySchema,
   UpdateExportBody: updateExportBodySchema,
   CreateErasureBody: createErasureBodySchema,
+  CreateSourceBody: createSourceBodySchema,
+  UpdateSourceBody: updateSourceBodySchema,
 } as const satisfies Record<string, z.ZodType>;
 export type RequestSchemaName = keyof typeof REQUEST_SCHEMAS;

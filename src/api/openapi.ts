@@ -83,13 +83,13 @@ const SECURITY_SCHEMES = {
 /** Either way of authenticating; the app reads the principal in both cases. */
 const PRINCIPAL_SECURITY: Record<string, string[]>[] = [{ entraId: [] }, { clientPrincipal: [] }];
 
-const PRINCIPAL_ERRORS: readonly ErrorCase[] = [Errors.unauthenticated, Errors.forbidden];
+const PRINCIPAL_ERRORS: readonly ErrorCase[] = [Errors.unauthenticated, Errors.forbidden, Errors.authenticationOff];
 const JSON_BODY_ERRORS: readonly ErrorCase[] = [Errors.validationFailed, Errors.invalidJson, Errors.payloadTooLarge, Errors.unsupportedMediaType];
 const EVERY_ROUTE_ERRORS: readonly ErrorCase[] = [Errors.internal];
 
 const DESCRIPTION = `Keeps customer segments in sync with Iterable, Brevo and Omnisend.
 
-Requests are authenticated by App Service Authentication (Entra ID), which forwards the caller as the \`x-ms-client-principal\` header; the app reads the caller's app roles, **Admin** and **Contributor**, from it. No principal: 401 \`unauthenticated\`; a role that may not: 403 \`forbidden\`. Each operation names the roles that may call it in \`x-roles\` and in its description; a Contributor sees nothing (404) of what they may not use.
+Requests are authenticated by App Service Authentication (Entra ID), which forwards the caller as the \`x-ms-client-principal\` header; the app reads the caller's app roles, **Admin** and **Contributor**, from it. No principal: 401 \`unauthenticated\`; a role that may not: 403 \`forbidden\`. Each operation names the roles that may call it in \`x-roles\` and in its description; a Contributor sees nothing (404) of what they may not use. In Azure, while App Service Authentication is off, every such operation answers 503 \`authentication_off\`: the header could be anyone's.
 
 Errors are \`{ "error": { "code", "message", "details"? } }\` with a stable \`code\`; lists are \`{ "items": [...], "continuationToken"? }\`.`;
 

@@ -10,6 +10,7 @@ import { toRunResource } from '../pipeline/resource';
 import { getRejectsPage } from '../pipeline/store/rejects';
 import { getRunDoc, getRunIdsPage } from '../pipeline/store/runs-table';
 import { requireVisibleExport } from './visibility';
+import { openContinuation, sealContinuation } from './continuation';
 
 export const RUNS_PAGE_SIZE = 50;
 export const REJECTS_PAGE_SIZE = 500;
@@ -37,11 +38,13 @@ export async function listExportRuns(
   options: OperationOptions = {},
 ): Promise<{ items: RunResource[]; continuationToken?: string }> {
   await requireVisibleExport(context, principal, exportId, options);
-  const page = await getRunIdsPage(context, exportId, RUNS_PAGE_SIZE, continuationToken, options);
+  const cursor = await openContinuation(context, 'runs', exportId, continuationToken);
+  const page = await getRunIdsPage(context, exportId, RUNS_PAGE_SIZE, cursor, options);
   const docs = await Promise.all(page.runIds.map((runId) => getRunDoc(context, runId, options)));
   const now = context.now();
   const items = docs.flatMap((doc) => (doc ? [toRunResource(doc.value, now)] : []));
-  return page.continuationToken ? { items, continuationToken: page.continuationToken } : { items };
+  const next = await sealContinuation(context, 'runs', exportId, page.continuationToken);
+  return next ? { items, continuationToken: next } : { items };
 }
 
 /** A page of a run's rejects: the planner's first, then the provider's. */
@@ -53,6 +56,8 @@ export async function listVisibleRejects(
   options: OperationOptions = {},
 ): Promise<{ items: RejectRow[]; continuationToken?: string }> {
   await requireVisibleRun(context, principal, runId, options);
-  const page = await getRejectsPage(context, runId, REJECTS_PAGE_SIZE, continuationToken, options);
-  return page.continuationToken ? { items: page.items, continuationToken: page.continuationToken } : { items: page.items };
+  const cursor = await openContinuation(context, 'rejects', runId, continuationToken);
+  const page = await getRejectsPage(context, runId, REJECTS_PAGE_SIZE, cursor, options);
+  const next = await sealContinuation(context, 'rejects', runId, page.continuationToken);
+  return next ? { items: page.items, continuationToken: next } : { items: page.items };
 }

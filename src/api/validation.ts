@@ -14,10 +14,9 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: 
 }
 
 /**
- * Reads and validates a JSON body; one over `MAX_JSON_BODY_BYTES` is a 413. Only a declared
- * `Content-Length` over the limit is refused before reading: otherwise the whole body is read into
- * memory first and measured afterwards, so the limit bounds what is parsed, not what is buffered
- * (issue 12 makes the read stop at the limit).
+ * Reads and validates a JSON body of bounded size. The body is read as a stream and abandoned as
+ * soon as it passes the limit, so a body without `Content-Length` costs at most the limit plus one
+ * chunk; a declared length over the limit is refused before reading anything.
  */
 export async function readJsonBody<T extends z.ZodType>(request: HttpRequest, schema: T): Promise<z.infer<T>> {
   const contentType = request.headers.get('content-type') ?? '';
@@ -25,9 +24,8 @@ export async function readJsonBody<T extends z.ZodType>(request: HttpRequest, sc
     throw Errors.unsupportedMediaType(contentType || '(none)', 'application/json');
   }
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_JSON_BODY_BYTES) throw Errors.payloadTooLarge(MAX_JSON_BODY_BYTES);
-  const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_JSON_BODY_BYTES) throw Errors.payloadTooLarge(MAX_JSON_BODY_BYTES);
+  if (declared > MAX_JSON_BODY_BYTES) throw tooLarge();
+  const text = await readBoundedText(request.body, MAX_JSON_BODY_BYTES);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -40,4 +38,31 @@ export async function readJsonBody<T extends z.ZodType>(request: HttpRequest, sc
 /** Validates route parameters and the query string together. */
 export function parseQuery<T extends z.ZodType>(request: HttpRequest, schema: T): z.infer<T> {
   return parseWith(schema, Object.fromEntries(request.query.entries()), 'query string');
+}
+
+/** The body as UTF-8 text; 413 once more than `maxBytes` arrived (the rest is never read). */
+async function readBoundedText(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<string> {
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      if (bytes > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function tooLarge(): Error {
+  return Errors.payloadTooLarge(MAX_JSON_BODY_BYTES);
 }

@@ -32,6 +32,11 @@ export interface Tuning {
   notificationRetryDelaysMs?: readonly number[];
   /** How long an erasure waits before it looks again at an export with a run in progress. */
   erasureRetryDelayMs?: number;
+  /** Segment sources: the wait between the two reads of the completeness check, and before a recheck. */
+  sources?: {
+    stabilityDelayMs?: number;
+    recheckDelayMs?: number;
+  };
 }
 
 export interface CreateAppContextOptions {
@@ -59,6 +64,11 @@ let current: AppContext | undefined;
 
 export function getAppContext(): AppContext {
   current ??= createAppContext();
+  return current;
+}
+
+/** The context installed or built so far, without building one (callers that only need to know where they run). */
+export function peekAppContext(): AppContext | undefined {
   return current;
 }
 

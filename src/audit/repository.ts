@@ -8,7 +8,6 @@ import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
 import { auditActionSchema, auditChangeSchema, auditResourceTypeSchema, type AuditChange, type AuditEntry, type AuditQuery, type AuditRecord } from '../domain/audit';
-import { Errors } from '../errors';
 
 export const AUDIT_PARTITION = 'audit';
 const MAX_TIME_MS = 9_999_999_999_999;
@@ -89,27 +88,18 @@ function boundChange(change: AuditChange): AuditChange {
   };
 }
 
-const cursorSchema = z.object({ t: z.string().min(1) }).strict();
-
-function decodeCursor(token: string | undefined): string | undefined {
-  if (token === undefined) return undefined;
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))).t;
-  } catch {
-    throw Errors.invalidContinuationToken({ details: [{ path: 'continuationToken', message: 'not valid' }] });
-  }
-}
-
-const encodeCursor = (tableToken: string): string => Buffer.from(JSON.stringify({ t: tableToken })).toString('base64url');
-
-/** One page of entries, newest first, filtered by resource type and id; 400 for a token this API did not give out. */
+/**
+ * One page of entries, newest first, filtered by resource type and id, from the table's own cursor
+ * (`cursor`, undefined: the first page); the API seals and opens the cursors (src/api/continuation.ts).
+ */
 export async function listAuditPage(
   context: AppContext,
-  query: AuditQuery,
+  query: Omit<AuditQuery, 'continuationToken'>,
+  cursor: string | undefined,
   pageSize: number,
   options: OperationOptions = {},
-): Promise<{ items: AuditEntry[]; continuationToken?: string }> {
-  let token = decodeCursor(query.continuationToken);
+): Promise<{ items: AuditEntry[]; cursor?: string }> {
+  let token = cursor;
   const items: AuditEntry[] = [];
   for (let page = 0; page < MAX_PAGES_PER_QUERY && items.length === 0; page++) {
     const pages = auditTable(context)
@@ -122,10 +112,10 @@ export async function listAuditPage(
     token = entities.continuationToken;
     if (!token) return { items };
   }
-  return { items, continuationToken: encodeCursor(token!) };
+  return { items, cursor: token };
 }
 
-function auditFilter(query: AuditQuery): string {
+function auditFilter(query: Omit<AuditQuery, 'continuationToken'>): string {
   let filter = odata`PartitionKey eq ${AUDIT_PARTITION}`;
   if (query.resourceType) filter += ` and ${odata`resourceType eq ${query.resourceType}`}`;
   if (query.resourceId) filter += ` and ${odata`resourceId eq ${query.resourceId}`}`;

@@ -1,7 +1,7 @@
 // The connections table: one row per connection in a single partition (connections are few, and
 // listing them is one query). Rows are validated on the way in and out; a replace carries the
 // ETag so that two concurrent changes cannot silently overwrite each other.
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
@@ -103,7 +103,7 @@ export async function getConnection(
 /** Every connection, in row-key order. */
 export async function* listConnections(context: AppContext, options: OperationOptions = {}): AsyncGenerator<Connection> {
   const entities = connectionsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${CONNECTIONS_PARTITION}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${CONNECTIONS_PARTITION}` },
     abortSignal: options.abortSignal,
   });
   for await (const entity of entities) yield fromRow(entity);

@@ -120,6 +120,10 @@ export const exportResourceSchema = exportSchema.omit({ notificationSecret: true
   provider: z.enum([...PROVIDER_NAMES, 'unknown']),
   activeRunId: z.string().optional().describe('The run that is queued, planning or running, if any'),
   deleting: z.boolean().optional().describe('Deleted with removeMembers: its cleanup run is taking its members out; it goes when that run succeeds'),
+  omnisendTags: z
+    .array(z.object({ segmentId: z.string(), segmentName: z.string(), tag: z.string() }))
+    .optional()
+    .describe("Omnisend exports: the tag each segment's members get, the segment's name mapped onto the characters Omnisend accepts ([a-zA-Z0-9_- ], 1-128)"),
 });
 
 /** `DELETE /api/exports/{exportId}[?removeMembers=true]`. */

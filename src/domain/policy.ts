@@ -22,7 +22,9 @@ export type Action =
   | 'run:start'
   | 'refresh:run'
   | 'audit:read'
-  | 'privacy:manage';
+  | 'privacy:manage'
+  | 'source:manage'
+  | 'source:read';
 
 const ALLOWED: Record<Action, readonly Role[]> = {
   'connection:manage': ['Admin'],
@@ -36,6 +38,8 @@ const ALLOWED: Record<Action, readonly Role[]> = {
   'refresh:run': ['Admin'],
   'audit:read': ['Admin'],
   'privacy:manage': ['Admin'],
+  'source:manage': ['Admin'],
+  'source:read': ['Admin'],
 };
 
 export const ACTION_DESCRIPTIONS: Record<Action, string> = {
@@ -50,6 +54,8 @@ export const ACTION_DESCRIPTIONS: Record<Action, string> = {
   'refresh:run': 'run the scheduled refresh',
   'audit:read': 'read the audit log',
   'privacy:manage': 'erase people or lift suppressions',
+  'source:manage': 'create, change, delete or scan segment sources',
+  'source:read': 'read segment sources',
 };
 
 /** The roles that may do `action`: what the OpenAPI description names for each route. */
@@ -76,4 +82,21 @@ export function canUseConnection(principal: Principal, connection: { allowContri
  */
 export function canUseExport(principal: Principal, connection: { allowContributors: boolean } | undefined): boolean {
   return isAdmin(principal) || (connection !== undefined && canUseConnection(principal, connection));
+}
+
+/**
+ * What a principal may do with a segment, from the connections of the exports that use it
+ * (`undefined` for an export whose connection is gone). Segments are global, but what a segment
+ * holds reaches every account its exports send to, so a Contributor may replace or delete a segment
+ * (`write`) only when they may use every one of those exports — an unused segment included; sees
+ * it (`read`) when they may use at least one; and does not see it at all (`none`) otherwise.
+ */
+export type SegmentAccess = 'write' | 'read' | 'none';
+
+export function segmentAccess(principal: Principal, usedBy: readonly ({ allowContributors: boolean } | undefined)[]): SegmentAccess {
+  if (isAdmin(principal)) return 'write';
+  if (!can(principal, 'segment:read')) return 'none';
+  const usable = usedBy.filter((connection) => canUseExport(principal, connection)).length;
+  if (usable === usedBy.length) return can(principal, 'segment:write') ? 'write' : 'read';
+  return usable > 0 ? 'read' : 'none';
 }

@@ -56,8 +56,12 @@ export const chunkOperationSchema = z.discriminatedUnion('kind', [
 ]);
 export type ChunkOperation = z.infer<typeof chunkOperationSchema>;
 
-/** A record the provider refused; every other record of a finished chunk counts as sent. */
-export const recordRejectSchema = z.object({ email: z.string(), code: z.string(), reason: z.string() });
+/**
+ * A record the provider refused; every other record of a finished chunk counts as sent. A reject
+ * with `delivered: true` is a note on a record that was sent all the same (`phone_dropped`: the
+ * contact went without its phone): it is listed with the run's rejects but counts as sent.
+ */
+export const recordRejectSchema = z.object({ email: z.string(), code: z.string(), reason: z.string(), delivered: z.boolean().optional() });
 export type RecordReject = z.infer<typeof recordRejectSchema>;
 
 /** The rate-limit counters of each provider account, by name (their limits are in `src/providers/limits.ts`). */

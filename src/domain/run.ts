@@ -20,7 +20,8 @@ export type RunStatus = z.infer<typeof runStatusSchema>;
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'partially_succeeded', 'failed', 'cancelled', 'skipped']);
 export const isTerminal = (status: RunStatus): boolean => TERMINAL_STATUSES.has(status);
 
-export const runTriggerSchema = z.enum(['schedule', 'on-demand', 'cleanup']);
+// 'cleanup': a run that only removes (membership safety); 'source': a segment source brought a new version.
+export const runTriggerSchema = z.enum(['schedule', 'on-demand', 'cleanup', 'source']);
 export type RunTrigger = z.infer<typeof runTriggerSchema>;
 export const runModeSchema = z.enum(['delta', 'full']);
 export type RunMode = z.infer<typeof runModeSchema>;
@@ -209,11 +210,22 @@ export const chunkDocSchema = z.preprocess(withTargetKey, z.object({
 }));
 export type ChunkDoc = z.infer<typeof chunkDocSchema>;
 
-/** A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate`, `provider_rejected` or `suppressed`. */
+/**
+ * Codes of provider rejects whose record was not delivered (the ledger keeps such records out). A
+ * `phone_dropped` row is a note on a record that was delivered without its phone.
+ */
+export const UNDELIVERED_PROVIDER_CODES = ['provider_rejected', 'provider_unmatched'] as const;
+export const PROVIDER_NOTE_CODES = ['phone_dropped'] as const;
+
+/**
+ * A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate`, `provider_rejected`,
+ * `provider_unmatched` (the provider reported a failure it could not name), `phone_dropped` or
+ * `suppressed` (an erased person, its email shown masked).
+ */
 export const rejectRowSchema = z.object({
   email: z.string(),
   segmentId: z.string(),
-  code: z.string().describe('`missing_email`, `invalid_email`, `duplicate`, `provider_rejected`, `suppressed` (its email shown masked), …'),
+  code: z.string().describe('`missing_email`, `invalid_email`, `duplicate`, `provider_rejected`, `provider_unmatched`, `phone_dropped` (sent without the phone), `suppressed` (its email shown masked), …'),
   reason: z.string(),
 });
 export type RejectRow = z.infer<typeof rejectRowSchema>;

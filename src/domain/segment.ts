@@ -88,14 +88,25 @@ export interface SegmentLimits {
   maxRecords: number;
 }
 
+/**
+ * `maxBodyBytes` and `maxRecords` are settings (`SEGMENT_MAX_UPLOAD_BYTES`, `SEGMENT_MAX_RECORDS`);
+ * these defaults fit a 2 GB Flex Consumption instance: 2 M keys of typical length take about
+ * 260 MB, and the body bound also bounds the keys' characters (worst case about 700 MB).
+ */
 export const DEFAULT_SEGMENT_LIMITS: Readonly<SegmentLimits> = {
-  maxBodyBytes: 2 * 1024 ** 3,
+  maxBodyBytes: 512 * 1024 ** 2,
   maxFieldsPerRecord: 200,
   maxFieldChars: 16 * 1024,
   maxLineChars: 1024 * 1024,
   maxFieldNameChars: 128,
-  maxRecords: 10_000_000,
+  maxRecords: 2_000_000,
 };
+
+/** Table storage holds a string property of at most 32K UTF-16 characters: the fields' JSON must fit. */
+export const MAX_FIELDS_JSON_CHARS = 32 * 1024;
+
+/** Field names that would reach an object's prototype where records become objects. */
+export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Duplicate profile keys found in one upload: the last record with a key wins. */
 export const duplicateKeysReportSchema = z.object({

@@ -7,6 +7,7 @@ import type { OperationOptions } from '../app/operation';
 import type { ChunkMessage, PlanMessage } from '../domain/run';
 import type { NotificationMessage } from '../domain/notification';
 import type { ErasureMessage } from '../domain/privacy';
+import type { SourceScanMessage } from '../domain/source';
 import type { ProviderName } from '../domain/provider';
 import { sendMessage, type SendMessageOptions } from '../storage/queue-messages';
 import { poisonQueueName, QUEUE_NAMES, type QueueKey } from '../storage/names';
@@ -25,6 +26,9 @@ export const TRIGGER_QUEUES = {
   chunksPoison: (provider: ProviderName): string => poisonQueueName(QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]]),
   notifications: QUEUE_NAMES.notifications,
   erasures: QUEUE_NAMES.erasures,
+  /** Segment sources: Event Grid BlobCreated events, and the app's own scan requests. */
+  sourceEvents: QUEUE_NAMES.sourceEvents,
+  sourceEventsPoison: poisonQueueName(QUEUE_NAMES.sourceEvents),
 } as const;
 
 /** How many chunk messages are sent at once. */
@@ -69,4 +73,9 @@ export async function enqueueNotification(context: AppContext, message: Notifica
 /** An erasure's next step, visible after `delayInMs` (waiting for a run, or for the provider). */
 export async function enqueueErasure(context: AppContext, message: ErasureMessage, delayInMs = 0): Promise<void> {
   await sendMessage(context.storage.queue(context.storage.names.queues.erasures), message, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
+}
+
+/** Asks for a scan of one source (the scan endpoint, the rescan timer, a recheck of an incomplete export). */
+export async function enqueueSourceScan(context: AppContext, message: SourceScanMessage, options: SendMessageOptions = {}): Promise<void> {
+  await sendMessage(context.storage.queue(context.storage.names.queues.sourceEvents), message, options);
 }

@@ -15,6 +15,7 @@ import { releaseSegmentVersion } from '../segments/versions';
 import { forgetExport } from './forget';
 import { notifyRunEnded } from './notify/enqueue';
 import { enqueuePlan } from './queues';
+import { deleteRunWebhookTokens, deleteWebhookToken, syncWebhookToken } from './webhooks';
 import {
   createRunDoc,
   getRunDoc,
@@ -157,13 +158,14 @@ export interface ConfirmChunkCounts {
  */
 export async function confirmChunk(context: AppContext, runId: string, chunkNumber: number, counts: ConfirmChunkCounts): Promise<void> {
   const rejected = Math.min(counts.rejected, counts.records);
-  const settled: { kind?: ChunkDoc['kind'] } = {};
+  const settled: { kind?: ChunkDoc['kind']; token?: string } = {};
   const run = await settleChunk(
     context,
     runId,
     chunkNumber,
     (chunk) => {
       settled.kind = chunk.kind;
+      settled.token = chunk.webhookToken;
       return { ...chunk, status: 'confirmed', rejected, state: undefined };
     },
     (doc) => {
@@ -177,6 +179,7 @@ export async function confirmChunk(context: AppContext, runId: string, chunkNumb
     countRecords(settled.kind === 'remove' ? 'removed' : 'sent', counts.records - rejected, run);
     countRecords('rejected', rejected, run);
   }
+  if (run && settled.token) await forgetWebhookToken(context, settled.token);
   if (run && isTerminal(run.status)) {
     await releaseRun(context, run);
     await runEnded(context, run);
@@ -188,11 +191,15 @@ export async function confirmChunk(context: AppContext, runId: string, chunkNumb
  * happens to a chunk already settled, or once the run has ended.
  */
 export async function failChunk(context: AppContext, runId: string, chunkNumber: number, error: string): Promise<void> {
+  let token: string | undefined;
   const run = await settleChunk(
     context,
     runId,
     chunkNumber,
-    (chunk) => ({ ...chunk, status: 'failed', lastError: error }),
+    (chunk) => {
+      token = chunk.webhookToken;
+      return { ...chunk, status: 'failed', lastError: error };
+    },
     (doc, chunk) => {
       doc.chunksFailed += 1;
       doc.totals.failed += chunk.records;
@@ -205,6 +212,7 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
     { whileRunActive: true },
   );
   if (run) context.log.warn('chunk failed', { runId, exportId: run.exportId, provider: run.provider, chunk: chunkNumber, error });
+  if (run && token) await forgetWebhookToken(context, token);
   if (run && isTerminal(run.status)) {
     await releaseRun(context, run);
     await runEnded(context, run);
@@ -219,7 +227,11 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
 export async function saveChunkProgress(context: AppContext, runId: string, chunk: Versioned<ChunkDoc>, progress: ChunkProgress): Promise<Versioned<ChunkDoc> | undefined> {
   const next: ChunkDoc = { ...chunk.value, ...progress };
   const etag = await replaceChunkDoc(context, runId, { value: next, etag: chunk.etag });
-  return etag === undefined ? undefined : { value: next, etag };
+  if (etag === undefined) return undefined;
+  await syncWebhookToken(context, next).catch((error: unknown) =>
+    context.log.warn('could not follow a chunk with its webhook token; it expires in 24 h', { runId, chunk: next.chunk, error: error instanceof Error ? error : String(error) }),
+  );
+  return { value: next, etag };
 }
 
 export type ChunkProgress = Partial<Pick<ChunkDoc, 'state' | 'steps' | 'transientAttempts' | 'lastError'>>;
@@ -302,11 +314,23 @@ export function settleIfComplete(doc: RunDoc, now: Date): RunDoc {
   return { ...doc, status, reason, finishedAt: now.toISOString() };
 }
 
+/** A settled chunk's webhook token goes at once (best effort: tokens expire anyway). */
+async function forgetWebhookToken(context: AppContext, token: string): Promise<void> {
+  await deleteWebhookToken(context, token).catch((error: unknown) =>
+    context.log.warn('could not delete a webhook token; it expires in 24 h', { error: error instanceof Error ? error : String(error) }),
+  );
+}
+
 /**
- * Frees the export's slot and the run's segment versions (idempotent). The successful cleanup run
- * of an export being deleted with its members forgets the export.
+ * Frees the export's slot, the run's segment versions and its webhook tokens (idempotent). The
+ * successful cleanup run of an export being deleted with its members forgets the export.
  */
 async function releaseRun(context: AppContext, doc: RunDoc): Promise<void> {
+  if (doc.provider === 'brevo' && context.config.publicBaseUrl) {
+    await deleteRunWebhookTokens(context, doc.runId).catch((error: unknown) =>
+      context.log.warn('could not delete the webhook tokens of a finished run; they expire in 24 h', { runId: doc.runId, error: error instanceof Error ? error : String(error) }),
+    );
+  }
   for (let attempt = 0; attempt < 10; attempt++) {
     const stored = await getExport(context, doc.exportId);
     if (!stored || stored.activeRunId !== doc.runId) break;

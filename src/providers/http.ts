@@ -219,7 +219,7 @@ export class ProviderHttpClient {
         init({
           statusCode,
           providerCode: 'unexpected_response',
-          providerMessage: `the answer did not have the documented shape (${z.prettifyError(parsed.error).slice(0, 300)})`,
+          providerMessage: `the answer did not have the documented shape (${this.clip(z.prettifyError(parsed.error), 300)})`,
         }),
       );
     }
@@ -249,11 +249,15 @@ export class ProviderHttpClient {
     return new ProviderPermanentError(details);
   }
 
-  /** The provider's own code and message from any of their error shapes, scrubbed of the key. */
+  /**
+   * The provider's own code and message from any of their error shapes, scrubbed of the key. The
+   * key goes before anything is cut: cutting first could end the text inside the key and leave its
+   * prefix behind, where no scrub would find it.
+   */
   private describeProblem(body: unknown): { code?: string; message?: string } {
     if (typeof body === 'string') {
-      const message = body.replace(/\s+/g, ' ').trim().slice(0, 200);
-      return message === '' ? {} : { message: this.scrub(message) };
+      const message = this.clip(body.replace(/\s+/g, ' ').trim(), 200);
+      return message === '' ? {} : { message };
     }
     const parsed = problemSchema.safeParse(body);
     if (!parsed.success) return {};
@@ -262,19 +266,28 @@ export class ProviderHttpClient {
     const fieldErrors = (problem.errors ?? [])
       .slice(0, 5)
       .map((item) => [item.field, item.message].filter((part) => part !== undefined).join(': '));
-    const message = [problem.msg ?? problem.message ?? problem.detail ?? problem.title, ...fieldErrors]
-      .filter((part) => part !== undefined && part !== '')
-      .join('; ')
-      .slice(0, 500);
+    const message = this.clip(
+      [problem.msg ?? problem.message ?? problem.detail ?? problem.title, ...fieldErrors].filter((part) => part !== undefined && part !== '').join('; '),
+      500,
+    );
     return {
-      ...(code === undefined ? {} : { code: this.scrub(String(code)) }),
-      ...(message === '' ? {} : { message: this.scrub(message) }),
+      ...(code === undefined ? {} : { code: this.clip(String(code), 200) }),
+      ...(message === '' ? {} : { message }),
     };
   }
 
+  /** Scrubbed of the key first, then cut to `maxChars`. */
+  private clip(text: string, maxChars: number): string {
+    return this.scrub(text).slice(0, maxChars);
+  }
+
+  /** Every occurrence of the key, as sent and as a provider may echo it (URL- or JSON-escaped). */
   private scrub(text: string): string {
     const secret = this.options.secret;
-    return secret.length >= 4 ? text.split(secret).join('[redacted]') : text;
+    if (secret.length < 4) return text;
+    let scrubbed = text;
+    for (const form of new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])) scrubbed = scrubbed.split(form).join('[redacted]');
+    return scrubbed;
   }
 
   private headersFor(url: URL, hasBody: boolean): Record<string, string> {

@@ -26,6 +26,8 @@ export interface ProviderAdapterSettings {
   baseUrl?: string;
   /** Brevo attribute names (default `FIRSTNAME`, `LASTNAME`, `SMS`); `null` leaves a field out. */
   brevoAttributes?: BrevoAttributeNames;
+  /** Iterable subscribers per request (undocumented by Iterable; default 1,000). */
+  iterableMaxSubscribers?: number;
   /** The connection: Iterable list ids are remembered per connection. */
   connectionId?: string;
   /** Where Iterable list ids are remembered (the targets table), so racing workers create a list once. */
@@ -66,6 +68,7 @@ export function createProviderAdapter(settings: ProviderAdapterSettings): Provid
           (settings.storage ? createTableTargetRegistry(settings.storage.table(settings.storage.names.tables.targets)) : processRegistry),
         listWaitMs: timing.iterableListWaitMs,
         listClaimTtlMs: timing.iterableListClaimTtlMs,
+        maxSubscribersPerRequest: settings.iterableMaxSubscribers,
         now: settings.now,
       });
     case 'brevo':

@@ -24,7 +24,7 @@ export interface ProviderRateProfile {
 
 /** The bucket names adapters hand to the governor (`nextBucket`). */
 export const BUCKETS = {
-  iterable: { api: 'api' },
+  iterable: { api: 'api', listUsers: 'listUsers' },
   brevo: { contacts: 'contacts', other: 'other', files: 'files' },
   omnisend: { brand: 'brand', tags: 'tags' },
 } as const;
@@ -35,8 +35,9 @@ type RateProfiles = { [P in ProviderName]: ProviderRateProfile & { counters: Rec
 export const PROVIDER_RATE_PROFILES: RateProfiles = {
   iterable: {
     // List endpoints' limit is unconfirmed: the documented bulk-user limit, per project.
-    counters: { api: { limit: 5, windowMs: 1_000 } },
-    buckets: { [BUCKETS.iterable.api]: ['api'] },
+    // `GET /api/lists/getUsers` documents 5 requests/minute per project (not overridable).
+    counters: { api: { limit: 5, windowMs: 1_000 }, listUsers: { limit: 5, windowMs: 60_000 } },
+    buckets: { [BUCKETS.iterable.api]: ['api'], [BUCKETS.iterable.listUsers]: ['listUsers', 'api'] },
   },
   brevo: {
     counters: {

@@ -1,4 +1,4 @@
-import { MAPPED_FIELDS, type ChunkOperation, type MappedField, type MemberRecord, type RecordReject } from './types';
+import { MAPPED_FIELDS, type ChunkOperation, type MappedField, type RecordReject } from './types';
 
 /**
  * How chunk sizes are measured, and what each adapter's encoding adds to them.
@@ -21,9 +21,10 @@ export const ENVELOPE_ALLOWANCE_BYTES = 4_096;
 /**
  * The most an encoding makes one upsert record grow, over every combination of mapped fields
  * (values are copied verbatim, so only keys and wrappers differ; two value shapes cover encodings
- * that pick a key by value, like Omnisend's two-letter `countryCode`).
+ * that pick a key by value, like Omnisend's two-letter `countryCode`) and of the record's flags
+ * (an encoding may add to a record by its flags, like Omnisend's statuses for unknown contacts).
  */
-export function maxUpsertOverheadBytes(encode: (record: MemberRecord) => unknown): number {
+export function maxUpsertOverheadBytes(encode: (record: UpsertRecord) => unknown): number {
   let worst = Number.NEGATIVE_INFINITY;
   for (let mask = 0; mask < 1 << MAPPED_FIELDS.length; mask += 1) {
     for (const value of ['', 'XX']) {
@@ -31,12 +32,20 @@ export function maxUpsertOverheadBytes(encode: (record: MemberRecord) => unknown
       MAPPED_FIELDS.forEach((field, index) => {
         if (mask & (1 << index)) fields[field] = value;
       });
-      const record: UpsertRecord = { email: 'a@b.co', fields, isNew: true };
-      worst = Math.max(worst, Buffer.byteLength(JSON.stringify(encode(record))) - chunkItemBytes(record));
+      for (const flags of RECORD_FLAGS) {
+        const record: UpsertRecord = { email: 'a@b.co', fields, ...flags };
+        worst = Math.max(worst, Buffer.byteLength(JSON.stringify(encode(record))) - chunkItemBytes(record));
+      }
     }
   }
   return Math.max(0, worst);
 }
+
+const RECORD_FLAGS: ReadonlyArray<Pick<UpsertRecord, 'isNew' | 'knownToProvider'>> = [true, false].flatMap((isNew) => [
+  { isNew },
+  { isNew, knownToProvider: true },
+  { isNew, knownToProvider: false },
+]);
 
 /** maxBytes for a provider body limit, given the per-record growth of the encoding. */
 export function maxChunkBytes(bodyLimitBytes: number, recordsPerBody: number, overheadPerRecordBytes: number): number {
@@ -81,3 +90,7 @@ export function rejectsFor(index: EmailIndex, groups: Array<{ emails: readonly s
 
 /** The reject code of a record the provider refused (the run's rejects list shows it). */
 export const PROVIDER_REJECTED = 'provider_rejected';
+/** A record the provider reported a failure for that it could not name (a batch item without the request): not delivered. */
+export const PROVIDER_UNMATCHED = 'provider_unmatched';
+/** A record sent without its phone, which could not be made E.164: delivered, with a note (`delivered: true`). */
+export const PHONE_DROPPED = 'phone_dropped';

@@ -90,8 +90,8 @@ export interface ProviderAdapter {
    * The members a target holds now, one page per request (each request draws from `membersBucket`):
    * before the first add into a target, they are read and kept as `foreign` (never removed).
    */
-  readTargetMembers?(target: Target, cursor: string | undefined, options?: ProviderCallOptions): Promise<MemberPage>;
-  readonly membersBucket?: string;
+  readTargetMembers(target: Target, cursor: string | undefined, options?: ProviderCallOptions): Promise<MemberPage>;
+  readonly membersBucket: string;
   /** Present for providers whose upsert would overwrite an existing contact's subscription status. */
   readonly directory?: ContactDirectory;
   /** The first state of a chunk's delivery (pure). */

@@ -6,10 +6,26 @@
 //
 // Lines and columns are 1-based and count physical lines (a quoted line break starts a new one)
 // and characters.
+//
+// Options for files that are not uploads (CDM partitions): `columns` names the fields when the
+// input has no header row (every record is data), `delimiter` fixes the delimiter, and `beginPart`
+// reads several files in order as one input, each with or without a header row of its own.
 import type { SegmentLimits } from '../domain/segment';
 import { type AppError, Errors, withDetails } from '../errors';
 
 export type CsvLimits = Pick<SegmentLimits, 'maxFieldsPerRecord' | 'maxFieldChars' | 'maxLineChars'>;
+
+export interface CsvParserOptions {
+  /** The field names of an input without a header row; the first record is then data. */
+  columns?: readonly string[];
+  /** The delimiter (one character), instead of detecting it from the first line. */
+  delimiter?: string;
+}
+
+export interface CsvPartOptions {
+  /** The part starts with a header row: it must name the fields already known (in order) and is skipped. */
+  headerRow: boolean;
+}
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -53,9 +69,21 @@ export class CsvParser {
   private afterCR = false;
   private rows: string[][] = [];
   private rowLines: number[] = [];
+  /** Where the field names came from: the first record, or the `columns` option. */
+  private readonly headerFrom: 'header' | 'column list';
+  /** A part has begun (`beginPart`): the next part ends it. */
+  private inPart = false;
+  /** The current part's header row is still to be read (and skipped). */
+  private partHeaderPending = false;
 
-  constructor(limits: CsvLimits) {
+  constructor(limits: CsvLimits, options: CsvParserOptions = {}) {
     this.limits = limits;
+    if (options.delimiter !== undefined) {
+      if (options.delimiter.length !== 1 || '"\r\n'.includes(options.delimiter)) throw new Error(`Not a CSV delimiter: ${JSON.stringify(options.delimiter)}`);
+      this.useDelimiter(options.delimiter);
+    }
+    this.headerFrom = options.columns ? 'column list' : 'header';
+    if (options.columns) this.header = [...options.columns];
   }
 
   /** The physical line the parser has reached. */
@@ -81,8 +109,27 @@ export class CsvParser {
     this.parse(text);
   }
 
+  /**
+   * Starts the next of several files read as one input (CDM partitions, in order). The previous
+   * part's last record ends with it, final line break or not; lines count from 1 in each part.
+   */
+  beginPart(options: CsvPartOptions): void {
+    if (this.inPart) this.finish('the part');
+    this.inPart = true;
+    this.line = 1;
+    this.recordLine = 1;
+    this.lineStart = this.chunkOffset;
+    this.afterCR = false;
+    // Without a column list the first part's header row is the header itself.
+    this.partHeaderPending = options.headerRow && this.header !== undefined;
+  }
+
   /** Ends the input: finishes the last record or reports an unclosed quote. */
   end(): void {
+    this.finish(this.inPart ? 'the part' : 'the upload');
+  }
+
+  private finish(what: string): void {
     if (this.delimiter === undefined) {
       const pending = this.pending;
       this.pending = '';
@@ -92,7 +139,7 @@ export class CsvParser {
     const position = this.chunkOffset;
     switch (this.state) {
       case State.Quoted: {
-        const reason = 'a quoted field is not closed before the end of the upload';
+        const reason = `a quoted field is not closed before the end of ${what}`;
         const line = this.quotedFieldLine;
         const column = this.quotedFieldColumn;
         throw withDetails(Errors.segmentCsvMalformed(line, column, reason), { line, column, reason });
@@ -269,7 +316,7 @@ export class CsvParser {
       throw this.limitError('maxFieldsPerRecord', this.limits.maxFieldsPerRecord, position);
     }
     if (this.header !== undefined && fields.length >= this.header.length) {
-      throw this.malformed(`more fields than the header's ${this.header.length}`, position);
+      throw this.malformed(`more fields than the ${this.headerFrom}'s ${this.header.length}`, position);
     }
     fields.push(value);
   }
@@ -281,16 +328,31 @@ export class CsvParser {
     this.fields = [];
     this.carry = '';
     this.state = State.FieldStart;
+    if (this.partHeaderPending) {
+      this.partHeaderPending = false;
+      this.checkPartHeader(fields, position);
+      return;
+    }
     if (this.header === undefined) {
       this.header = fields;
       this.headerLine = this.recordLine;
       return;
     }
     if (fields.length < this.header.length) {
-      throw this.malformed(`${fields.length} field(s) where the header has ${this.header.length}`, position);
+      throw this.malformed(`${fields.length} field(s) where the ${this.headerFrom} has ${this.header.length}`, position);
     }
     this.rows.push(fields);
     this.rowLines.push(this.recordLine);
+  }
+
+  /** A part's own header row names the known fields, in order (case aside). */
+  private checkPartHeader(fields: readonly string[], position: number): void {
+    const header = this.header ?? [];
+    const same = fields.length === header.length && fields.every((field, i) => field.trim().toLowerCase() === header[i]!.trim().toLowerCase());
+    if (!same) {
+      const shown = (names: readonly string[]) => names.slice(0, 10).join(', ') + (names.length > 10 ? ', …' : '');
+      throw this.malformed(`the header row (${shown(fields)}) does not name the fields ${shown(header)}`, position);
+    }
   }
 
   private malformed(reason: string, position: number): AppError {

@@ -1,6 +1,6 @@
-// The one ingestion path, used by the API and the CLI: streams an upload into a new version and
-// makes it current only when every record was read and stored. Any failure removes the version's
-// blobs and leaves the previous version current.
+// The one ingestion path, used by the API, the CLIs and segment sources: streams an upload into a
+// new version and makes it current only when every record was read and stored. Any failure
+// removes the version's blobs and leaves the previous version current.
 import { TextDecoder } from 'node:util';
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
@@ -11,10 +11,11 @@ import {
   type SegmentLimits,
   type SegmentUploadResult,
 } from '../domain/segment';
-import { AppError, Errors } from '../errors';
+import { AppError, Errors, withDetails } from '../errors';
 import { encodeRow } from './codec';
 import { commitVersion } from './commit';
 import { newSegmentVersion } from './layout';
+import type { CsvParserOptions } from './csv-parser';
 import { createUploadDecoder, type UploadDecoder, type UploadRows } from './upload-decoder';
 import { cleanupSegment } from './versions';
 import { VersionWriter } from './version-writer';
@@ -28,15 +29,31 @@ export interface IngestSegmentOptions extends OperationOptions {
   /** The upload's bytes (a web ReadableStream or a Node stream both qualify); null is an empty upload. */
   body: AsyncIterable<Uint8Array> | null;
   /**
-   * Who uploads, recorded as `updatedBy`: the API passes the principal's name (which the segment
-   * API has always answered), the CLIs `cli`. Exports and connections record the user id instead.
+   * Instead of `body`: several CSV files read in order as one upload (CDM partitions). Each is
+   * decoded on its own (a BOM at its start is dropped), its last record ends with it, lines count
+   * from 1 in each, and an error names the file (`details.part`).
    */
+  parts?: AsyncIterable<IngestPart>;
+  /** CSV without a header row of its own (the field names) and with a known delimiter. */
+  csv?: CsvParserOptions;
+  /** Who uploads (recorded as `updatedBy`). */
   uploadedBy: string;
-  limits?: Partial<SegmentLimits>;
   /** Asked with the upload's fields once every record is read, before the version becomes current: throwing refuses the upload. */
   checkFields?: (fields: readonly string[]) => Promise<void>;
+  /** Over the app's settings (`context.config.segmentLimits`), which are over the defaults. */
+  limits?: Partial<SegmentLimits>;
+  /** Called once every record is stored, just before the version becomes current; a throw discards it. */
+  beforeCommit?: () => Promise<unknown>;
   recordsPerPart?: number;
   onProgress?: (progress: IngestProgress) => void;
+}
+
+export interface IngestPart {
+  /** How errors name the file. */
+  name: string;
+  body: AsyncIterable<Uint8Array>;
+  /** The file starts with a header row that repeats the field names: it is checked and skipped. */
+  headerRow: boolean;
 }
 
 export interface IngestProgress {
@@ -54,8 +71,9 @@ export async function ingestSegment(context: AppContext, options: IngestSegmentO
   const writer = new VersionWriter(container, segmentId, version, { recordsPerPart: options.recordsPerPart, abortSignal });
   let committed: SegmentUploadResult;
   try {
-    const written = await writeUpload(writer, options);
+    const written = await writeUpload(writer, { ...options, limits: { ...context.config.segmentLimits, ...options.limits } });
     await options.checkFields?.(written.fields);
+    await options.beforeCommit?.();
     const segment = await commitVersion(context, {
       segmentId,
       version,
@@ -107,42 +125,34 @@ interface WrittenUpload {
 
 async function writeUpload(writer: VersionWriter, options: IngestSegmentOptions): Promise<WrittenUpload> {
   const limits: SegmentLimits = { ...DEFAULT_SEGMENT_LIMITS, ...options.limits };
-  const decoder = createUploadDecoder(options.format, { keyField: options.keyField, limits });
-  const textDecoder = new TextDecoder('utf-8', { fatal: true });
+  if (options.parts && options.format !== 'csv') throw new Error('Multi-file uploads are CSV only');
+  const decoder = createUploadDecoder(options.format, { keyField: options.keyField, limits, csv: options.csv });
   const members = new MemberKeys(limits.maxRecords);
-  const { abortSignal, onProgress } = options;
-  let bodyBytes = 0;
-
-  const store = async ({ rows, lines }: UploadRows): Promise<void> => {
-    const keyIndex = decoder.keyIndex;
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r]!;
-      members.add(row[keyIndex]!, lines[r]!);
-      const flushed = writer.append(encodeRow(row));
-      if (flushed) await flushed;
-    }
-  };
-
-  if (options.body) {
-    for await (const chunk of options.body) {
-      abortSignal?.throwIfAborted();
-      bodyBytes += chunk.byteLength;
-      if (bodyBytes > limits.maxBodyBytes) {
-        const line = decoder.currentLine;
-        throw Errors.segmentTooLarge(limits.maxBodyBytes, line, { details: { line, limit: 'maxBodyBytes', max: limits.maxBodyBytes } });
+  const reading: ReadingState = { bodyBytes: 0, limits, decoder, members, writer, options };
+  let partName: string | undefined;
+  try {
+    if (options.parts) {
+      for await (const part of options.parts) {
+        // Ending the previous part (its last record) belongs to that part.
+        await store(reading, decoder.beginPart({ headerRow: part.headerRow }));
+        partName = part.name;
+        await readBody(reading, part.body);
       }
-      await store(decoder.push(decodeText(textDecoder, chunk, decoder)));
-      onProgress?.({ bodyBytes, records: members.records });
+    } else if (options.body) {
+      await readBody(reading, options.body);
+    } else {
+      await readBody(reading, []);
     }
+    await store(reading, decoder.end());
+  } catch (error) {
+    throw partName === undefined ? error : inPart(error, partName);
   }
-  await store(decoder.push(decodeText(textDecoder, undefined, decoder)));
-  await store(decoder.end());
-  if (members.records === 0) throw Errors.segmentEmpty({ details: { line: decoder.currentLine } });
+  if (members.records === 0) throw withDetails(Errors.segmentEmpty(), { line: decoder.currentLine });
 
   const superseded = members.supersededOrdinals();
   if (superseded.length > 0) await writer.writeSuperseded(superseded);
   const partCount = await writer.finish();
-  onProgress?.({ bodyBytes, records: members.records });
+  options.onProgress?.({ bodyBytes: reading.bodyBytes, records: members.records });
   return {
     fields: [...decoder.fields],
     keyField: decoder.fields[decoder.keyIndex]!,
@@ -152,12 +162,57 @@ async function writeUpload(writer: VersionWriter, options: IngestSegmentOptions)
   };
 }
 
+interface ReadingState {
+  bodyBytes: number;
+  readonly limits: SegmentLimits;
+  readonly decoder: UploadDecoder;
+  readonly members: MemberKeys;
+  readonly writer: VersionWriter;
+  readonly options: IngestSegmentOptions;
+}
+
+/** Decodes one body (or one part) as UTF-8 of its own, so that each may start with a BOM. */
+async function readBody(reading: ReadingState, body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+  const { decoder, limits, options } = reading;
+  const textDecoder = new TextDecoder('utf-8', { fatal: true });
+  for await (const chunk of body) {
+    options.abortSignal?.throwIfAborted();
+    reading.bodyBytes += chunk.byteLength;
+    if (reading.bodyBytes > limits.maxBodyBytes) {
+      const line = decoder.currentLine;
+      throw withDetails(Errors.segmentTooLarge(limits.maxBodyBytes, line), { line, limit: 'maxBodyBytes', max: limits.maxBodyBytes });
+    }
+    await store(reading, decoder.push(decodeText(textDecoder, chunk, decoder)));
+    options.onProgress?.({ bodyBytes: reading.bodyBytes, records: reading.members.records });
+  }
+  await store(reading, decoder.push(decodeText(textDecoder, undefined, decoder)));
+}
+
+async function store(reading: ReadingState, { rows, lines }: UploadRows): Promise<void> {
+  const { decoder, members, writer } = reading;
+  const keyIndex = decoder.keyIndex;
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    members.add(row[keyIndex]!, lines[r]!);
+    const flushed = writer.append(encodeRow(row));
+    if (flushed) await flushed;
+  }
+}
+
+/** An upload error found in one file of a multi-file upload, naming that file. */
+function inPart(error: unknown, part: string): unknown {
+  if (!(error instanceof AppError) || error.status >= 500) return error;
+  const details = typeof error.details === 'object' && error.details !== null ? error.details : {};
+  return new AppError(error.code, error.status, `${error.message} (in ${part})`, { details: { ...details, part }, cause: error.cause ?? error });
+}
+
 function decodeText(textDecoder: TextDecoder, chunk: Uint8Array | undefined, decoder: UploadDecoder): string {
   try {
     return chunk === undefined ? textDecoder.decode() : textDecoder.decode(chunk, { stream: true });
   } catch (cause) {
     const line = decoder.currentLine + (chunk === undefined ? 0 : linesBeforeInvalidByte(chunk));
-    throw Errors.segmentEncodingInvalid(line, { details: { line }, cause });
+    const error = Errors.segmentEncodingInvalid(line);
+    throw new AppError(error.code, error.status, error.message, { details: { line }, cause });
   }
 }
 
@@ -187,9 +242,9 @@ class MemberKeys {
 
   add(value: string, line: number): void {
     const key = value.trim();
-    if (key === '') throw Errors.segmentKeyMissing(`The record at line ${line} has no profile key`, { details: { line } });
+    if (key === '') throw withDetails(Errors.segmentKeyMissing(`The record at line ${line} has no profile key`), { line });
     if (this.records >= this.maxRecords) {
-      throw Errors.segmentLimitExceeded('maxRecords', this.maxRecords, line, { details: { line, limit: 'maxRecords', max: this.maxRecords } });
+      throw withDetails(Errors.segmentLimitExceeded('maxRecords', this.maxRecords, line), { line, limit: 'maxRecords', max: this.maxRecords });
     }
     const previous = this.ordinals.get(key);
     if (previous === undefined) {

@@ -55,13 +55,17 @@ export async function* readSegmentBatches(
   }
 }
 
-/** Builds members from stored rows (values aligned with the version's fields). */
+/**
+ * Builds members from stored rows (values aligned with the version's fields). The values live on a
+ * null-prototype object: a field named `__proto__` or `constructor` (uploads refuse them now; older
+ * versions may have one) is then just a field, never the prototype.
+ */
 function memberBuilder(row: VersionRow): (values: readonly string[]) => SegmentMember {
   const { fields } = row;
   const keyIndex = fields.indexOf(row.keyField);
   const count = fields.length;
   return (stored) => {
-    const values: Record<string, string> = {};
+    const values = Object.create(null) as Record<string, string>;
     for (let i = 0; i < count; i++) values[fields[i]!] = stored[i] ?? '';
     return { key: (stored[keyIndex] ?? '').trim(), values };
   };

@@ -1,5 +1,6 @@
 // Segment metadata: get, require, list, delete. Uploads go through `ingestSegment` (ingest.ts),
 // versions and their holds through versions.ts.
+import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
 import type { Segment } from '../domain/segment';
@@ -25,7 +26,7 @@ export async function requireSegment(context: AppContext, segmentId: string, opt
 /** Every segment, by id. */
 export async function* listSegments(context: AppContext, options: OperationOptions = {}): AsyncGenerator<Segment> {
   const entities = segmentsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${META_PARTITION}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${META_PARTITION}` },
     abortSignal: options.abortSignal,
   });
   for await (const entity of entities) {

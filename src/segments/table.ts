@@ -4,7 +4,7 @@
 //   segments             / {segmentId}                  metadata (or a tombstone once deleted)
 //   segment_{segmentId}  / version_{version}            one per complete upload
 //   segment_{segmentId}  / holder_{version}_{runId}     a run reading that version
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
@@ -103,7 +103,7 @@ export async function getVersionPartition(
   const holders: HolderRow[] = [];
   const partition = versionPartition(segmentId);
   const entities = segmentsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${partition}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${partition}` },
     abortSignal: options.abortSignal,
   });
   for await (const entity of entities) {

@@ -1,9 +1,9 @@
 // Turns upload text (CSV or NDJSON) into rows aligned with one growing list of fields, and finds
 // the key field. A row holds one value per field known when it was read; fields only ever get
 // appended (NDJSON objects may introduce new ones), so earlier rows stay valid.
-import { DEFAULT_KEY_FIELDS, type SegmentFormat, type SegmentLimits } from '../domain/segment';
-import { type AppError, Errors } from '../errors';
-import { CsvParser } from './csv-parser';
+import { DEFAULT_KEY_FIELDS, MAX_FIELDS_JSON_CHARS, RESERVED_FIELD_NAMES, type SegmentFormat, type SegmentLimits } from '../domain/segment';
+import { type AppError, Errors, withDetails } from '../errors';
+import { CsvParser, type CsvParserOptions, type CsvPartOptions } from './csv-parser';
 import { NdjsonParser } from './ndjson-parser';
 
 export interface UploadRows {
@@ -20,12 +20,16 @@ export interface UploadDecoder {
   /** The line being read, for errors found outside the parser. */
   readonly currentLine: number;
   push(text: string): UploadRows;
+  /** Starts the next file of a multi-file input (CSV only); answers the rows the previous file's end completed. */
+  beginPart(options: CsvPartOptions): UploadRows;
   end(): UploadRows;
 }
 
 export interface UploadDecoderOptions {
   keyField?: string;
   limits: SegmentLimits;
+  /** CSV that is not an upload with a header row: the field names and the delimiter (CDM partitions). */
+  csv?: CsvParserOptions;
 }
 
 export function createUploadDecoder(format: SegmentFormat, options: UploadDecoderOptions): UploadDecoder {
@@ -40,7 +44,7 @@ class CsvUploadDecoder implements UploadDecoder {
 
   constructor(options: UploadDecoderOptions) {
     this.options = options;
-    this.parser = new CsvParser(options.limits);
+    this.parser = new CsvParser(options.limits, options.csv);
   }
 
   get currentLine(): number {
@@ -49,6 +53,11 @@ class CsvUploadDecoder implements UploadDecoder {
 
   push(text: string): UploadRows {
     this.parser.push(text);
+    return this.taken();
+  }
+
+  beginPart(options: CsvPartOptions): UploadRows {
+    this.parser.beginPart(options);
     return this.taken();
   }
 
@@ -71,7 +80,9 @@ class CsvUploadDecoder implements UploadDecoder {
         throw limitExceeded('maxFieldNameChars', this.options.limits.maxFieldNameChars, line);
       }
       if (fields.indexOf(name) !== index) throw malformedHeader(line, `header field '${name}' appears twice`);
+      if (RESERVED_FIELD_NAMES.has(name)) throw malformedHeader(line, reservedName(name));
     });
+    if (JSON.stringify(fields).length > MAX_FIELDS_JSON_CHARS) throw fieldsTooLong(line);
     this.fields = fields;
     this.keyIndex = findKeyIndex(fields, this.options.keyField, line);
   }
@@ -80,6 +91,8 @@ class CsvUploadDecoder implements UploadDecoder {
 class NdjsonUploadDecoder implements UploadDecoder {
   readonly fields: string[] = [];
   keyIndex = -1;
+  /** `JSON.stringify(fields).length`, kept as fields arrive. */
+  private fieldsJsonChars = 2;
   private readonly indexByName = new Map<string, number>();
   private readonly parser: NdjsonParser;
   private readonly options: UploadDecoderOptions;
@@ -96,6 +109,10 @@ class NdjsonUploadDecoder implements UploadDecoder {
   push(text: string): UploadRows {
     this.parser.push(text);
     return this.toRows();
+  }
+
+  beginPart(): UploadRows {
+    throw new Error('Multi-file input is CSV only');
   }
 
   end(): UploadRows {
@@ -132,6 +149,9 @@ class NdjsonUploadDecoder implements UploadDecoder {
     if (name.length > maxFieldNameChars) throw limitExceeded('maxFieldNameChars', maxFieldNameChars, line);
     // The union of all fields is bounded too: a segment's fields are stored with its metadata.
     if (this.fields.length >= maxFieldsPerRecord) throw limitExceeded('maxFieldsPerRecord', maxFieldsPerRecord, line);
+    if (RESERVED_FIELD_NAMES.has(name)) throw malformedJson(line, reservedName(name));
+    this.fieldsJsonChars += JSON.stringify(name).length + (this.fields.length > 0 ? 1 : 0);
+    if (this.fieldsJsonChars > MAX_FIELDS_JSON_CHARS) throw fieldsTooLong(line);
     this.fields.push(name);
     this.indexByName.set(name, this.fields.length - 1);
     return this.fields.length - 1;
@@ -169,6 +189,16 @@ function malformedHeader(line: number, reason: string): AppError {
 
 function malformedJson(line: number, reason: string): AppError {
   return Errors.segmentJsonMalformed(line, 1, reason, { details: { line, column: 1, reason } });
+}
+
+function reservedName(name: string): string {
+  return `'${name}' cannot be a field name (${[...RESERVED_FIELD_NAMES].join(', ')} are reserved)`;
+}
+
+/** The fields are stored as one JSON string property, which Table storage holds up to 32K characters. */
+function fieldsTooLong(line: number): AppError {
+  const limit = 'fieldsJsonChars';
+  return withDetails(Errors.segmentLimitExceeded(limit, MAX_FIELDS_JSON_CHARS, line), { line, limit, max: MAX_FIELDS_JSON_CHARS });
 }
 
 function limitExceeded(limit: keyof SegmentLimits, max: number, line: number): AppError {

@@ -2,6 +2,7 @@
 // before reading, `releaseSegmentVersion` when it ends); a version that is not current and has no
 // live holder is deleted. Holds expire so that a crashed run cannot pin a version forever, and
 // versions whose upload never became current (crash, lost race) go after a grace period.
+import { odata } from '@azure/data-tables';
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
 import { segmentVersionSchema, type Segment, type SegmentVersionInfo } from '../domain/segment';
@@ -159,7 +160,7 @@ export async function sweepSegments(context: AppContext, options: OperationOptio
   const segmentIds = new Set<string>();
   const table = segmentsTable(context);
   const rows = table.listEntities({
-    queryOptions: { filter: `PartitionKey eq '${META_PARTITION}' or (PartitionKey ge 'segment_' and PartitionKey lt 'segment\`')`, select: ['PartitionKey', 'RowKey'] },
+    queryOptions: { filter: odata`PartitionKey eq ${META_PARTITION} or (PartitionKey ge ${'segment_'} and PartitionKey lt ${'segment`'})`, select: ['PartitionKey', 'RowKey'] },
     abortSignal,
   });
   for await (const row of rows) {
@@ -216,7 +217,7 @@ async function getHolders(context: AppContext, segmentId: string, version: strin
   const upper = `${prefix.slice(0, -1)}\``;
   const holders: HolderRow[] = [];
   const entities = segmentsTable(context).listEntities({
-    queryOptions: { filter: `PartitionKey eq '${versionPartition(segmentId)}' and RowKey ge '${prefix}' and RowKey lt '${upper}'` },
+    queryOptions: { filter: odata`PartitionKey eq ${versionPartition(segmentId)} and RowKey ge ${prefix} and RowKey lt ${upper}` },
     abortSignal: options.abortSignal,
   });
   for await (const entity of entities) holders.push(holderRowSchema.parse(entity));

@@ -11,6 +11,8 @@ export const QUEUE_NAMES = {
   notifications: 'run-notifications',
   /** Data-subject erasures to carry out at the providers. */
   erasures: 'privacy-erasures',
+  /** Event Grid BlobCreated events of segment sources, and the app's own scan requests. */
+  sourceEvents: 'source-events',
 } as const;
 
 export const TABLE_NAMES = {
@@ -35,6 +37,8 @@ export const TABLE_NAMES = {
   erasures: 'erasures',
   /** Keyed hashes of erased people's emails: never sent again while listed. */
   suppressions: 'suppressions',
+  /** Segment sources: one row per source, and per source one row per entity (its ingestion state). */
+  sources: 'sources',
 } as const;
 
 export const CONTAINER_NAMES = {

@@ -2,7 +2,7 @@
 // precondition failed, already exists, a lost transaction), read-or-undefined, create-if-absent,
 // delete-if-exists (also under an ETag, and a whole partition) and replace-if-unchanged. The
 // status checks read `statusCode`, so they serve Blob storage errors too.
-import type { TableClient, TableEntity } from '@azure/data-tables';
+import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import type { z } from 'zod';
 import type { OperationOptions } from '../app/operation';
 
@@ -114,7 +114,7 @@ export async function replaceEntityIfUnchanged(
 
 /** Deletes every entity of a partition (a few rows: one request each). */
 export async function deletePartition(table: TableClient, partitionKey: string, options: OperationOptions = {}): Promise<void> {
-  const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'`;
+  const filter = odata`PartitionKey eq ${partitionKey}`;
   for await (const entity of table.listEntities({ queryOptions: { filter, select: ['RowKey'] }, abortSignal: options.abortSignal })) {
     await deleteEntity(table, partitionKey, String(entity.rowKey), options);
   }

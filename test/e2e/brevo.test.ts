@@ -48,6 +48,25 @@ describe('Brevo export end to end', () => {
     expect(brevo.state.blacklisted.size).toBe(0);
   });
 
+  it('reads the duplicate reports too: 3 SMS numbers held by other contacts leave 3 rejects and sent lower by 3', async () => {
+    const brevo = app.emulators.brevo;
+    const listId = brevo.createList('Phones');
+    const phones = ['+33611111111', '+33622222222', '+33633333333'];
+    phones.forEach((phone, index) => brevo.addContact(`holder${index}@example.com`, { SMS: phone }));
+    const rows = Array.from({ length: 100 }, (_, index) => `s${index},sms${index}@example.com,${index < 3 ? phones[index] : `+3370000${String(index).padStart(4, '0')}`}`);
+    await app.uploadSegment('phones', 'Phones', `CustomerId,Email,Phone\n${rows.join('\n')}\n`);
+    const connectionId = await app.createConnection('brevo');
+    const exportId = await app.createExport({ name: 'Phones to Brevo', connectionId, segmentIds: ['phones'], mapping: { email: 'Email', phone: 'Phone' }, options: { listId } });
+    const run = await app.waitForRun(await app.startRun(exportId));
+    expect(run.status).toBe('partially_succeeded');
+    expect(run.totals).toMatchObject({ adds: 100, sent: 97, rejected: 3, failed: 0 });
+    const rejects = await app.api<{ items: { email: string; code: string; reason: string }[] }>('GET', `runs/${run.runId}/rejects`);
+    expect(rejects.body.items.map((item) => [item.email, item.code, item.reason]).sort()).toEqual(
+      [0, 1, 2].map((index) => [`sms${index}@example.com`, 'provider_rejected', 'Brevo did not import the contact: its SMS number belongs to another contact']),
+    );
+    expect(brevo.listMembers(listId)).toHaveLength(97);
+  });
+
   it('refuses an export whose Brevo list does not exist', async () => {
     const connectionId = await app.createConnection('brevo');
     await app.uploadSegment('c', 'Segment C', segmentCsv(range(0, 3)));

@@ -120,6 +120,22 @@ describe('answers as the OpenAPI description says', () => {
     for (const run of refreshed.body.runs) await waitForRun(run.runId);
   });
 
+  it('creates, lists, reads, changes, scans and deletes a segment source, for Admins only', async () => {
+    const body = { displayName: 'Customer Insights', kind: 'cdm-folder', location: { container: 'ci-exports', prefix: 'CustomerInsights_1/Export' } };
+    expect((await api.call('POST', 'sources', { principal: CONTRIBUTOR, json: body })).status).toBe(403);
+    const foreign = await api.call<ErrorAnswer>('POST', 'sources', { ...admin, json: { ...body, location: { ...body.location, accountUrl: 'https://attacker.example.com' } } });
+    expect([foreign.status, foreign.body.error.code]).toEqual([400, 'source_account_not_allowed']);
+    const created = await api.call<{ id: string }>('POST', 'sources', { ...admin, json: body });
+    expect(created.status).toBe(201);
+    const sourceId = created.body.id;
+    expect((await api.call('GET', 'sources', admin)).status).toBe(200);
+    expect((await api.call('GET', `sources/${sourceId}`, admin)).status).toBe(200);
+    expect((await api.call('GET', 'sources/no-such-source', admin)).status).toBe(404);
+    expect((await api.call('PATCH', `sources/${sourceId}`, { ...admin, json: { runExports: false } })).status).toBe(200);
+    expect((await api.call('POST', `sources/${sourceId}/scan`, admin)).status).toBe(202);
+    expect((await api.call('DELETE', `sources/${sourceId}`, admin)).status).toBe(204);
+  });
+
   it('refuses a Brevo webhook with an unknown token', async () => {
     expect((await api.call('POST', 'webhooks/brevo/unknown-token', { principal: null, json: {} })).status).toBe(404);
   });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBrevoEmulator, type BrevoEmulator, type BrevoEmulatorOptions } from '../../dev/emulators/brevo';
+import { BREVO_REPORT_KINDS, startBrevoEmulator, type BrevoEmulator, type BrevoEmulatorOptions } from '../../dev/emulators/brevo';
 import { call, field } from './test-http';
 
 const KEY = 'brevo-test-key';
@@ -62,6 +62,40 @@ describe('Brevo emulator: account and lists', () => {
 });
 
 describe('Brevo emulator: import', () => {
+  it('reports a row whose SMS another contact holds in duplicate_phone_id, and does not import it', async () => {
+    const brevo = await start({ asyncDelayMs: 20 });
+    await importRows(brevo, [{ email: 'first@example.com', attributes: { SMS: '+33612345678' } }]);
+    await brevo.settled();
+    const accepted = await importRows(brevo, [
+      { email: 'clash@example.com', attributes: { SMS: '+33 6 12 34 56 78' } },
+      { email: 'first@example.com', attributes: { SMS: '+33612345678' } },
+      { email: 'fine@example.com', attributes: { SMS: '+33700000000' } },
+    ]);
+    await brevo.settled();
+    const processId = field<number>(accepted, 'processId');
+    const done = await api(brevo, 'GET', `/processes/${processId}`);
+    const info = (done.body as { info: { import: Record<string, string | null> } }).info.import;
+    expect(info.duplicate_phone_id).toBe(brevo.reportUrl(processId, 'duplicate_phone_id'));
+    expect(info.invalid_emails).toBeNull();
+    expect((await call(info.duplicate_phone_id!, 'GET')).text).toBe('EMAIL;SMS\nclash@example.com;+33 6 12 34 56 78\n');
+    expect(brevo.state.contacts.has('clash@example.com')).toBe(false);
+    expect(brevo.listMembers(2).sort()).toEqual(['fine@example.com', 'first@example.com']);
+  });
+
+  it('answers the documented running statuses, lists processes newest first, and cancels one on request', async () => {
+    const brevo = await start({ asyncDelayMs: 200, runningStatus: 'processing' });
+    const first = field<number>(await importRows(brevo, [{ email: 'a@example.com' }]), 'processId');
+    const second = field<number>(await importRows(brevo, [{ email: 'b@example.com' }]), 'processId');
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(field<string>(await api(brevo, 'GET', `/processes/${first}`), 'status')).toBe('processing');
+    expect(brevo.cancelProcess(second)).toBe(true);
+    const listed = await api(brevo, 'GET', '/processes?limit=1&sort=desc');
+    expect(listed.body).toEqual({ count: 2, processes: [{ id: second, name: 'IMPORTUSER', status: 'cancelled' }] });
+    await brevo.settled();
+    expect(brevo.listMembers(2)).toEqual(['a@example.com']);
+    expect((await api(brevo, 'GET', '/processes?limit=51')).status).toBe(400);
+  });
+
   it('accepts an import with 202, finishes it after the delay and applies contacts only then', async () => {
     const brevo = await start({ asyncDelayMs: 200 });
     const accepted = await importRows(brevo, [
@@ -77,7 +111,12 @@ describe('Brevo emulator: import', () => {
 
     await brevo.settled();
     const done = await api(brevo, 'GET', `/processes/${processId}`);
-    expect(done.body).toEqual({ id: processId, name: 'IMPORTUSER', status: 'completed', info: { import: { invalid_emails: null } } });
+    expect(done.body).toEqual({
+      id: processId,
+      name: 'IMPORTUSER',
+      status: 'completed',
+      info: { import: Object.fromEntries(BREVO_REPORT_KINDS.map((kind) => [kind, null])) },
+    });
     expect(brevo.listMembers(2).sort()).toEqual(['ann@example.com', 'bob@example.com']);
     expect(brevo.state.contacts.get('ann@example.com')).toEqual({ FIRSTNAME: 'Ann', LASTNAME: 'Lee', SMS: '+33612345678' });
     expect(brevo.state.ignoredAttributes.get('LOYALTY')).toBe(1);
@@ -263,5 +302,59 @@ describe('Brevo emulator: rate limits', () => {
     const result = await api(brevo, 'GET', '/contacts/lists/2');
     expect(result.status).toBe(200);
     expect(result.headers.get('x-sib-ratelimit-limit')).toBeNull();
+  });
+});
+
+describe('Brevo emulator: contacts in a list', () => {
+  const emails = (result: { body: unknown }) => (result.body as { contacts: Array<{ email: string }> }).contacts.map((item) => item.email);
+
+  it('pages a list with limit (default 50, at most 500) and offset, newest first unless sort=asc', async () => {
+    const brevo = await start();
+    brevo.seedListMembers(2, Array.from({ length: 120 }, (_, i) => `M${i}@example.com`));
+    const first = await api(brevo, 'GET', '/contacts/lists/2/contacts');
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ count: 120 });
+    expect(emails(first)).toEqual(Array.from({ length: 50 }, (_, i) => `m${119 - i}@example.com`));
+    const ascending = await api(brevo, 'GET', '/contacts/lists/2/contacts?limit=500&offset=100&sort=asc');
+    expect(emails(ascending)).toEqual(Array.from({ length: 20 }, (_, i) => `m${100 + i}@example.com`));
+    expect(emails(await api(brevo, 'GET', '/contacts/lists/2/contacts?offset=200'))).toEqual([]);
+    const tooMany = await api(brevo, 'GET', '/contacts/lists/2/contacts?limit=501');
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body).toMatchObject({ code: 'invalid_parameter' });
+  });
+
+  it('shows each contact with its id, blacklist flags, lists and attributes, and answers 404 for a missing list', async () => {
+    const brevo = await start({ lists: [{ id: 2, name: 'A' }, { id: 3, name: 'B' }] });
+    brevo.seedListMembers(2, [{ email: 'ann@example.com', attributes: { FIRSTNAME: 'Ann' } }]);
+    brevo.seedListMembers(3, ['ann@example.com']);
+    const result = await api(brevo, 'GET', '/contacts/lists/2/contacts');
+    expect(result.body).toEqual({
+      contacts: [
+        {
+          email: 'ann@example.com',
+          id: 1,
+          emailBlacklisted: false,
+          smsBlacklisted: false,
+          createdAt: expect.any(String) as string,
+          modifiedAt: expect.any(String) as string,
+          listIds: [2, 3],
+          listUnsubscribed: [],
+          attributes: { FIRSTNAME: 'Ann' },
+        },
+      ],
+      count: 1,
+    });
+    const missing = await api(brevo, 'GET', '/contacts/lists/9/contacts');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ code: 'document_not_found' });
+    expect(() => brevo.seedListMembers(9, ['x@example.com'])).toThrow(/does not exist/);
+  });
+
+  it('counts the listing in the contacts bucket', async () => {
+    const brevo = await start({ contactsRateLimits: [{ requests: 1, windowMs: 60_000 }] });
+    expect((await api(brevo, 'GET', '/contacts/lists/2/contacts')).status).toBe(200);
+    const throttled = await api(brevo, 'GET', '/contacts/lists/2/contacts');
+    expect(throttled.status).toBe(429);
+    expect(brevo.rates.stats('contacts')).toMatchObject({ requests: 2, throttled: 1 });
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startIterableEmulator, type IterableEmulator, type IterableEmulatorOptions } from '../../dev/emulators/iterable';
+import { GetListsResponseSchema, SubscribeToListParamsSchema, UserBulkUpdateListResponseSchema } from '@iterable/api/dist/types/lists.js';
 import { call, field } from './test-http';
 
 const KEY = 'iterable-test-key';
@@ -19,7 +20,16 @@ function api(target: IterableEmulator, method: string, path: string, json?: unkn
   return call(`${target.baseUrl}${path}`, method, { headers: { 'Api-Key': key }, json });
 }
 
-const EMPTY_FAILURES = { invalidEmails: [], notFoundEmails: [], invalidDataEmails: [], conflictEmails: [], forgottenEmails: [] };
+const EMPTY_FAILURES = {
+  invalidEmails: [],
+  invalidUserIds: [],
+  failedEmails: [],
+  failedUserIds: [],
+  notFoundEmails: [],
+  invalidDataEmails: [],
+  conflictEmails: [],
+  forgottenEmails: [],
+};
 
 describe('Iterable emulator: lists', () => {
   it('creates a new list on every POST, even with the same name, and lists them', async () => {
@@ -46,8 +56,8 @@ describe('Iterable emulator: lists', () => {
 });
 
 describe('Iterable emulator: subscribe and unsubscribe', () => {
-  it('adds members with their data fields and reports invalid emails in a 200', async () => {
-    const iterable = await start();
+  it('adds members with their data fields and reports invalid emails in a 200 (the lenient emulator takes what the client would refuse)', async () => {
+    const iterable = await start({ strictContract: false });
     const listId = iterable.createList('vip');
     const result = await api(iterable, 'POST', '/api/lists/subscribe', {
       listId,
@@ -64,13 +74,24 @@ describe('Iterable emulator: subscribe and unsubscribe', () => {
       failCount: 2,
       failedUpdates: { ...EMPTY_FAILURES, invalidEmails: ['bad', 'bob@example.invalid'] },
       invalidEmails: ['bad', 'bob@example.invalid'],
+      invalidUserIds: [],
     });
+    expect(UserBulkUpdateListResponseSchema.safeParse(result.body).success).toBe(true);
     expect(iterable.listMembers(listId)).toEqual(['ann@example.com']);
     expect(iterable.state.users.get('ann@example.com')).toEqual({ firstName: 'Ann', lastName: 'Lee', phoneNumber: '+15551234567' });
   });
 
-  it('merges data fields of existing users and reports unknown users with updateExistingUsersOnly', async () => {
+  it('creates unknown users despite updateExistingUsersOnly in an email-based project, as documented', async () => {
     const iterable = await start();
+    const listId = iterable.createList('vip');
+    const result = await api(iterable, 'POST', '/api/lists/subscribe', { listId, updateExistingUsersOnly: true, subscribers: [{ email: 'new@example.com' }] });
+    expect(result.body).toMatchObject({ successCount: 1, failCount: 0 });
+    expect(iterable.state.users.has('new@example.com')).toBe(true);
+    expect(iterable.listMembers(listId)).toEqual(['new@example.com']);
+  });
+
+  it.each(['userId', 'hybrid'] as const)('merges data fields of existing users and skips unknown ones with updateExistingUsersOnly in a %s project', async (projectType) => {
+    const iterable = await start({ projectType });
     const listId = iterable.createList('vip');
     await api(iterable, 'POST', '/api/lists/subscribe', { listId, subscribers: [{ email: 'ann@example.com', dataFields: { firstName: 'Ann', city: 'Paris' } }] });
     const result = await api(iterable, 'POST', '/api/lists/subscribe', {
@@ -91,15 +112,17 @@ describe('Iterable emulator: subscribe and unsubscribe', () => {
 
     const removal = await api(iterable, 'POST', '/api/lists/unsubscribe', {
       listId,
-      subscribers: [{ email: 'a@example.com' }, { email: 'nobody@example.com' }, { email: 'not-an-email' }],
+      subscribers: [{ email: 'a@example.com' }, { email: 'nobody@example.com' }, { email: 'gone@example.invalid' }],
       channelUnsubscribe: false,
     });
     expect(removal.body).toEqual({
       successCount: 1,
       failCount: 2,
-      failedUpdates: { ...EMPTY_FAILURES, invalidEmails: ['not-an-email'], notFoundEmails: ['nobody@example.com'] },
-      invalidEmails: ['not-an-email'],
+      failedUpdates: { ...EMPTY_FAILURES, invalidEmails: ['gone@example.invalid'], notFoundEmails: ['nobody@example.com'] },
+      invalidEmails: ['gone@example.invalid'],
+      invalidUserIds: [],
     });
+    expect(UserBulkUpdateListResponseSchema.safeParse(removal.body).success).toBe(true);
     expect(iterable.listMembers(listId).sort()).toEqual(['b@example.com', 'c@example.com']);
     expect(iterable.state.globalUnsubscribes.size).toBe(0);
     expect(iterable.state.users.has('a@example.com')).toBe(true);
@@ -206,14 +229,8 @@ describe('Iterable emulator: rate limit', () => {
     expect(iterable.rates.maxRequestsInAnyWindow('api', 60_000, { includeThrottled: false })).toBe(3);
   });
 
-  it('keeps one window per key by default and one per account on request', async () => {
-    const perKey = await start({ apiKeys: [KEY, 'second-key'], rateLimit: { requests: 1, windowMs: 60_000 } });
-    expect((await api(perKey, 'GET', '/api/lists')).status).toBe(200);
-    expect((await api(perKey, 'GET', '/api/lists', undefined, 'second-key')).status).toBe(200);
-    expect(perKey.rates.maxRequestsInAnyWindow('api', 60_000, { keyId: perKey.keyIdOf('second-key')! })).toBe(1);
-    await perKey.close();
-
-    const shared = await start({ apiKeys: [KEY, 'second-key'], rateLimit: { requests: 1, windowMs: 60_000 }, rateLimitPer: 'account' });
+  it('limits per project, as documented: a second key of the project shares the window', async () => {
+    const shared = await start({ apiKeys: [KEY, 'second-key'], rateLimit: { requests: 1, windowMs: 60_000 } });
     expect((await api(shared, 'GET', '/api/lists')).status).toBe(200);
     expect((await api(shared, 'GET', '/api/lists', undefined, 'second-key')).status).toBe(429);
   });
@@ -229,5 +246,72 @@ describe('Iterable emulator: rate limit', () => {
     const unthrottled = await start({ rateLimit: { requests: 1, windowMs: 60_000 }, unthrottled: true });
     for (let i = 0; i < 5; i += 1) expect((await api(unthrottled, 'GET', '/api/lists')).status).toBe(200);
     expect(unthrottled.rates.stats('api')).toMatchObject({ requests: 5, throttled: 0 });
+  });
+});
+
+describe('Iterable emulator: the users of a list', () => {
+  it('answers every member as plain text, one email per line, and nothing for an empty list', async () => {
+    const iterable = await start();
+    const listId = iterable.createList('vip');
+    const empty = await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`);
+    expect(empty.status).toBe(200);
+    expect(empty.text).toBe('');
+    iterable.seedListMembers(listId, ['Ann@Example.com', 'bob@example.com']);
+    const users = await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`);
+    expect(users.status).toBe(200);
+    expect(users.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(users.text).toBe('ann@example.com\nbob@example.com\n');
+    expect(iterable.state.users.has('ann@example.com')).toBe(true);
+  });
+
+  it('answers 400 BadParams for a missing or unknown listId', async () => {
+    const iterable = await start();
+    for (const query of ['', '?listId=abc', '?listId=4242']) {
+      const result = await api(iterable, 'GET', `/api/lists/getUsers${query}`);
+      expect(result.status, query).toBe(400);
+      expect(result.body, query).toMatchObject({ code: 'BadParams' });
+    }
+  });
+
+  it('limits getUsers to 5 requests a minute, counted in the api bucket too', async () => {
+    const iterable = await start();
+    const listId = iterable.createList('vip');
+    for (let i = 0; i < 5; i += 1) expect((await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`)).status).toBe(200);
+    // Spread over more than a second, so that the api bucket (5/s) is not what refuses.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const throttled = await api(iterable, 'GET', `/api/lists/getUsers?listId=${listId}`);
+    expect(throttled.status).toBe(429);
+    expect(throttled.body).toMatchObject({ code: 'RateLimitExceeded' });
+    expect((await api(iterable, 'GET', '/api/lists')).status).toBe(200);
+    expect(iterable.rates.stats('listUsers')).toMatchObject({ requests: 6, throttled: 1 });
+    expect(iterable.rates.stats('api').requests).toBe(7);
+  });
+});
+
+describe('Iterable emulator: the contract of Iterable\'s own client (@iterable/api)', () => {
+  it('refuses a subscribe whose email the client\'s schema refuses, as a whole, and changes nothing', async () => {
+    const iterable = await start();
+    const listId = iterable.createList('vip');
+    const body = { listId, subscribers: [{ email: 'ann@example.com' }, { email: 'poison!@example.com' }] };
+    expect(SubscribeToListParamsSchema.safeParse(body).success).toBe(false);
+    const refused = await api(iterable, 'POST', '/api/lists/subscribe', body);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'BadParams', params: { errors: [expect.objectContaining({ field: 'subscribers.1.email' }) as object] } });
+    expect(iterable.listMembers(listId)).toEqual([]);
+  });
+
+  it('answers lists that parse with the client\'s schema, with every list type', async () => {
+    const iterable = await start({ lists: ['vip', { name: 'vip', listType: 'Suppression' }, { name: 'dyn', listType: 'Dynamic' }] });
+    const lists = await api(iterable, 'GET', '/api/lists');
+    const parsed = GetListsResponseSchema.parse(lists.body);
+    expect(parsed.lists.map((list) => [list.name, list.listType])).toEqual([['vip', 'Standard'], ['vip', 'Suppression'], ['dyn', 'Dynamic']]);
+  });
+
+  it('has no subscriber cap unless one is configured: the 4 MiB body is the documented bound', async () => {
+    const iterable = await start();
+    const listId = iterable.createList('vip');
+    const subscribers = Array.from({ length: 2_500 }, (_, index) => ({ email: `m${index}@example.com` }));
+    const result = await api(iterable, 'POST', '/api/lists/subscribe', { listId, subscribers });
+    expect(result.body).toMatchObject({ successCount: 2_500 });
   });
 });

@@ -96,7 +96,7 @@ describe('RateLimiter', () => {
 describe('FaultInjector', () => {
   it('injects nothing by default and exactly what is asked with shares of 1', () => {
     const faults = new FaultInjector(1);
-    expect(faults.decide('/api/x')).toEqual({ reset: false, delayMs: 0, throttleMs: 0, serverError: null, loseResponse: false });
+    expect(faults.decide('/api/x')).toEqual({ reset: false, delayMs: 0, throttleMs: 0, serverError: null, loseResponse: false, lateMs: 0 });
     faults.set({ serverErrorShare: 1, serverErrorStatus: 503, slowDelayMs: 25 });
     expect(faults.decide('/api/x')).toMatchObject({ serverError: 503, delayMs: 25 });
     faults.clear();
@@ -109,6 +109,13 @@ describe('FaultInjector', () => {
     expect(faults.decide('/api/lists/subscribe').serverError).toBe(500);
     expect(faults.decide('/api/lists/subscribe').serverError).toBe(500);
     expect(faults.decide('/api/lists/subscribe').serverError).toBeNull();
+  });
+
+  it('counts down nextLostResponses and nextLateAnswers, one request each', () => {
+    const faults = new FaultInjector(1, { nextLostResponses: 1, nextLateAnswers: 1, lateAnswerMs: 600, pathPrefix: '/api/batches' });
+    expect(faults.decide('/api/contacts')).toMatchObject({ loseResponse: false, lateMs: 0 });
+    expect(faults.decide('/api/batches')).toMatchObject({ loseResponse: true, lateMs: 600 });
+    expect(faults.decide('/api/batches')).toMatchObject({ loseResponse: false, lateMs: 0 });
   });
 
   it('hits about the share asked for, reproducibly from the seed', () => {

@@ -378,6 +378,14 @@ export class Deployment {
         return false;
       case 'null':
         return null;
+      case 'empty':
+        return known ? lengthOf(values[0] ?? null) === 0 : new Computed('empty', values);
+      case 'not':
+        return known ? values[0] !== true : new Computed('not', values);
+      case 'if':
+        if (values[0] === true) return values[1] ?? null;
+        if (values[0] === false) return values[2] ?? null;
+        return new Computed('if', values);
       case 'format':
         return known ? formatString(stringArg(values, 0, name), values.slice(1)) : new Computed('format', values);
       case 'concat':
@@ -417,14 +425,6 @@ export class Deployment {
         return `/subscriptions/${this.scope.subscriptionId}/providers/${typeAndNames(values, name)}`;
       case 'extensionresourceid':
         return `${text(values[0] ?? null)}/providers/${typeAndNames(values.slice(1), name)}`;
-      case 'empty':
-        if (!known) return new Computed('empty', values);
-        return values[0] === null || values[0] === '' || (Array.isArray(values[0]) && values[0].length === 0) || (typeof values[0] === 'object' && values[0] !== null && Object.keys(values[0]).length === 0);
-      case 'not':
-        return known ? values[0] !== true : new Computed('not', values);
-      case 'if':
-        if (!isKnown(values[0] ?? null)) return new Computed('if', values);
-        return values[0] === true ? (values[1] ?? null) : (values[2] ?? null);
       case 'string':
         if (!known) return new Computed('string', values);
         return typeof values[0] === 'string' ? values[0] : JSON.stringify(values[0]);

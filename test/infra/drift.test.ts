@@ -34,6 +34,8 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
   AzureWebJobsStorage__queueServiceUri: 'derived from __accountName; only for endpoints that the account name cannot give (Azurite)',
   AzureWebJobsStorage__tableServiceUri: 'derived from __accountName; only for endpoints that the account name cannot give (Azurite)',
   ITERABLE_BASE_URL: 'test-only override (emulators); unset, the connection region picks the host',
+  SEGMENT_MAX_RECORDS: 'its default (2 M records) fits the instance memory the template gives; raise it with the instance memory',
+  SEGMENT_MAX_UPLOAD_BYTES: 'its default (512 MiB) fits the instance memory the template gives',
   BREVO_BASE_URL: 'test-only override (emulators); unset, the real API root is used',
   OMNISEND_BASE_URL: 'test-only override (emulators); unset, the real API root is used',
   LOCAL_SECRETS_FILE: 'local secret store only; Azure uses Key Vault (KEY_VAULT_URL)',

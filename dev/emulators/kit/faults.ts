@@ -13,6 +13,9 @@ export const faultSettingsInputSchema = z.strictObject({
   lostResponseShare: share.optional(),
   throttleForMs: z.number().int().min(0).optional(),
   nextServerErrors: z.number().int().min(0).optional(),
+  nextLostResponses: z.number().int().min(0).optional(),
+  nextLateAnswers: z.number().int().min(0).optional(),
+  lateAnswerMs: z.number().int().min(0).optional(),
   asyncFailureShare: share.optional(),
   pathPrefix: z.string().nullable().optional(),
 });
@@ -28,6 +31,11 @@ export interface FaultSettings {
   /** Epoch ms until which every request is answered 429, or null. */
   throttledUntil: number | null;
   nextServerErrors: number;
+  /** The next N requests are handled, then their connection is destroyed without an answer (counts down). */
+  nextLostResponses: number;
+  /** The next N requests are handled at once (state changes) and answered `lateAnswerMs` later: a client timeout. */
+  nextLateAnswers: number;
+  lateAnswerMs: number;
   asyncFailureShare: number;
   pathPrefix: string | null;
 }
@@ -41,6 +49,9 @@ const NO_FAULTS: FaultSettings = {
   lostResponseShare: 0,
   throttledUntil: null,
   nextServerErrors: 0,
+  nextLostResponses: 0,
+  nextLateAnswers: 0,
+  lateAnswerMs: 0,
   asyncFailureShare: 0,
   pathPrefix: null,
 };
@@ -53,9 +64,11 @@ export interface FaultDecision {
   throttleMs: number;
   serverError: 500 | 503 | null;
   loseResponse: boolean;
+  /** Answer this long after handling (0: at once). */
+  lateMs: number;
 }
 
-const NONE: FaultDecision = { reset: false, delayMs: 0, throttleMs: 0, serverError: null, loseResponse: false };
+const NONE: FaultDecision = { reset: false, delayMs: 0, throttleMs: 0, serverError: null, loseResponse: false, lateMs: 0 };
 
 export class FaultInjector {
   private current: FaultSettings = { ...NO_FAULTS };
@@ -99,7 +112,9 @@ export class FaultInjector {
       f.resetShare > 0 ||
       f.lostResponseShare > 0 ||
       f.throttledUntil !== null ||
-      f.nextServerErrors > 0;
+      f.nextServerErrors > 0 ||
+      f.nextLostResponses > 0 ||
+      f.nextLateAnswers > 0;
     if (!active || (f.pathPrefix !== null && !path.startsWith(f.pathPrefix))) return NONE;
     let throttleMs = 0;
     if (f.throttledUntil !== null) {
@@ -113,12 +128,23 @@ export class FaultInjector {
     } else if (this.hit(f.serverErrorShare)) {
       serverError = this.pickStatus();
     }
+    let lateMs = 0;
+    if (serverError === null && throttleMs === 0 && f.nextLateAnswers > 0) {
+      f.nextLateAnswers -= 1;
+      lateMs = f.lateAnswerMs;
+    }
+    let loseResponse = false;
+    if (serverError === null && throttleMs === 0 && f.nextLostResponses > 0) {
+      f.nextLostResponses -= 1;
+      loseResponse = true;
+    }
     return {
       reset: this.hit(f.resetShare),
       delayMs: this.hit(f.slowShare) ? f.slowDelayMs : 0,
       throttleMs,
       serverError,
-      loseResponse: this.hit(f.lostResponseShare),
+      loseResponse: loseResponse || this.hit(f.lostResponseShare),
+      lateMs,
     };
   }
 

@@ -409,6 +409,10 @@ export class EmulatorServer {
     }
 
     const reply = await route.handle(context);
+    if (fault.lateMs > 0) {
+      await sleep(fault.lateMs, undefined, { signal: this.closing.signal }).catch(() => undefined);
+      if (this.closing.signal.aborted) return;
+    }
     if (fault.loseResponse) {
       finish(undefined, 'lost-response');
       return;

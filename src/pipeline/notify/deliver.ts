@@ -5,6 +5,7 @@
 // run ended before any of this: nothing here can delay or fail it.
 import { createHmac } from 'node:crypto';
 import type { AppContext } from '../../app/context';
+import { runsInAzure } from '../../config';
 import { urlHost, type NotificationFormat, type NotificationMessage } from '../../domain/notification';
 import { getExport } from '../../exports/repository';
 import { toRunResource } from '../resource';
@@ -51,7 +52,7 @@ export async function sendNotification(context: AppContext, url: string, format:
   const headers: Record<string, string> = { 'x-segment-export-event': facts.event, 'x-segment-export-delivery': facts.deliveryId };
   if (format === 'json' && secret) headers[SIGNATURE_HEADER] = signatureOf(secret, body);
   try {
-    const { statusCode } = await postToReceiver(url, body, { allowLoopback: !context.config.runningInAzure, headers });
+    const { statusCode } = await postToReceiver(url, body, { allowLoopback: !runsInAzure(context.config), headers });
     if (statusCode >= 200 && statusCode < 300) return { delivered: true, retry: false, statusCode };
     const retry = statusCode >= 500 || statusCode === 408 || statusCode === 425 || statusCode === 429;
     return { delivered: false, retry, statusCode, error: `the receiver answered ${statusCode}` };

@@ -1,9 +1,10 @@
 // The planner (queue-triggered), as orchestration: it gathers what the run needs (the export, the
-// provider account, the pinned segment versions, the prepared targets), plans each target (see
-// `target-planner.ts`) and hands the totals to the run. Chunks are enqueued as they are written,
-// so delivery starts while planning goes on. Everything it reads is fixed for the run (pinned
-// segment versions, the ledger of the previous run), so a redelivered plan message plans the same
-// chunks again and skips the ones that exist.
+// provider account, the pinned segment versions), runs the safety survey, prepares the targets at
+// the provider only when the run may go on, plans each target (see `target-planner.ts`) and hands
+// the totals to the run. Chunks are enqueued as they are written, so delivery starts while planning
+// goes on. Everything it reads is fixed for the run (pinned segment versions, the ledger of the
+// previous run), so a redelivered plan message plans the same chunks again and skips the ones that
+// exist.
 import type { AppContext } from '../../app/context';
 import { annotateSpan } from '../../app/telemetry';
 import type { OperationOptions } from '../../app/operation';
@@ -29,7 +30,7 @@ import { commitSnapshot, listLedgerTargets, retireLedgerTarget } from './ledger'
 import { needsSurvey, safetyVerdict, survey, type SafetyStop, type SurveyCounts } from './safety';
 import { emptyPlannerTotals, ProgressReporter, RunStopped } from './progress';
 import { TargetPlanner, type PlanningSession, type TargetOutcome } from './target-planner';
-import { prepareTargets, retiredTargets, targetSpecs, type TargetPlan } from './targets';
+import { prepareTargets, retiredTargets, targetSpecs, type TargetPlan, type TargetSpecPlan } from './targets';
 
 interface PlanInputs {
   run: RunDoc;
@@ -38,6 +39,12 @@ interface PlanInputs {
   segments: Map<string, Segment>;
   /** The targets the export feeds, then those it no longer feeds (retired). */
   targets: TargetPlan[];
+}
+
+/** The inputs before the provider is asked anything: the targets the export feeds are not prepared yet. */
+interface GatheredInputs extends Omit<PlanInputs, 'targets'> {
+  specs: TargetSpecPlan[];
+  retired: TargetPlan[];
 }
 
 /** A reason the run cannot be planned: it fails (or is cancelled) with it. */
@@ -54,7 +61,7 @@ const LISTING_CONTINUE_DELAY_IN_MS = 1_000;
 
 export async function planRun(context: AppContext, runId: string, options: OperationOptions = {}): Promise<void> {
   const { abortSignal } = options;
-  let inputs: PlanInputs | undefined;
+  let inputs: GatheredInputs | undefined;
   try {
     inputs = await gatherInputs(context, runId, options);
   } catch (error) {
@@ -65,10 +72,14 @@ export async function planRun(context: AppContext, runId: string, options: Opera
   if (!inputs) return;
   annotateSpan({ runId, exportId: inputs.exp.id, provider: inputs.run.provider });
   const log = context.log.child({ runId, exportId: inputs.exp.id, provider: inputs.run.provider });
-  log.info('planning', { targets: inputs.targets.length, mode: inputs.run.mode, dryRun: inputs.run.dryRun });
+  log.info('planning', { targets: inputs.specs.length + inputs.retired.length, mode: inputs.run.mode, dryRun: inputs.run.dryRun });
   try {
     await planWithSafety(context, inputs, abortSignal);
   } catch (error) {
+    if (error instanceof Unplannable) {
+      await finishRun(context, runId, error.status, error.message);
+      return;
+    }
     if (error instanceof ListingUnfinished) {
       log.info('contact listing continues in the next invocation', { detail: error.message });
       await enqueuePlan(context, { runId }, { visibilityDelayInSeconds: LISTING_CONTINUE_DELAY_IN_MS / 1000 });
@@ -80,7 +91,7 @@ export async function planRun(context: AppContext, runId: string, options: Opera
 }
 
 /** The run's inputs, or undefined when the run has ended; throws `Unplannable` for a run that cannot go on. */
-async function gatherInputs(context: AppContext, runId: string, options: OperationOptions): Promise<PlanInputs | undefined> {
+async function gatherInputs(context: AppContext, runId: string, options: OperationOptions): Promise<GatheredInputs | undefined> {
   const { abortSignal } = options;
   const loaded = await getRunDoc(context, runId, { abortSignal });
   if (!loaded || isTerminal(loaded.value.status)) return undefined;
@@ -98,14 +109,14 @@ async function gatherInputs(context: AppContext, runId: string, options: Operati
   checkMapping(exp, segments);
   const started = await beginPlanning(context, runId, Object.fromEntries([...segments].map(([id, segment]) => [id, segment.version])));
   if (!started) return undefined;
-  const specs = stored.deleting ? [] : targetSpecs(exp, account.adapter.provider, segments);
   const removalsOnly = run.trigger === 'cleanup';
-  const current = (await prepare(context, account, specs, abortSignal)).map((target) => ({ ...target, removalsOnly }));
+  const specs = (stored.deleting ? [] : targetSpecs(exp, account.adapter.provider, segments)).map((spec) => ({ ...spec, removalsOnly }));
   const retired = retiredTargets(await listLedgerTargets(context, exp.id), specs);
-  return { run: started, exp, account, segments, targets: [...current, ...retired] };
+  return { run: started, exp, account, segments, specs, retired };
 }
 
-async function prepare(context: AppContext, account: ProviderAccount, specs: Parameters<typeof prepareTargets>[2], abortSignal?: AbortSignal): Promise<TargetPlan[]> {
+/** Asks the provider for the targets (Iterable creates a missing list): only once the run may go on. */
+async function prepare(context: AppContext, account: ProviderAccount, specs: readonly TargetSpecPlan[], abortSignal?: AbortSignal): Promise<TargetPlan[]> {
   return await prepareTargets(account, getGovernor(context), specs, { abortSignal }).catch((error: unknown) => {
     if (isProviderErrorKind(error, 'auth')) throw new Unplannable('failed', `The provider refused the connection's API key: ${error.message}`);
     if (isProviderErrorKind(error, 'permanent')) throw new Unplannable('failed', `The destination is not usable: ${error.message}`);
@@ -143,10 +154,10 @@ function checkMapping(exp: Export, segments: ReadonlyMap<string, Segment>): void
 }
 
 /** The survey (when a threshold is on), the stop or the report, then the plan itself. */
-async function planWithSafety(context: AppContext, inputs: PlanInputs, abortSignal?: AbortSignal): Promise<void> {
-  const { run, exp, account, segments, targets } = inputs;
+async function planWithSafety(context: AppContext, gathered: GatheredInputs, abortSignal?: AbortSignal): Promise<void> {
+  const { run, exp, account, segments, specs, retired } = gathered;
   const pace = new EventLoopPace();
-  const counts = needsSurvey(run, exp) ? await survey({ context, run, exp, segments, pace, abortSignal }, targets) : undefined;
+  const counts = needsSurvey(run, exp) ? await survey({ context, run, exp, segments, pace, abortSignal }, specs) : undefined;
   const stoppedBy = counts ? safetyVerdict(counts, safetyOf(exp.options)) : undefined;
   const safety: SafetyReport | undefined = counts && {
     removes: counts.removes,
@@ -161,9 +172,10 @@ async function planWithSafety(context: AppContext, inputs: PlanInputs, abortSign
     await stopBeforeSending(context, run.runId, { profiles: counts.profiles, invalid: counts.invalid, removes: counts.removes }, safety, reason);
     return;
   }
+  const targets = [...(await prepare(context, account, specs, abortSignal)), ...retired];
   const expectedAdds = counts?.adds ?? [...segments.values()].reduce((sum, segment) => sum + segment.memberCount, 0);
   const existence = await ContactExistence.prepare(context, run, account, expectedAdds, abortSignal);
-  await planTargets(context, inputs, { pace, existence, safety }, abortSignal);
+  await planTargets(context, { run, exp, account, segments, targets }, { pace, existence, safety }, abortSignal);
 }
 
 function describeStop(stoppedBy: SafetyStop, counts: SurveyCounts, thresholds: ReturnType<typeof safetyOf>): string {

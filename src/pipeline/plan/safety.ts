@@ -42,6 +42,9 @@ export function needsSurvey(run: RunDoc, exp: Export): boolean {
   return thresholds.maxInvalidShare !== null || thresholds.maxRemoveShare !== null;
 }
 
+/** What the survey needs of a target: its ledger and its segments (not the provider's target: nothing is asked of the provider before the verdict). */
+export type SurveyedTarget = Pick<TargetPlan, 'key' | 'segmentIds' | 'retired'>;
+
 export interface SurveyInput {
   context: AppContext;
   run: RunDoc;
@@ -52,7 +55,7 @@ export interface SurveyInput {
 }
 
 /** Counts every target the export feeds (targets it no longer feeds are exempt: their removal was asked for). */
-export async function survey(input: SurveyInput, targets: readonly TargetPlan[]): Promise<SurveyCounts> {
+export async function survey(input: SurveyInput, targets: readonly SurveyedTarget[]): Promise<SurveyCounts> {
   const counts: SurveyCounts = { profiles: 0, invalid: 0, adds: 0, removes: 0, held: 0 };
   for (const target of targets) {
     if (target.retired) continue;
@@ -62,7 +65,7 @@ export async function survey(input: SurveyInput, targets: readonly TargetPlan[])
   return counts;
 }
 
-async function surveyTarget(input: SurveyInput, target: TargetPlan, counts: SurveyCounts): Promise<{ removes: number; held: number }> {
+async function surveyTarget(input: SurveyInput, target: SurveyedTarget, counts: SurveyCounts): Promise<{ removes: number; held: number }> {
   const { context, run, exp, segments, pace, abortSignal } = input;
   const ledger = await loadLedger(context, exp.id, target.key, run.runId, { abortSignal });
   for (const segmentId of target.segmentIds) {

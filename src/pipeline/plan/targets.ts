@@ -28,7 +28,7 @@ export interface TargetPlan extends PlannedTarget {
   removalsOnly?: boolean;
 }
 
-type TargetSpecPlan = Omit<TargetPlan, 'target'> & { spec: TargetSpec };
+export type TargetSpecPlan = Omit<TargetPlan, 'target'> & { spec: TargetSpec };
 
 /** The targets the ledger knows that the export no longer feeds, with the provider target to empty. */
 export function retiredTargets(known: readonly LedgerTarget[], current: readonly { key: string }[]): TargetPlan[] {

@@ -38,6 +38,19 @@ export class Delivery {
     await requeueChunk(this.context, this.run.provider, { runId: this.run.runId, chunk: saved.value.chunk }, delayInMs);
   }
 
+  /** Saves the progress and goes on in this invocation; false when someone else moved the chunk on (stop then). */
+  async save(state: DeliveryState): Promise<boolean> {
+    const saved = await saveChunkProgress(this.context, this.run.runId, this.chunk, {
+      state: JSON.stringify(state),
+      steps: this.chunk.value.steps + this.steps,
+      transientAttempts: 0,
+    });
+    if (!saved) return false;
+    this.chunk = saved;
+    this.steps = 0;
+    return true;
+  }
+
   /** Keeps the last error on the chunk, for the poison handler to report (best effort). */
   async recordError(error: unknown): Promise<void> {
     await saveChunkProgress(this.context, this.run.runId, this.chunk, { lastError: error instanceof Error ? error.message : String(error) }).catch(() => undefined);

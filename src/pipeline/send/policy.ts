@@ -1,6 +1,7 @@
 // What a sender does with each provider answer, as one pure decision: the sender performs a
 // request, describes the outcome, and carries out the action this table gives. Unit tests read it
-// as a table.
+// as a table. A permanent 4xx refusal of several records is bisected (`bisect.ts`), of one record
+// it rejects that record; other permanent failures give the chunk up.
 import { isProviderErrorKind } from '../../providers/errors';
 
 /** Transient failures in a row before a chunk is given up. */
@@ -19,8 +20,11 @@ export type DeliveryOutcome =
   | { kind: 'done' }
   /** The request succeeded and another is needed, maybe after `notBeforeMs`. */
   | { kind: 'next'; notBeforeMs?: number; pastDeadline: boolean }
-  /** The request failed; `transientAttempts` is the count of transient failures in a row before it. */
-  | { kind: 'failed'; error: unknown; transientAttempts: number };
+  /**
+   * The request failed; `transientAttempts` is the count of transient failures in a row before it,
+   * `records` how many records the request carried (the chunk's, or the part being bisected).
+   */
+  | { kind: 'failed'; error: unknown; transientAttempts: number; records: number };
 
 export type DeliveryAction =
   | { kind: 'confirm' }
@@ -30,6 +34,13 @@ export type DeliveryAction =
   | { kind: 'requeue'; delayMs: number; transientAttempts: number; lastError?: string }
   /** The provider throttled the account: pause every worker of it until `pauseMs` from now, then requeue. */
   | { kind: 'throttled'; pauseMs: number; escalate: boolean }
+  /**
+   * The provider refused these records as a whole (a permanent 4xx): deliver them again in two
+   * halves, recursively, to isolate the records that cause the refusal (`bisect.ts`).
+   */
+  | { kind: 'bisect' }
+  /** The provider refused the one record being delivered: it is a `provider_rejected` reject with this reason. */
+  | { kind: 'reject-record'; reason: string }
   /** Give this chunk up: its records count as failed. */
   | { kind: 'fail-chunk'; reason: string }
   /** The key was refused: stop the whole run (every remaining chunk fails without a call). */
@@ -55,9 +66,21 @@ export function decideDelivery(outcome: DeliveryOutcome, options: PolicyOptions)
   if (isProviderErrorKind(error, 'auth')) {
     return { kind: 'abort-run', reason: `The provider refused the connection's API key (${error.message}); fix the connection and run again` };
   }
-  if (isProviderErrorKind(error, 'permanent')) return { kind: 'fail-chunk', reason: error.message };
+  if (isProviderErrorKind(error, 'permanent')) {
+    if (!isRecordRefusal(error.statusCode)) return { kind: 'fail-chunk', reason: error.message };
+    return outcome.records > 1 ? { kind: 'bisect' } : { kind: 'reject-record', reason: error.message };
+  }
   if (isProviderErrorKind(error, 'transient')) return afterTransientFailure(error.message, outcome.transientAttempts + 1, options);
   return { kind: 'rethrow' };
+}
+
+/**
+ * A refusal that a record can cause: an HTTP 4xx answer other than the key's (401, 403) and the
+ * rate limit's (429). A refusal without an answer (our own body check) or a 2xx that did not
+ * parse says nothing about the records.
+ */
+function isRecordRefusal(statusCode: number | undefined): boolean {
+  return statusCode !== undefined && statusCode >= 400 && statusCode < 500 && ![401, 403, 408, 429].includes(statusCode);
 }
 
 /** Exponential backoff with jitter, up to a minute; the chunk is given up after `MAX_TRANSIENT_ATTEMPTS`. */

@@ -23,6 +23,7 @@ import { notifyUrlFor } from '../webhooks';
 import { confirmDelivered } from './confirm';
 import { Delivery } from './delivery';
 import { reservePayloadMemory } from './memory';
+import { currentRequest, moveOn, readProgress, savedState, withState, type ChunkProgress } from './bisect';
 import { decideDelivery, MAX_PACING_WAIT_IN_MS, type DeliveryAction, type DeliveryOutcome } from './policy';
 
 const INVOCATION_BUDGET_IN_MS = 20_000;
@@ -96,22 +97,47 @@ class ChunkDelivery {
 
   async deliver(): Promise<void> {
     const operation = chunkOperationSchema.parse(await readChunkPayload(this.context, this.run.runId, this.chunk.value));
-    let state: DeliveryState = this.chunk.value.state ? (JSON.parse(this.chunk.value.state) as DeliveryState) : this.account.adapter.start(operation);
+    const { adapter } = this.account;
+    let progress = readProgress(this.chunk.value.state, operation, adapter);
     for (;;) {
-      const outcome = await this.attempt(operation, state);
+      const request = currentRequest(operation, progress);
+      const outcome = await this.attempt(request.operation, request.state, request.records);
       if (outcome === 'stopped') return;
       const action = decideDelivery(outcome.outcome, { random: Math.random });
-      if (outcome.result?.kind === 'next') state = outcome.result.state;
-      if (action.kind !== 'continue') return await this.act(action, operation, state, outcome);
+      if (outcome.result?.kind === 'next') progress = withState(progress, outcome.result.state);
+      const move = moveOn(action, operation, progress, outcome.result?.kind === 'done' ? outcome.result.rejects : [], adapter);
+      if (move?.kind === 'confirm') return await confirmDelivered(this.context, this.run.runId, this.chunk.value, operation, move.rejects);
+      if (move?.kind === 'fail-chunk') return await failChunk(this.context, this.run.runId, this.chunk.value.chunk, move.reason);
+      if (move?.kind === 'progress') {
+        progress = move.progress;
+        if (!(await this.keepSplit(progress))) return;
+        continue;
+      }
+      // moveOn answers every confirm, bisect and reject-record.
+      if (action.kind === 'confirm' || action.kind === 'bisect' || action.kind === 'reject-record') throw new Error(`The split did not handle '${action.kind}'`);
+      if (action.kind !== 'continue') return await this.act(action, savedState(progress), outcome);
       if (action.waitMs > 0) await sleep(action.waitMs);
     }
   }
 
+  /**
+   * Saves a split as soon as it changes, so a crash or a redelivery goes on from it; past the
+   * invocation budget the chunk goes back to its queue instead. False: stop here.
+   */
+  private async keepSplit(progress: ChunkProgress): Promise<boolean> {
+    this.context.log.info('bisecting a refused chunk', { runId: this.run.runId, chunk: this.chunk.value.chunk, ...describeSplit(progress) });
+    if (Date.now() > this.deadline) {
+      await this.delivery.later(savedState(progress), 0);
+      return false;
+    }
+    return await this.delivery.save(savedState(progress));
+  }
+
   /** Everything before the request happens before the token, so the governor's grant is used at once. */
-  private async attempt(operation: ChunkOperation, state: DeliveryState): Promise<{ outcome: DeliveryOutcome; result?: StepResult; error?: unknown } | 'stopped'> {
+  private async attempt(operation: ChunkOperation, state: DeliveryState, records: number): Promise<{ outcome: DeliveryOutcome; result?: StepResult; error?: unknown } | 'stopped'> {
     const { context, run, account, options } = this;
     if (!(await this.stillWanted())) return 'stopped';
-    const notifyUrl = await notifyUrlFor(context, run.runId, this.chunk.value);
+    const notifyUrl = await notifyUrlFor(context, run.runId, this.chunk.value, state);
     const governor = getGovernor(context);
     const bucket = account.adapter.nextBucket(operation, state);
     const grant = await takePaced(governor, account.governorAccount, bucket, {
@@ -136,7 +162,7 @@ class ChunkDelivery {
       const pastDeadline = Date.now() > this.deadline;
       return { outcome: result.kind === 'done' ? { kind: 'done' } : { kind: 'next', notBeforeMs: result.notBeforeMs, pastDeadline }, result };
     } catch (error) {
-      return { outcome: { kind: 'failed', error, transientAttempts: this.delivery.transientAttempts }, error };
+      return { outcome: { kind: 'failed', error, transientAttempts: this.delivery.transientAttempts, records }, error };
     }
   }
 
@@ -152,12 +178,10 @@ class ChunkDelivery {
     return true;
   }
 
-  private async act(action: Exclude<DeliveryAction, { kind: 'continue' }>, operation: ChunkOperation, state: DeliveryState, attempt: { result?: StepResult; error?: unknown }): Promise<void> {
+  private async act(action: Exclude<DeliveryAction, { kind: 'continue' | 'confirm' | 'bisect' | 'reject-record' }>, state: DeliveryState, attempt: { error?: unknown }): Promise<void> {
     const { context, run, account } = this;
     const chunkNumber = this.chunk.value.chunk;
     switch (action.kind) {
-      case 'confirm':
-        return await confirmDelivered(context, run.runId, this.chunk.value, operation, attempt.result?.kind === 'done' ? attempt.result.rejects : []);
       case 'requeue':
         if (action.lastError) context.log.info('transient provider failure, retrying later', { runId: run.runId, chunk: chunkNumber, attempts: action.transientAttempts, error: action.lastError });
         return await this.delivery.later(state, action.delayMs, { lastError: action.lastError, transientAttempts: action.transientAttempts });
@@ -175,6 +199,12 @@ class ChunkDelivery {
         throw attempt.error;
     }
   }
+}
+
+function describeSplit(progress: ChunkProgress): Record<string, unknown> {
+  if (progress.kind === 'whole') return {};
+  const { range, pending, rejected } = progress.bisect;
+  return { range: `${range[0]}-${range[1]}`, pendingParts: pending.length, rejectedSoFar: rejected.length };
 }
 
 /** Why this chunk must not go on: its run ended, or the provider refused the key. */

@@ -7,7 +7,7 @@ import { odata, type TableClient, type TableEntityResult, type TransactionAction
 import { z } from 'zod';
 import type { AppContext } from '../../app/context';
 import type { OperationOptions } from '../../app/operation';
-import { rejectRowSchema, type RejectRow } from '../../domain/run';
+import { rejectRowSchema, UNDELIVERED_PROVIDER_CODES, type RejectRow } from '../../domain/run';
 import { Errors } from '../../errors';
 import { BlobLineWriter } from './blob-lines';
 import { readLines } from './lines';
@@ -152,10 +152,11 @@ export async function getRejectsPage(
   return { items, continuationToken: entities.continuationToken ? encodeCursor({ table: entities.continuationToken }) : undefined };
 }
 
-/** The records of one target of a run that the provider refused. */
+/** The provider rejects of a target whose records were not delivered (notes like `phone_dropped` are left out). */
 export async function* listProviderRejects(context: AppContext, runId: string, targetKey: string, options: OperationOptions = {}): AsyncGenerator<RejectRecord> {
+  const [rejected, unmatched] = UNDELIVERED_PROVIDER_CODES;
   const entities = rejectsTable(context).listEntities({
-    queryOptions: { filter: odata`PartitionKey eq ${runId} and code eq ${'provider_rejected'} and target eq ${targetKey}` },
+    queryOptions: { filter: odata`PartitionKey eq ${runId} and (code eq ${rejected} or code eq ${unmatched}) and target eq ${targetKey}` },
     abortSignal: options.abortSignal,
   });
   for await (const entity of entities) yield rejectEntitySchema.parse(entity);

@@ -10,6 +10,7 @@ import type {
   ChunkLimits,
   ChunkOperation,
   DeliveryState,
+  MemberPage,
   MemberRecord,
   ProviderAdapter,
   ProviderCallOptions,
@@ -27,8 +28,13 @@ import type {
 export const ITERABLE_HOSTS = { us: 'https://api.iterable.com', eu: 'https://api.eu.iterable.com' } as const;
 export type IterableRegion = keyof typeof ITERABLE_HOSTS;
 
+/** The documented body limit (4 MB). */
 const MAX_BODY_BYTES = 4_000_000;
-const MAX_SUBSCRIBERS = 1_000;
+/**
+ * Iterable documents no subscriber count per request; 1,000 is what reference integrations send.
+ * Configurable per adapter (`maxSubscribersPerRequest`); the body limit bounds every chunk anyway.
+ */
+export const DEFAULT_MAX_SUBSCRIBERS = 1_000;
 /** `{"email":…}` around each email of a removal. */
 const REMOVE_OVERHEAD_BYTES = Buffer.byteLength(JSON.stringify({ email: '' })) - Buffer.byteLength(JSON.stringify(''));
 
@@ -50,7 +56,9 @@ export function encodeSubscriber(record: MemberRecord): { email: string; dataFie
   return Object.keys(dataFields).length === 0 ? { email: record.email } : { email: record.email, dataFields };
 }
 
-const listsSchema = z.object({ lists: z.array(z.looseObject({ id: z.number().int(), name: z.string() })) });
+const listsSchema = z.object({
+  lists: z.array(z.looseObject({ id: z.number().int(), name: z.string(), listType: z.string().optional() })),
+});
 const createdListSchema = z.looseObject({ listId: z.number().int().positive() });
 const emails = z.array(z.string()).optional().catch(undefined);
 const listUpdateSchema = z.looseObject({
@@ -63,6 +71,8 @@ const listUpdateSchema = z.looseObject({
       invalidDataEmails: emails,
       conflictEmails: emails,
       forgottenEmails: emails,
+      // Declared by Iterable's own client (@iterable/api).
+      failedEmails: emails,
     })
     .optional(),
   invalidEmails: emails,
@@ -77,15 +87,17 @@ export interface IterableAdapterOptions {
   listClaimTtlMs?: number;
   /** How long prepareTarget waits for another worker's list creation. Default 30 s. */
   listWaitMs?: number;
+  /** Subscribers per request (undocumented by Iterable). Default 1,000. */
+  maxSubscribersPerRequest?: number;
   now?: () => number;
 }
 
 export class IterableAdapter implements ProviderAdapter {
   readonly provider = 'iterable' as const;
-  readonly chunkLimits: { upsert: ChunkLimits; remove: ChunkLimits } = {
-    upsert: { maxRecords: MAX_SUBSCRIBERS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, MAX_SUBSCRIBERS, maxUpsertOverheadBytes(encodeSubscriber)) },
-    remove: { maxRecords: MAX_SUBSCRIBERS, maxBytes: maxChunkBytes(MAX_BODY_BYTES, MAX_SUBSCRIBERS, REMOVE_OVERHEAD_BYTES) },
-  };
+  readonly chunkLimits: { upsert: ChunkLimits; remove: ChunkLimits };
+
+  /** `GET /api/lists/getUsers`: 5 requests/minute per project, inside the project's API budget. */
+  readonly membersBucket = BUCKETS.iterable.listUsers;
 
   private readonly http: ProviderHttpClient;
   private readonly options: IterableAdapterOptions;
@@ -95,6 +107,11 @@ export class IterableAdapter implements ProviderAdapter {
     this.http = options.http;
     this.options = options;
     this.now = options.now ?? Date.now;
+    const maxRecords = options.maxSubscribersPerRequest ?? DEFAULT_MAX_SUBSCRIBERS;
+    this.chunkLimits = {
+      upsert: { maxRecords, maxBytes: maxChunkBytes(MAX_BODY_BYTES, maxRecords, maxUpsertOverheadBytes(encodeSubscriber)) },
+      remove: { maxRecords, maxBytes: maxChunkBytes(MAX_BODY_BYTES, maxRecords, REMOVE_OVERHEAD_BYTES) },
+    };
   }
 
   async verifyCredentials(options: ProviderCallOptions = {}): Promise<void> {
@@ -102,7 +119,7 @@ export class IterableAdapter implements ProviderAdapter {
   }
 
   /**
-   * Get-or-create the list by name. Names are not unique and creation is not idempotent, so the
+   * Get-or-create the Standard list by name. Names are not unique and creation is not idempotent, so the
    * creation is claimed in the target registry first: of two workers racing, one creates and the
    * other waits for its id. The registry is read before the lists, so that a remembered id missing
    * from the answer means the list was deleted, not that it was created after we looked.
@@ -115,7 +132,8 @@ export class IterableAdapter implements ProviderAdapter {
     const owner = randomUUID();
     for (let round = 0; ; round += 1) {
       const remembered = await this.options.registry.read(key);
-      const named = (await this.listLists(options)).filter((list) => list.name === spec.listName).map((list) => list.id);
+      // Only a Standard list is ours to fill: a Suppression, Dynamic or Internal list of that name is not.
+      const named = (await this.listLists(options)).filter((list) => list.name === spec.listName && list.listType === 'Standard').map((list) => list.id);
       if (remembered?.state === 'ready' && named.includes(remembered.id)) return this.target(remembered.id, spec.listName);
       if (named.length > 0) {
         const id = Math.min(...named);
@@ -137,6 +155,30 @@ export class IterableAdapter implements ProviderAdapter {
       }
       await sleep(Math.min(50 * 2 ** round, 1_000), undefined, { signal: options.abortSignal });
     }
+  }
+
+  /**
+   * The list's users in one page: the endpoint answers every member as plain text, one per line,
+   * and is not paged. A line without an `@` is a userId (a user without an email): never ours.
+   */
+  async readTargetMembers(target: Target, cursor: string | undefined, options: ProviderCallOptions = {}): Promise<MemberPage> {
+    if (cursor !== undefined) throw new Error('Iterable lists are read in one page: there is no next page');
+    const { data } = await this.http.request(
+      {
+        method: 'GET',
+        path: '/api/lists/getUsers',
+        query: { listId: this.listIdOf(target) },
+        schema: z.string(),
+        responseType: 'text',
+        bucket: BUCKETS.iterable.listUsers,
+      },
+      options,
+    );
+    const emails = data
+      .split(/\r?\n/)
+      .map((line) => line.trim().toLowerCase())
+      .filter((line) => line.includes('@'));
+    return { emails };
   }
 
   start(_operation: ChunkOperation): DeliveryState {
@@ -180,12 +222,13 @@ export class IterableAdapter implements ProviderAdapter {
       kind: 'done',
       rejects: rejectsFor(new EmailIndex(operation.emails), [
         { emails: data.failedUpdates?.conflictEmails ?? [], reason: 'Iterable reported a conflict for this user' },
+        { emails: data.failedUpdates?.failedEmails ?? [], reason: 'Iterable could not update this user' },
         { emails: data.failedUpdates?.invalidDataEmails ?? [], reason: 'Iterable refused the update for this user' },
       ]),
     };
   }
 
-  private async listLists(options: ProviderCallOptions): Promise<Array<{ id: number; name: string }>> {
+  private async listLists(options: ProviderCallOptions): Promise<Array<{ id: number; name: string; listType?: string }>> {
     const { data } = await this.http.request({ method: 'GET', path: '/api/lists', schema: listsSchema, bucket: BUCKETS.iterable.api }, options);
     return data.lists;
   }
@@ -250,5 +293,6 @@ function upsertRejects(records: readonly UpsertRecord[], data: ListUpdate): Retu
     { emails: failed?.conflictEmails ?? [], reason: 'Iterable reported a conflict for this user' },
     { emails: failed?.forgottenEmails ?? [], reason: 'Iterable has forgotten this user (privacy request): it cannot be added' },
     { emails: failed?.notFoundEmails ?? [], reason: 'Iterable has no such user' },
+    { emails: failed?.failedEmails ?? [], reason: 'Iterable could not update this user' },
   ]);
 }

@@ -88,6 +88,9 @@ describe('the audit log', () => {
     expect(page.continuationToken).toBeDefined();
     const second = await invokeHttp(auditList, { principal: ADMIN, query: { resourceType: 'run', continuationToken: page.continuationToken! } });
     expect((second.body as { items: AuditEntry[] }).items).toHaveLength(5);
+    // The token is sealed for its filter: borrowed for another listing, or altered, it is a 400.
+    expect((await invokeHttp(auditList, { principal: ADMIN, query: { resourceType: 'export', continuationToken: page.continuationToken! } })).status).toBe(400);
+    expect((await invokeHttp(auditList, { principal: ADMIN, query: { resourceType: 'run', continuationToken: `${page.continuationToken!}x` } })).status).toBe(400);
   });
 
   it('keeps entries AUDIT_RETENTION_DAYS days and deletes the older ones', async () => {

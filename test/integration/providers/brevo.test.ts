@@ -10,9 +10,12 @@ import {
   ProviderPermanentError,
   ProviderThrottledError,
   type ChunkOperation,
+  type MemberPage,
+  type DeliveryState,
   type ProviderAdapter,
   type RateSignal,
   type StepResult,
+  type Target,
 } from '../../../src/providers';
 import { startBrevoEmulator, type BrevoEmulator } from '../../../dev/emulators';
 import { createTestContext, type TestContext } from '../../support/context';
@@ -58,6 +61,14 @@ function governor() {
   return createRateGovernor({ table: context.storage.table(context.storage.names.tables.governor), rateScale: 100 });
 }
 
+/** The state after the first step (noting the newest process id), ready to import. */
+async function marked(brevo: ProviderAdapter, operation: ChunkOperation): Promise<DeliveryState> {
+  const result = await brevo.step(operation, brevo.start(operation));
+  if (result.kind !== 'next') throw new Error('expected a next step');
+  expect(result.state).toMatchObject({ phase: 'import' });
+  return result.state;
+}
+
 const upsert = (records: Array<{ email: string; fields?: Record<string, string> }>): ChunkOperation => ({
   kind: 'upsert',
   target: { provider: 'brevo', listId: LIST_ID },
@@ -100,9 +111,11 @@ describe('upserting into Brevo through the import', () => {
       kind: 'done',
       rejects: [{ email: 'someone@example.invalid', code: 'provider_rejected', reason: 'Brevo rejected the email address as invalid' }],
     });
-    expect(steps[0]).toMatchObject({ kind: 'next', notBeforeMs: POLL_MS });
-    expect(buckets[0]).toBe('contacts');
-    expect(buckets.slice(1, -1).every((bucket) => bucket === 'other')).toBe(true);
+    expect(steps[0]).toMatchObject({ kind: 'next', state: { phase: 'import', afterProcessId: 0 } });
+    expect(steps[1]).toMatchObject({ kind: 'next', notBeforeMs: POLL_MS });
+    expect(buckets[0]).toBe('other');
+    expect(buckets[1]).toBe('contacts');
+    expect(buckets.slice(2, -1).every((bucket) => bucket === 'other')).toBe(true);
     expect(buckets.at(-1)).toBe('files');
     expect(bodies('POST /v3/contacts/import')).toEqual([
       {
@@ -124,7 +137,7 @@ describe('upserting into Brevo through the import', () => {
   it('uses the configured attribute names and leaves out fields set to null', async () => {
     const brevo = adapter({ attributes: { firstName: 'PRENOM', phone: null, city: 'CITY' } });
     const operation = upsert([{ email: 'c@example.com', fields: { firstName: 'Chloé', lastName: 'Roux', phone: '+33600000000', city: 'Lyon' } }]);
-    await brevo.step(operation, brevo.start(operation));
+    await brevo.step(operation, await marked(brevo, operation));
     expect(bodies('POST /v3/contacts/import')[0]?.jsonBody).toEqual([
       { email: 'c@example.com', attributes: { PRENOM: 'Chloé', LASTNAME: 'Roux', CITY: 'Lyon' } },
     ]);
@@ -142,7 +155,7 @@ describe('upserting into Brevo through the import', () => {
       const notifyUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/api/webhooks/brevo/${randomUUID()}`;
       const brevo = adapter();
       const operation = upsert([{ email: 'd@example.com' }]);
-      const imported = await brevo.step(operation, brevo.start(operation), { notifyUrl });
+      const imported = await brevo.step(operation, await marked(brevo, operation), { notifyUrl });
       expect(imported).toMatchObject({ kind: 'next', notBeforeMs: 60_000 });
       expect(bodies('POST /v3/contacts/import')[0]?.notifyUrl).toBe(notifyUrl);
 
@@ -160,14 +173,14 @@ describe('upserting into Brevo through the import', () => {
     emulator.setFaults({ asyncFailureShare: 1 });
     const brevo = adapter();
     const operation = upsert([{ email: 'e@example.com' }]);
-    const imported = await brevo.step(operation, brevo.start(operation));
+    const imported = await brevo.step(operation, await marked(brevo, operation));
     await emulator.settled();
     emulator.clearFaults();
     if (imported.kind !== 'next') throw new Error('expected a next step');
     const failed = await brevo.step(operation, imported.state);
-    expect(failed).toMatchObject({ kind: 'next', state: { phase: 'import', failures: 1 } });
+    expect(failed).toMatchObject({ kind: 'next', state: { phase: 'mark', failures: 1 } });
     if (failed.kind !== 'next') throw new Error('expected a next step');
-    expect(brevo.nextBucket(operation, failed.state)).toBe('contacts');
+    expect(brevo.nextBucket(operation, failed.state)).toBe('other');
     const rejects = await deliver(brevo, governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, operation);
     expect(rejects).toEqual([]);
     expect(emulator.listMembers(LIST_ID)).toEqual(['e@example.com']);
@@ -177,7 +190,7 @@ describe('upserting into Brevo through the import', () => {
     const signals: RateSignal[] = [];
     const brevo = adapter();
     const operation = upsert([{ email: 'f@example.com' }]);
-    await brevo.step(operation, brevo.start(operation), { onRateSignal: (signal) => signals.push(signal) });
+    await brevo.step(operation, await marked(brevo, operation), { onRateSignal: (signal) => signals.push(signal) });
     expect(signals).toHaveLength(1);
     expect(signals[0]).toMatchObject({ bucket: 'contacts', remaining: expect.any(Number) as number });
   });
@@ -185,8 +198,9 @@ describe('upserting into Brevo through the import', () => {
   it("throws a throttled error with Brevo's reset on a 429, and the chunk gets through after it", async () => {
     const brevo = adapter();
     const operation = upsert([{ email: 'g@example.com' }]);
+    const ready = await marked(brevo, operation);
     emulator.setFaults({ throttleForMs: 1_500 });
-    const error = await brevo.step(operation, brevo.start(operation)).catch((caught: unknown) => caught);
+    const error = await brevo.step(operation, ready).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProviderThrottledError);
     expect(error).toMatchObject({ statusCode: 429, retryAfterSource: 'provider' });
     expect((error as ProviderThrottledError).retryAfterMs).toBeGreaterThanOrEqual(1_000);
@@ -195,6 +209,82 @@ describe('upserting into Brevo through the import', () => {
     const rejects = await deliver(brevo, governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, operation);
     expect(rejects).toEqual([]);
     expect(emulator.listMembers(LIST_ID)).toEqual(['g@example.com']);
+  });
+});
+
+describe('following Brevo processes as documented', () => {
+  const PHONES = ['+33611111111', '+33622222222', '+33633333333'];
+
+  it('reads every report the process names: 3 SMS duplicates and an invalid email are 4 rejects with their reasons', async () => {
+    PHONES.forEach((phone, index) => emulator.addContact(`owner${index}@example.com`, { SMS: phone }));
+    const operation = upsert([
+      ...PHONES.map((phone, index) => ({ email: `dup${index}@example.com`, fields: { phone } })),
+      { email: 'someone@example.invalid' },
+      { email: 'fine@example.com', fields: { phone: '+33644444444' } },
+    ]);
+    const rejects = await deliver(adapter(), governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, operation);
+    expect(rejects).toEqual([
+      { email: 'someone@example.invalid', code: 'provider_rejected', reason: 'Brevo rejected the email address as invalid' },
+      ...PHONES.map((_phone, index) => ({
+        email: `dup${index}@example.com`,
+        code: 'provider_rejected',
+        reason: 'Brevo did not import the contact: its SMS number belongs to another contact',
+      })),
+    ]);
+    expect(emulator.listMembers(LIST_ID)).toEqual(['fine@example.com']);
+  });
+
+  it.each(['processing', 'in_process'] as const)('waits while the process is %s', async (runningStatus) => {
+    const running = await startBrevoEmulator({ asyncDelayMs: 400, runningStatus });
+    try {
+      const brevo = createProviderAdapter({ provider: 'brevo', apiKey: running.apiKeys[0]!, baseUrl: running.baseUrl, timing: { brevoPollIntervalMs: POLL_MS } });
+      const operation = upsert([{ email: 'slow@example.com' }]);
+      const imported = await brevo.step(operation, await marked(brevo, operation));
+      if (imported.kind !== 'next') throw new Error('expected a next step');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const polled = await brevo.step(operation, imported.state);
+      expect(polled).toMatchObject({ kind: 'next', state: { phase: 'status', polls: 1 }, notBeforeMs: POLL_MS });
+      expect(running.requests.entries().at(-1)).toMatchObject({ route: 'GET /v3/processes/{processId}', status: 200 });
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('fails the chunk, without posting again, when the process was cancelled in Brevo', async () => {
+    const slow = await startBrevoEmulator({ asyncDelayMs: 400 });
+    try {
+      const brevo = createProviderAdapter({ provider: 'brevo', apiKey: slow.apiKeys[0]!, baseUrl: slow.baseUrl, timing: { brevoPollIntervalMs: POLL_MS } });
+      const operation = upsert([{ email: 'cancel@example.com' }]);
+      const imported = await brevo.step(operation, await marked(brevo, operation));
+      if (imported.kind !== 'next' || imported.state.phase !== 'status') throw new Error('expected a status step');
+      expect(slow.cancelProcess(imported.state.processId as number)).toBe(true);
+      const error = await brevo.step(operation, imported.state).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ProviderPermanentError);
+      expect(error).toMatchObject({ providerCode: 'import_cancelled' });
+      expect(slow.state.processes.size).toBe(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('finds and reads the first process when the answer to the import is lost, instead of importing again', async () => {
+    emulator.setFaults({ nextLostResponses: 1, pathPrefix: '/v3/contacts/import' });
+    const operation = upsert([{ email: 'lost@example.com' }, { email: 'lost@example.invalid' }]);
+    const rejects = await deliver(adapter(), governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, operation);
+    expect(emulator.requests.entries().filter((entry) => entry.route === 'POST /v3/contacts/import').map((entry) => entry.outcome)).toEqual(['lost-response']);
+    expect(emulator.state.processes.size).toBe(1);
+    expect(rejects).toEqual([{ email: 'lost@example.invalid', code: 'provider_rejected', reason: 'Brevo rejected the email address as invalid' }]);
+    expect(emulator.listMembers(LIST_ID)).toEqual(['lost@example.com']);
+  });
+
+  it('imports again only when the processes prove the lost import never started', async () => {
+    emulator.setFaults({ nextServerErrors: 1, serverErrorStatus: 500, pathPrefix: '/v3/contacts/import' });
+    const operation = upsert([{ email: 'again@example.com' }]);
+    await deliver(adapter(), governor(), { connectionId: `c-${randomUUID()}`, provider: 'brevo' }, operation);
+    const routes = emulator.requests.entries().map((entry) => `${entry.route} ${entry.status}`);
+    expect(routes.slice(0, 4)).toEqual(['GET /v3/processes 200', 'POST /v3/contacts/import 500', 'GET /v3/processes 200', 'POST /v3/contacts/import 202']);
+    expect(emulator.state.processes.size).toBe(1);
+    expect(emulator.listMembers(LIST_ID)).toEqual(['again@example.com']);
   });
 });
 
@@ -233,5 +323,52 @@ describe('removing from a Brevo list', () => {
     expect(isProviderErrorKind(error, 'permanent')).toBe(true);
     expect(error).toMatchObject({ statusCode: 400, providerCode: 'invalid_parameter', attempts: 1 });
     expect(emulator.requests.counts.total).toBe(1);
+  });
+});
+
+describe("reading a Brevo list's members", () => {
+  async function readAll(brevo: ProviderAdapter, target: Target): Promise<MemberPage[]> {
+    const pages: MemberPage[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await brevo.readTargetMembers(target, cursor);
+      pages.push(page);
+      cursor = page.cursor;
+    } while (cursor !== undefined && pages.length < 20);
+    return pages;
+  }
+
+  it('reads the members 500 a page, oldest first, lower-cased, until the last page', async () => {
+    emulator.seedListMembers(LIST_ID, Array.from({ length: 1_100 }, (_, i) => `Pre${i}@Example.com`));
+    const brevo = adapter();
+    expect(brevo.membersBucket).toBe('contacts');
+    const target = await brevo.prepareTarget({ provider: 'brevo', listId: LIST_ID });
+    const pages = await readAll(brevo, target);
+    expect(pages.map((page) => page.emails.length)).toEqual([500, 500, 100]);
+    expect(pages.map((page) => page.cursor)).toEqual(['500', '1000', undefined]);
+    expect(pages.flatMap((page) => page.emails)).toEqual(Array.from({ length: 1_100 }, (_, i) => `pre${i}@example.com`));
+    const queries = emulator.requests.entries().filter((entry) => entry.route === 'GET /v3/contacts/lists/{listId}/contacts').map((entry) => entry.query);
+    expect(queries).toEqual(['limit=500&offset=0&sort=asc', 'limit=500&offset=500&sort=asc', 'limit=500&offset=1000&sort=asc']);
+  });
+
+  it('reads an empty list, and a list of exactly one page, as one page', async () => {
+    const brevo = adapter();
+    expect(await brevo.readTargetMembers({ provider: 'brevo', listId: LIST_ID }, undefined)).toEqual({ emails: [] });
+    emulator.seedListMembers(LIST_ID, Array.from({ length: 500 }, (_, i) => `full${i}@example.com`));
+    const pages = await readAll(brevo, { provider: 'brevo', listId: LIST_ID });
+    expect(pages).toHaveLength(1);
+    expect(pages[0]!.emails).toHaveLength(500);
+  });
+
+  it('surfaces a 429 on a page read as a throttled error, and a missing list as permanent', async () => {
+    const brevo = adapter();
+    emulator.setFaults({ throttleForMs: 2_000, pathPrefix: `/v3/contacts/lists/${LIST_ID}/contacts` });
+    const throttled = await brevo.readTargetMembers({ provider: 'brevo', listId: LIST_ID }, undefined).catch((caught: unknown) => caught);
+    expect(throttled).toBeInstanceOf(ProviderThrottledError);
+    expect(throttled).toMatchObject({ statusCode: 429 });
+    emulator.clearFaults();
+    const missing = await brevo.readTargetMembers({ provider: 'brevo', listId: 4242 }, undefined).catch((caught: unknown) => caught);
+    expect(missing).toBeInstanceOf(ProviderPermanentError);
+    expect(missing).toMatchObject({ statusCode: 404, providerCode: 'document_not_found' });
   });
 });

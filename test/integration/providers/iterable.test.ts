@@ -52,6 +52,21 @@ function routeCount(route: string): number {
 }
 
 describe('preparing an Iterable list', () => {
+  it('adopts only a Standard list by name: a Suppression, Dynamic or Internal list of that name is left alone', async () => {
+    const suppression = emulator.createList('Churned', 'Suppression');
+    emulator.createList('Churned', 'Dynamic');
+    emulator.createList('Churned', 'Internal');
+    const target = await adapter(`c-${randomUUID()}`).prepareTarget({ provider: 'iterable', listName: 'Churned' });
+    const standard = emulator.listByName('Churned').filter((list) => list.listType === 'Standard');
+    expect(standard).toHaveLength(1);
+    expect(target).toEqual({ provider: 'iterable', listId: standard[0]!.id, listName: 'Churned' });
+    expect(target.provider === 'iterable' && target.listId).not.toBe(suppression);
+
+    const adopted = emulator.createList('Loyal', 'Standard');
+    emulator.createList('Loyal', 'Suppression');
+    await expect(adapter(`c-${randomUUID()}`).prepareTarget({ provider: 'iterable', listName: 'Loyal' })).resolves.toMatchObject({ listId: adopted });
+  });
+
   it('creates the list named after the segment once, then finds it', async () => {
     const connectionId = `c-${randomUUID()}`;
     const first = await adapter(connectionId).prepareTarget({ provider: 'iterable', listName: 'VIP customers' });
@@ -177,5 +192,44 @@ describe('delivering to Iterable', () => {
     expect(rejects).toEqual([]);
     expect(stats.throttled).toBeGreaterThan(0);
     expect(emulator.listMembers(listId)).toEqual(['late@example.com']);
+  });
+});
+
+describe("reading an Iterable list's users", () => {
+  it('reads every member in one page, lower-cased, skipping userIds of users without an email', async () => {
+    const listId = emulator.createList('adopted');
+    emulator.seedListMembers(listId, Array.from({ length: 1_200 }, (_, i) => `Old${i}@Example.com`));
+    const iterable = adapter(`c-${randomUUID()}`);
+    expect(iterable.membersBucket).toBe('listUsers');
+    const target = await iterable.prepareTarget({ provider: 'iterable', listName: 'adopted' });
+    const page = await iterable.readTargetMembers(target, undefined);
+    expect(page).not.toHaveProperty('cursor');
+    expect(page.emails).toEqual(Array.from({ length: 1_200 }, (_, i) => `old${i}@example.com`));
+    expect(emulator.requests.entries().at(-1)).toMatchObject({ route: 'GET /api/lists/getUsers', query: `listId=${listId}` });
+  });
+
+  it('reads an empty list as one empty page and refuses a second page', async () => {
+    const iterable = adapter(`c-${randomUUID()}`);
+    const target = await iterable.prepareTarget({ provider: 'iterable', listName: 'fresh' });
+    expect(await iterable.readTargetMembers(target, undefined)).toEqual({ emails: [] });
+    await expect(iterable.readTargetMembers(target, 'next')).rejects.toThrow(/one page/);
+  });
+
+  it('surfaces a 429 on the read as a throttled error', async () => {
+    const listId = emulator.createList('busy');
+    const iterable = adapter(`c-${randomUUID()}`);
+    emulator.setFaults({ throttleForMs: 2_000, pathPrefix: '/api/lists/getUsers' });
+    const error = await iterable.readTargetMembers({ provider: 'iterable', listId, listName: 'busy' }, undefined).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProviderThrottledError);
+    expect(error).toMatchObject({ statusCode: 429, providerCode: 'RateLimitExceeded' });
+  });
+
+  it('draws from a 5-a-minute bucket that also counts against the project API budget', async () => {
+    const governor = createRateGovernor({ table: context.storage.table(context.storage.names.tables.governor), rateScale: 1 });
+    const account = { connectionId: `c-${randomUUID()}`, provider: 'iterable' as const };
+    for (let i = 0; i < 5; i += 1) expect(await governor.take(account, 'listUsers')).toMatchObject({ granted: true });
+    const refused = await governor.take(account, 'listUsers');
+    expect(refused.granted).toBe(false);
+    expect(refused.granted ? 0 : refused.waitMs).toBeGreaterThan(50_000);
   });
 });

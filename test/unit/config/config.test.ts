@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REFRESH_SCHEDULE, loadConfig } from '../../../src/config';
+import { DEFAULT_REFRESH_SCHEDULE, DEFAULT_SOURCE_SCAN_SCHEDULE, loadConfig } from '../../../src/config';
 import { AppError } from '../../../src/errors';
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -18,6 +18,13 @@ describe('configuration', () => {
     expect(config.refreshSchedule).toBe(DEFAULT_REFRESH_SCHEDULE);
     expect(config.keyVaultUrl).toBeUndefined();
     expect(config.storage).toEqual({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' });
+  });
+
+  it('rescans segment sources every 15 minutes unless SOURCE_SCAN_SCHEDULE says otherwise', () => {
+    expect(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).sourceScanSchedule).toBe(DEFAULT_SOURCE_SCAN_SCHEDULE);
+    expect(DEFAULT_SOURCE_SCAN_SCHEDULE).toBe('0 */15 * * * *');
+    expect(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', SOURCE_SCAN_SCHEDULE: '0 */5 * * * *' }).sourceScanSchedule).toBe('0 */5 * * * *');
+    expect(problemsOf({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', SOURCE_SCAN_SCHEDULE: '*/15 * * * *' })).toEqual([expect.stringMatching(/^SOURCE_SCAN_SCHEDULE /)]);
   });
 
   it('reads identity-based storage', () => {

@@ -1,7 +1,7 @@
 import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { authorize, readPrincipal } from '../../../src/api/auth';
-import { can, canUseConnection, type Principal } from '../../../src/domain/policy';
+import { can, canUseConnection, segmentAccess, type Principal } from '../../../src/domain/policy';
 import { isAppError } from '../../../src/errors';
 
 const ROLE_TYPE = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
@@ -77,5 +77,23 @@ describe('which connections a principal may use', () => {
 
   it('lets nobody without a role use a connection', () => {
     expect(canUseConnection(principal(), { allowContributors: true })).toBe(false);
+  });
+});
+
+describe('what a principal may do with a segment, from the exports that use it', () => {
+  const principal = (...roles: ('Admin' | 'Contributor')[]): Principal => ({ userId: 'u', name: 'n', roles: new Set(roles) });
+  const open = { allowContributors: true };
+  const closed = { allowContributors: false };
+
+  it.each([
+    ['Admin', ['Admin'], [closed, undefined], 'write'],
+    ['Contributor, unused segment', ['Contributor'], [], 'write'],
+    ['Contributor, only usable exports', ['Contributor'], [open, open], 'write'],
+    ['Contributor, one Admins-only export among usable ones', ['Contributor'], [open, closed], 'read'],
+    ['Contributor, only Admins-only exports', ['Contributor'], [closed], 'none'],
+    ['Contributor, an export whose connection is gone', ['Contributor'], [undefined], 'none'],
+    ['no role', [], [], 'none'],
+  ] as const)('%s -> %s', (_what, roles, usedBy, access) => {
+    expect(segmentAccess(principal(...roles), usedBy)).toBe(access);
   });
 });

@@ -13,7 +13,8 @@ const throttled = (retryAfterSource: 'provider' | 'default') =>
 const transient = new ProviderTransientError({ provider, statusCode: 503, providerMessage: 'busy' });
 const auth = new ProviderAuthError({ provider, statusCode: 401, providerCode: 'BadApiKey' });
 const permanent = new ProviderPermanentError({ provider, statusCode: 400, providerCode: 'BadParams' });
-const failed = (error: unknown, transientAttempts = 0): DeliveryOutcome => ({ kind: 'failed', error, transientAttempts });
+const failed = (error: unknown, transientAttempts = 0, records = 1_000): DeliveryOutcome => ({ kind: 'failed', error, transientAttempts, records });
+const refused = (statusCode: number | undefined) => new ProviderPermanentError({ provider, statusCode, providerCode: 'BadParams', providerMessage: 'subscribers[3].email: Invalid email' });
 
 /** Jitter at its middle: backoffs are exactly 0.75 x the base. */
 const middle = { random: () => 0.5 };
@@ -29,7 +30,16 @@ describe('decideDelivery', () => {
     ['a 429 with the provider\'s wait: pause the account for it', failed(throttled('provider')), { kind: 'throttled', pauseMs: 2_500, escalate: false }],
     ['a 429 that names no wait: pause and let repeats escalate', failed(throttled('default')), { kind: 'throttled', pauseMs: 2_500, escalate: true }],
     ['a refused key: abort the whole run', failed(auth), (action) => expect(action).toMatchObject({ kind: 'abort-run', reason: expect.stringMatching(/refused the connection's API key/) })],
-    ['a permanent refusal: fail this chunk', failed(permanent), (action) => expect(action).toMatchObject({ kind: 'fail-chunk', reason: permanent.message })],
+    ['a permanent 4xx refusal of many records: split them in halves', failed(permanent), { kind: 'bisect' }],
+    ['a permanent 4xx refusal of two records: split them too', failed(permanent, 0, 2), { kind: 'bisect' }],
+    ['a permanent 4xx refusal of one record: reject that record with the provider\'s message', failed(refused(400), 0, 1), { kind: 'reject-record', reason: refused(400).message }],
+    ['a 413 of many records: split them (a smaller body may pass)', failed(refused(413)), { kind: 'bisect' }],
+    ['a 404 (the list is gone) of many records: split as well, each half is refused and rejected', failed(refused(404)), { kind: 'bisect' }],
+    ['a permanent refusal without an answer (our own body check): fail this chunk', failed(refused(undefined)), (action) => expect(action).toMatchObject({ kind: 'fail-chunk', reason: refused(undefined).message })],
+    ['a 2xx that did not parse: fail this chunk, the records are not to blame', failed(refused(200)), (action) => expect(action).toMatchObject({ kind: 'fail-chunk' })],
+    ['a permanent 403 is never bisected: abort (it is the key)', failed(new ProviderAuthError({ provider, statusCode: 403 })), (action) => expect(action).toMatchObject({ kind: 'abort-run' })],
+    ['a permanent-classified 403 or 429 is never bisected either', failed(refused(403)), (action) => expect(action).toMatchObject({ kind: 'fail-chunk' })],
+    ['a permanent-classified 429 is not bisected', failed(refused(429)), (action) => expect(action).toMatchObject({ kind: 'fail-chunk' })],
     ['a first transient failure: back to the queue after 0.75 s', failed(transient, 0), { kind: 'requeue', delayMs: 750, transientAttempts: 1, lastError: transient.message }],
     ['a fourth transient failure: 6 s', failed(transient, 3), { kind: 'requeue', delayMs: 6_000, transientAttempts: 4, lastError: transient.message }],
     ['backoff stops growing at a minute', failed(transient, MAX_TRANSIENT_ATTEMPTS - 1), { kind: 'requeue', delayMs: 45_000, transientAttempts: MAX_TRANSIENT_ATTEMPTS, lastError: transient.message }],

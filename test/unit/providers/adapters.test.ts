@@ -28,8 +28,10 @@ describe('Iterable encoding', () => {
 });
 
 describe('Omnisend encoding', () => {
-  it('sets the email status and the welcome message explicitly and never sends tags', () => {
-    const contact = encodeContact({ email: 'a@b.co', fields: { firstName: 'Ann', countryRegion: 'gb', phone: '+44' } });
+  const fields = { firstName: 'Ann', countryRegion: 'gb', phone: '+44' };
+
+  it('sends a status only for a new member that Omnisend does not have, with the welcome message off', () => {
+    const contact = encodeContact({ email: 'a@b.co', fields, isNew: true, knownToProvider: false });
     expect(contact).toEqual({
       identifiers: [
         { type: 'email', id: 'a@b.co', channels: { email: { status: 'nonSubscribed' } }, sendWelcomeMessage: false },
@@ -43,8 +45,25 @@ describe('Omnisend encoding', () => {
     expect(contact).not.toHaveProperty('tags');
   });
 
+  it.each([
+    ['a new member Omnisend already has', { isNew: true, knownToProvider: true }],
+    ['a new member nobody asked Omnisend about', { isNew: true }],
+    ['an update', { isNew: false }],
+    ['an update Omnisend reported unknown', { isNew: false, knownToProvider: false }],
+    ['an update of a contact Omnisend has', { isNew: false, knownToProvider: true }],
+  ])('never sends a status for %s (an upsert would overwrite it)', (_case, flags) => {
+    expect(encodeContact({ email: 'a@b.co', fields, ...flags })).toEqual({
+      identifiers: [
+        { type: 'email', id: 'a@b.co', sendWelcomeMessage: false },
+        { type: 'phone', id: '+44', sendWelcomeMessage: false },
+      ],
+      firstName: 'Ann',
+      countryCode: 'GB',
+    });
+  });
+
   it('sends a country that is not a two-letter code as the country name', () => {
-    expect(encodeContact({ email: 'a@b.co', fields: { countryRegion: 'United Kingdom' } })).toMatchObject({ country: 'United Kingdom' });
+    expect(encodeContact({ email: 'a@b.co', fields: { countryRegion: 'United Kingdom' }, isNew: false })).toMatchObject({ country: 'United Kingdom' });
   });
 });
 
@@ -136,5 +155,55 @@ describe('the Omnisend batch state machine', () => {
     });
     expect(rejects).toEqual([]);
     agent.assertNoPendingInterceptors();
+  });
+});
+
+describe('reading target members from answers the emulators do not give', () => {
+  let agent: MockAgent;
+  const origin = 'https://provider.test';
+
+  beforeEach(() => {
+    agent = new MockAgent();
+    agent.disableNetConnect();
+  });
+
+  afterEach(async () => {
+    await agent.close();
+  });
+
+  it('Iterable: keeps the emails of a userId-based project and skips its userIds, blank lines and CRLFs', async () => {
+    agent.get(origin).intercept({ path: '/api/lists/getUsers?listId=7', method: 'GET' }).reply(200, 'a@x.co\r\nuser-123\n\n B@X.co \n', {
+      headers: { 'content-type': 'text/plain' },
+    });
+    const iterable = createProviderAdapter({ provider: 'iterable', apiKey: 'k', baseUrl: origin, http: { dispatcher: agent } });
+    expect(await iterable.readTargetMembers({ provider: 'iterable', listId: 7, listName: 'l' }, undefined)).toEqual({ emails: ['a@x.co', 'b@x.co'] });
+  });
+
+  it('Omnisend: refuses a page that says there is more without a cursor, and skips contacts without an email', async () => {
+    const pool = agent.get(origin);
+    pool.intercept({ path: '/api/contacts?tag=t&limit=250', method: 'GET' }).reply(200, {
+      contacts: [{ email: 'A@x.co' }, { phone: ['+1555'] }],
+      paging: { cursors: { after: null, before: null }, hasMore: true, limit: 250 },
+    });
+    pool.intercept({ path: '/api/contacts?tag=t&limit=250', method: 'GET' }).reply(200, {
+      contacts: [{ email: 'A@x.co' }, { email: null }],
+      paging: { cursors: { after: 'still-there', before: null }, hasMore: false, limit: 250 },
+    });
+    const omnisend = createProviderAdapter({ provider: 'omnisend', apiKey: 'k', baseUrl: `${origin}/api`, http: { dispatcher: agent } });
+    const target = { provider: 'omnisend', tag: 't' } as const;
+    await expect(omnisend.readTargetMembers(target, undefined)).rejects.toMatchObject({ kind: 'permanent', providerCode: 'unexpected_response' });
+    expect(await omnisend.readTargetMembers(target, undefined)).toEqual({ emails: ['a@x.co'] });
+  });
+
+  it('Brevo: ends at the count even when the last page is full, and skips contacts without an email', async () => {
+    agent.get(origin).intercept({ path: '/v3/contacts/lists/5/contacts?limit=500&offset=500&sort=asc', method: 'GET' }).reply(200, {
+      contacts: Array.from({ length: 500 }, (_, i) => (i === 0 ? { id: 1, email: null } : { id: i + 1, email: `P${i}@x.co` })),
+      count: 1_000,
+    });
+    const brevo = createProviderAdapter({ provider: 'brevo', apiKey: 'k', baseUrl: `${origin}/v3`, http: { dispatcher: agent } });
+    const page = await brevo.readTargetMembers({ provider: 'brevo', listId: 5 }, '500');
+    expect(page.cursor).toBeUndefined();
+    expect(page.emails).toHaveLength(499);
+    expect(page.emails[0]).toBe('p1@x.co');
   });
 });

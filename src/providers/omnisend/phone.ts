@@ -1,0 +1,32 @@
+// Omnisend identifiers must be E.164 (`+15551234567`): a phone that is not makes Omnisend refuse
+// the whole contact. A mapped phone is normalised here, with the record's mapped country (an ISO
+// code, or a country name in English) for a national number; one that cannot be made E.164 is
+// left out of the contact, which is sent with its email all the same, and noted as a reject row.
+import { getCountries, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
+
+export type PhoneCheck = { ok: true; phone: string } | { ok: false; reason: string };
+
+let countriesByName: Map<string, CountryCode> | undefined;
+
+/** The ISO 3166 code of a mapped country: `GB`, `gb`, `United Kingdom`, `france`. */
+export function countryCodeOf(countryRegion: string | undefined): CountryCode | undefined {
+  const value = countryRegion?.trim();
+  if (!value) return undefined;
+  const codes = getCountries();
+  const upper = value.toUpperCase();
+  if (/^[A-Z]{2}$/.test(upper)) return codes.find((code) => code === upper);
+  if (!countriesByName) {
+    const names = new Intl.DisplayNames(['en'], { type: 'region' });
+    countriesByName = new Map(codes.map((code) => [(names.of(code) ?? code).toLowerCase(), code]));
+  }
+  return countriesByName.get(value.toLowerCase());
+}
+
+/** The phone as E.164, or why it cannot be. */
+export function toE164(phone: string, countryRegion: string | undefined): PhoneCheck {
+  const country = countryCodeOf(countryRegion);
+  const parsed = parsePhoneNumberFromString(phone.trim(), country === undefined ? undefined : { defaultCountry: country });
+  if (parsed?.isValid()) return { ok: true, phone: parsed.number };
+  const hint = country === undefined && !phone.trim().startsWith('+') ? ' (no country code, and no mapped country to read it by)' : '';
+  return { ok: false, reason: `The phone number is not a valid international number${hint}: the contact was sent without it` };
+}
