@@ -31,6 +31,7 @@ import { startRun } from '../pipeline/runs';
 import { isProviderErrorKind, toApiError } from '../providers/errors';
 import { getSegment } from '../segments/repository';
 import { urlHost } from '../domain/notification';
+import { changedFields, secretChange } from '../audit/diff';
 import { audit, auditChanges } from './audit';
 import { omnisendTagName } from '../providers/omnisend/tags';
 import { authorize } from './auth';
@@ -75,13 +76,7 @@ export async function handleDeleteExport(request: HttpRequest): Promise<HttpResp
   const { removeMembers } = parseQuery(request, deleteExportQuerySchema);
   const context = getAppContext();
   const { stored } = await requireVisibleExport(context, principal, exportId);
-  await audit(context, principal, {
-    action: 'delete',
-    resourceType: 'export',
-    resourceId: exportId,
-    summary: removeMembers === 'true' ? 'with its members (a cleanup run removes them first)' : undefined,
-    changes: auditChanges(auditView(stored.export), undefined, { ignore: ['id'] }),
-  });
+  await auditExport(context, principal, 'delete', stored.export, undefined, removeMembers === 'true' ? 'with its members (a cleanup run removes them first)' : undefined);
   if (removeMembers === 'true') {
     const run = await removeExportWithMembers(context, exportId, principal.userId, `deleted by ${principal.name}`);
     if (!run) return { status: 204 };
@@ -115,7 +110,7 @@ export async function createExport(context: AppContext, principal: Principal, bo
   const saved: Export = secret ? { ...value, notificationSecret: secret.ref } : value;
   await createExportRow(context, saved, options);
   context.log.info('export created', { exportId: value.id, connectionId: value.connectionId, userId: principal.userId });
-  await audit(context, principal, { action: 'create', resourceType: 'export', resourceId: value.id, changes: auditChanges(undefined, auditView(saved), { ignore: ['id'] }) });
+  await auditExport(context, principal, 'create', undefined, saved);
   const resource = present(saved, connection, undefined, await segmentNames(context, value, connection, options));
   return secret ? { ...resource, notificationSecret: secret.value } : resource;
 }
@@ -123,7 +118,36 @@ export async function createExport(context: AppContext, principal: Principal, bo
 /** An export as the audit log shows it: receivers by host (Slack and Teams URLs carry a token), no secret reference. */
 function auditView(value: Export): Record<string, unknown> {
   const { notificationSecret: _secret, notifications, ...rest } = value;
-  return { ...rest, ...(notifications ? { notifications: notifications.map((target) => ({ ...target, url: urlHost(target.url) })) } : {}) };
+  return { ...rest, ...(notifications ? { notifications: notificationView(notifications) } : {}) };
+}
+
+function notificationView(targets: Export['notifications']): Record<string, unknown>[] {
+  return (targets ?? []).map((target) => ({ ...target, url: urlHost(target.url) }));
+}
+
+/**
+ * Records a change of an export and, when its receivers changed, one of its notification targets
+ * too (added, changed or removed; by host), so that `resourceType=notification` finds it. A new
+ * signing secret is named, never shown.
+ */
+async function auditExport(context: AppContext, principal: Principal, action: 'create' | 'update' | 'delete', before: Export | undefined, after: Export | undefined, summary?: string): Promise<void> {
+  const exportId = (after ?? before)!.id;
+  const changes = auditChanges(before && auditView(before), after && auditView(after), { ignore: ['id'] });
+  await audit(context, principal, { action, resourceType: 'export', resourceId: exportId, summary, changes });
+  const [old, next] = [before?.notifications ?? [], after?.notifications ?? []];
+  if (JSON.stringify(old) === JSON.stringify(next)) return;
+  const targetAction = old.length === 0 ? 'create' : next.length === 0 ? 'delete' : 'update';
+  const secretCreated = after?.notificationSecret !== undefined && before?.notificationSecret === undefined;
+  await audit(context, principal, {
+    action: targetAction,
+    resourceType: 'notification',
+    resourceId: exportId,
+    summary: `receivers of export ${exportId}: ${next.map((target) => urlHost(target.url)).join(', ') || 'none'}`,
+    changes: [
+      ...changedFields(old.length > 0 ? { notifications: notificationView(old) } : {}, next.length > 0 ? { notifications: notificationView(next) } : {}),
+      ...(secretCreated ? [secretChange('notificationSecret', 'signing secret created (shown once, in the answer)')] : []),
+    ],
+  });
 }
 
 async function listVisibleExports(context: AppContext, principal: Principal, options: OperationOptions = {}): Promise<ExportResource[]> {
@@ -158,7 +182,7 @@ async function updateExport(context: AppContext, principal: Principal, exportId:
     const saved: Export = secret ? { ...next, notificationSecret: secret.ref } : next;
     if (await replaceExportRow(context, stored, saved, options)) {
       context.log.info('export updated', { exportId, userId: principal.userId });
-      await audit(context, principal, { action: 'update', resourceType: 'export', resourceId: exportId, changes: auditChanges(auditView(stored.export), auditView(saved)) });
+      await auditExport(context, principal, 'update', stored.export, saved);
       const cleanup = feedsOtherTargets(stored.export, next) ? await startCleanupRun(context, exportId, principal) : undefined;
       const activeRunId = cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId;
       const resource = present(saved, connection, activeRunId, await segmentNames(context, next, connection, options));
