@@ -100,10 +100,13 @@ export async function listAuditPage(
   options: OperationOptions = {},
 ): Promise<{ items: AuditEntry[]; cursor?: string }> {
   let token = cursor;
+  // Values enter the filter only through the `odata` template, never concatenated.
+  const [type, id] = [range(query.resourceType), range(query.resourceId)];
+  const filter = odata`PartitionKey eq ${AUDIT_PARTITION} and resourceType ge ${type.from} and resourceType le ${type.to} and resourceId ge ${id.from} and resourceId le ${id.to}`;
   const items: AuditEntry[] = [];
   for (let page = 0; page < MAX_PAGES_PER_QUERY && items.length === 0; page++) {
     const pages = auditTable(context)
-      .listEntities({ queryOptions: { filter: auditFilter(query) }, abortSignal: options.abortSignal })
+      .listEntities({ queryOptions: { filter }, abortSignal: options.abortSignal })
       .byPage({ maxPageSize: pageSize, continuationToken: token });
     const next = await pages.next();
     if (next.done) return { items };
@@ -115,11 +118,12 @@ export async function listAuditPage(
   return { items, cursor: token };
 }
 
-function auditFilter(query: Omit<AuditQuery, 'continuationToken'>): string {
-  let filter = odata`PartitionKey eq ${AUDIT_PARTITION}`;
-  if (query.resourceType) filter += ` and ${odata`resourceType eq ${query.resourceType}`}`;
-  if (query.resourceId) filter += ` and ${odata`resourceId eq ${query.resourceId}`}`;
-  return filter;
+/** Bounds that hold every value (our ids and resource types are ASCII): an unfiltered field. */
+const ANY = { from: '', to: '\uffff' } as const;
+
+/** The value range of a filter field: that value alone, or every value when the field is not filtered. */
+function range(value: string | undefined): { from: string; to: string } {
+  return value ? { from: value, to: value } : ANY;
 }
 
 function toEntry(entity: unknown): AuditEntry {
@@ -141,7 +145,7 @@ function toEntry(entity: unknown): AuditEntry {
 export async function deleteExpiredAudit(context: AppContext, options: OperationOptions = {}): Promise<number> {
   const cutoff = new Date(context.now().getTime() - context.config.auditRetentionDays * 86_400_000);
   const table = auditTable(context);
-  const filter = `${odata`PartitionKey eq ${AUDIT_PARTITION}`} and ${odata`RowKey gt ${auditRowKey(cutoff, '')}`}`;
+  const filter = odata`PartitionKey eq ${AUDIT_PARTITION} and RowKey gt ${auditRowKey(cutoff, '')}`;
   let deleted = 0;
   let batch: TransactionAction[] = [];
   const flush = async () => {
