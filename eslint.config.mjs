@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 //   functions/ -> src/api/ -> src/pipeline/ -> src/{connections,segments,exports,sources}/
 //     -> src/{domain,storage,secrets,providers} (and config, errors, log, schedule, app)
 // Each folder gets one block naming what it may not import; nothing in src/ imports dev/ or test/.
-const RESOURCES = ['connections', 'segments', 'exports', 'sources'];
+const RESOURCES = ['connections', 'segments', 'exports', 'sources', 'audit', 'privacy'];
 const forbid = (folders, message) => ({ regex: `^\\.{1,2}/(.*/)?(${folders.join('|')})(/|$)`, message });
 const NOT_DEV = forbid(['dev', 'test', 'functions', 'scripts'], 'What ships (src/) never imports dev/, test/ or functions/.');
 const layerBlock = (files, patterns) => ({

@@ -1,9 +1,8 @@
 import { authorize } from '../src/api/auth';
-import { connectionIdFrom } from '../src/api/connections';
+import { connectionIdFrom, updateAuditedConnection } from '../src/api/connections';
 import { readJsonBody } from '../src/api/validation';
 import { getAppContext } from '../src/app/context';
 import { defineHttp, json } from '../src/app/definitions';
-import { updateConnection } from '../src/connections/service';
 import { updateConnectionBodySchema } from '../src/domain/connection';
 import { app } from './app';
 
@@ -14,7 +13,7 @@ export const connectionsUpdate = defineHttp(
     const principal = authorize(request, 'connection:manage');
     const connectionId = connectionIdFrom(request);
     const body = await readJsonBody(request, updateConnectionBodySchema);
-    return json(200, await updateConnection(getAppContext(), principal, connectionId, body));
+    return json(200, await updateAuditedConnection(getAppContext(), principal, connectionId, body));
   },
 );
 

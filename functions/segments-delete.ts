@@ -1,12 +1,12 @@
 import { authorize } from '../src/api/auth';
-import { deleteUnusedSegment, readSegmentId } from '../src/api/segments';
+import { deleteAuditedSegment, readSegmentId } from '../src/api/segments';
 import { getAppContext } from '../src/app/context';
 import { defineHttp } from '../src/app/definitions';
 import { app } from './app';
 
 export const segmentsDelete = defineHttp('segments-delete', { route: 'api/segments/{segmentId}', methods: ['DELETE'] }, async (request) => {
   const principal = authorize(request, 'segment:write');
-  await deleteUnusedSegment(getAppContext(), principal, readSegmentId(request));
+  await deleteAuditedSegment(getAppContext(), principal, readSegmentId(request));
   return { status: 204 };
 });
 

@@ -1,4 +1,5 @@
 import { getAppContext } from '../src/app/context';
+import { recordChunkQueueAge, withSpan } from '../src/app/telemetry';
 import { defineQueue, type QueueDefinition } from '../src/app/definitions';
 import { PROVIDER_NAMES, type ProviderName } from '../src/domain/provider';
 import { chunkMessageSchema } from '../src/domain/run';
@@ -12,8 +13,10 @@ import { app } from './app';
 // its poison queue (`send-iterable-poison`, ...). Fault tests build a sender with `SendChunkOptions`.
 export function sendFunction(provider: ProviderName, options: SendChunkOptions = {}): QueueDefinition {
   const queueName = TRIGGER_QUEUES.chunks(provider);
-  return defineQueue(`send-${provider}`, { queueName }, async (message) => {
-    await sendChunk(getAppContext(), parseMessage(chunkMessageSchema, message, queueName), options);
+  return defineQueue(`send-${provider}`, { queueName }, async (message, invocation) => {
+    const chunk = parseMessage(chunkMessageSchema, message, queueName);
+    recordChunkQueueAge(invocation.triggerMetadata?.insertionTime, new Date(), { runId: chunk.runId, provider });
+    await withSpan('chunk.send', { runId: chunk.runId, provider }, () => sendChunk(getAppContext(), chunk, options));
   });
 }
 

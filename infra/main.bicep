@@ -41,6 +41,14 @@ param instanceMemoryMB int = 2048
 @description('Most instances the app scales out to.')
 param maximumInstanceCount int = 100
 
+@description('E-mail address told when a run fails or partially succeeds (an Azure Monitor alert); empty: no alert.')
+param alertEmail string = ''
+
+@minValue(1)
+@maxValue(3650)
+@description('How long the audit log keeps its entries, in days (AUDIT_RETENTION_DAYS).')
+param auditRetentionDays int = 400
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -68,6 +76,10 @@ var queueNames = [
   'export-chunks-brevo-poison'
   'export-chunks-omnisend'
   'export-chunks-omnisend-poison'
+  'run-notifications'
+  'run-notifications-poison'
+  'privacy-erasures'
+  'privacy-erasures-poison'
   'source-events'
   'source-events-poison'
 ]
@@ -82,6 +94,10 @@ var tableNames = [
   'governor'
   'targets'
   'webhooks'
+  'audit'
+  'notifications'
+  'erasures'
+  'suppressions'
   'sources'
 ]
 var containerNames = [
@@ -179,6 +195,7 @@ module functionApp 'app/function-app.bicep' = {
     keyVaultUri: keyVault.outputs.uri
     entraClientId: entraClientId
     refreshSchedule: refreshSchedule
+    auditRetentionDays: auditRetentionDays
     sourceScanSchedule: sourceScanSchedule
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
@@ -190,6 +207,19 @@ module functionApp 'app/function-app.bicep' = {
   ]
 }
 
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    applicationInsightsName: applicationInsightsName
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+  }
+  dependsOn: [
+    monitoring
+  ]
+}
 // Segment sources (issue 14): Event Grid on the account Customer Insights exports to -----------
 @description('Storage account that Customer Insights exports segments to; empty: no events (the rescan timer still reads sources).')
 param sourceStorageAccountName string = ''
@@ -235,3 +265,4 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storageAccountName
 output AZURE_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_NAME string = monitoring.outputs.logAnalyticsName
+output AZURE_WORKBOOK_ID string = alerts.outputs.workbookId

@@ -9,6 +9,7 @@ export const DEFAULT_REFRESH_SCHEDULE = '0 0 2 * * *';
 /** The segment-source rescan: every 15 minutes. */
 export const DEFAULT_SOURCE_SCAN_SCHEDULE = '0 */15 * * * *';
 export const DEFAULT_LOCAL_SECRETS_FILE = '.secrets/local-secrets.json';
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
 
 const optionalText = z
@@ -56,6 +57,12 @@ export const settingsSchema = z
     OMNISEND_BASE_URL: httpUrl('Omnisend API root'),
     PUBLIC_BASE_URL: httpUrl("the app's own public URL"),
     LOCAL_SECRETS_FILE: optionalText,
+    AUDIT_RETENTION_DAYS: optionalText.refine((value) => value === undefined || (/^\d{1,4}$/.test(value) && Number(value) >= 1 && Number(value) <= 3650), {
+      message: 'must be a whole number of days between 1 and 3650',
+    }),
+    APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText.refine((value) => value === undefined || /(^|;)\s*(InstrumentationKey|IngestionEndpoint)=/i.test(value), {
+      message: 'must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)',
+    }),
     SEGMENT_MAX_RECORDS: positiveInteger('records in one segment upload'),
     SEGMENT_MAX_UPLOAD_BYTES: positiveInteger('bytes of one segment upload'),
   })
@@ -93,6 +100,10 @@ export interface Config {
   providerBaseUrls: { iterable: string | undefined; brevo: string | undefined; omnisend: string | undefined };
   publicBaseUrl: string | undefined;
   localSecretsFile: string;
+  /** How long audit rows are kept (`AUDIT_RETENTION_DAYS`). */
+  auditRetentionDays: number;
+  /** Where telemetry goes (`APPLICATIONINSIGHTS_CONNECTION_STRING`); unset: nowhere. */
+  applicationInsightsConnectionString: string | undefined;
   /** What one segment upload may hold: the ingestion keeps every profile key in memory. */
   segmentLimits: { maxRecords: number; maxBodyBytes: number };
   /** Where the app runs: App Service sets these itself (they are not app settings). */
@@ -108,7 +119,6 @@ export interface PlatformInfo {
   appServiceAuthEnabled: boolean;
 }
 
-
 /** Validates an environment; throws one `invalid_configuration` error naming every bad setting. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems = unresolvedKeyVaultReferences(env);
@@ -123,6 +133,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw Errors.invalidConfiguration(problems, { details: { problems } });
   }
   return { ...toConfig(parsed.data), platform: readPlatform(env) };
+}
+
+/**
+ * Whether the app runs in Azure App Service / Functions (`WEBSITE_SITE_NAME` is set there): a
+ * notification URL must then be https; elsewhere (running locally) loopback http is allowed too.
+ */
+export function runsInAzure(config: Pick<Config, 'platform'>): boolean {
+  return config.platform.siteName !== undefined;
 }
 
 /** The platform's own variables, valid or not the app settings are. */
@@ -168,6 +186,8 @@ function toConfig(settings: Settings): Omit<Config, 'platform'> {
     },
     publicBaseUrl: settings.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     localSecretsFile: settings.LOCAL_SECRETS_FILE ?? DEFAULT_LOCAL_SECRETS_FILE,
+    auditRetentionDays: settings.AUDIT_RETENTION_DAYS === undefined ? DEFAULT_AUDIT_RETENTION_DAYS : Number(settings.AUDIT_RETENTION_DAYS),
+    applicationInsightsConnectionString: settings.APPLICATIONINSIGHTS_CONNECTION_STRING,
     segmentLimits: {
       maxRecords: settings.SEGMENT_MAX_RECORDS === undefined ? DEFAULT_SEGMENT_LIMITS.maxRecords : Number(settings.SEGMENT_MAX_RECORDS),
       maxBodyBytes: settings.SEGMENT_MAX_UPLOAD_BYTES === undefined ? DEFAULT_SEGMENT_LIMITS.maxBodyBytes : Number(settings.SEGMENT_MAX_UPLOAD_BYTES),

@@ -88,6 +88,8 @@ export interface BrevoState {
   lists: Map<number, BrevoList>;
   /** Lower-cased email -> attributes (empty objects when `retainAttributes` is off). */
   contacts: Map<string, Record<string, unknown>>;
+  /** Contacts deleted through `DELETE /v3/contacts/{identifier}`. */
+  deletedContacts: Set<string>;
   /** Contacts blacklisted by `emailBlacklist: true`: must stay empty. */
   blacklisted: Set<string>;
   processes: Map<number, BrevoProcess>;
@@ -174,6 +176,7 @@ export class BrevoEmulator extends BaseEmulator {
   readonly state: BrevoState = {
     lists: new Map(),
     contacts: new Map(),
+    deletedContacts: new Set(),
     blacklisted: new Set(),
     processes: new Map(),
     ignoredAttributes: new Map(),
@@ -235,6 +238,7 @@ export class BrevoEmulator extends BaseEmulator {
         hasBody: true,
         handle: (context) => this.changeMembership(context, 'add'),
       },
+      { method: 'DELETE', path: '/v3/contacts/{identifier}', buckets: contacts, handle: (context) => this.deleteContactRoute(context) },
       { method: 'GET', path: '/files/processes/{processId}/{report}', public: true, handle: (context) => this.reportCsv(context) },
     ];
     this.setUp({
@@ -314,6 +318,7 @@ export class BrevoEmulator extends BaseEmulator {
     const { state } = this;
     state.lists.clear();
     state.contacts.clear();
+    state.deletedContacts.clear();
     state.blacklisted.clear();
     state.processes.clear();
     state.ignoredAttributes.clear();
@@ -620,6 +625,22 @@ export class BrevoEmulator extends BaseEmulator {
     else this.state.counters.removedFromLists += success.length;
     if (success.length === 0) return brevoError(400, 'invalid_parameter', 'Contact already in list and/or does not exist');
     return { status: 201, body: { contacts: { success, failure } } };
+  }
+
+  /**
+   * `DELETE /v3/contacts/{identifier}[?identifierType=email_id]`: 204, the contact and its list
+   * memberships gone; 404 `document_not_found` for an unknown contact. Only email identifiers are
+   * imitated (a contact id or another identifier type is a 400).
+   */
+  private deleteContactRoute(context: RequestContext): Reply {
+    const type = context.query.get('identifierType');
+    const identifier = context.params[0] ?? '';
+    if ((type !== null && type !== 'email_id') || !identifier.includes('@')) return brevoError(400, 'invalid_parameter', 'Only email identifiers are supported here');
+    const key = emailKey(identifier);
+    if (!this.state.contacts.delete(key)) return brevoError(404, 'document_not_found', 'Contact does not exist');
+    for (const list of this.state.lists.values()) list.members.delete(key);
+    this.state.deletedContacts.add(key);
+    return { status: 204 };
   }
 }
 

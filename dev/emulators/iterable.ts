@@ -47,6 +47,8 @@ export interface IterableState {
   users: Map<string, Record<string, unknown>>;
   /** Users unsubscribed from the channel by `channelUnsubscribe: true`: must stay empty. */
   globalUnsubscribes: Set<string>;
+  /** Users deleted through `DELETE /api/users/{email}`. */
+  deletedUsers: Set<string>;
   counters: { channelUnsubscribeRequests: number; subscribed: number; unsubscribed: number; rejected: number };
 }
 
@@ -116,6 +118,7 @@ export class IterableEmulator extends BaseEmulator {
     lists: new Map(),
     users: new Map(),
     globalUnsubscribes: new Set(),
+    deletedUsers: new Set(),
     counters: { channelUnsubscribeRequests: 0, subscribed: 0, unsubscribed: 0, rejected: 0 },
   };
   private nextListId = FIRST_LIST_ID;
@@ -144,6 +147,7 @@ export class IterableEmulator extends BaseEmulator {
       { method: 'GET', path: '/api/lists/getUsers', buckets: ['api', 'listUsers'], handle: (context) => this.getUsers(context) },
       { method: 'POST', path: '/api/lists/subscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.subscribe(context) },
       { method: 'POST', path: '/api/lists/unsubscribe', buckets, hasBody: true, maxBodyBytes, handle: (context) => this.unsubscribe(context) },
+      { method: 'DELETE', path: '/api/users/{email}', buckets, handle: (context) => this.deleteUserRoute(context) },
     ];
     this.setUp({
       options: this.common,
@@ -204,6 +208,7 @@ export class IterableEmulator extends BaseEmulator {
     this.state.lists.clear();
     this.state.users.clear();
     this.state.globalUnsubscribes.clear();
+    this.state.deletedUsers.clear();
     this.state.counters = { channelUnsubscribeRequests: 0, subscribed: 0, unsubscribed: 0, rejected: 0 };
     this.nextListId = FIRST_LIST_ID;
     this.createInitialLists();
@@ -379,6 +384,19 @@ export class IterableEmulator extends BaseEmulator {
         invalidUserIds: [],
       },
     });
+  }
+
+  /**
+   * `DELETE /api/users/{email}`: the user goes with every list membership (Iterable deletes
+   * asynchronously; here at once). An unknown user is a 400 BadParams: Iterable's wording for it
+   * is not documented, so the adapter reads it as "already gone" only by this message.
+   */
+  private deleteUserRoute(context: RequestContext): Reply {
+    const key = emailKey(context.params[0] ?? '');
+    if (!this.state.users.delete(key)) return badParams(`User with email ${key} does not exist`, { email: key });
+    for (const list of this.state.lists.values()) list.members.delete(key);
+    this.state.deletedUsers.add(key);
+    return iterableError(200, 'Success', 'User deletion queued');
   }
 }
 

@@ -26,6 +26,8 @@ param entraClientId string
 @description('NCRONTAB (six fields, UTC) of the scheduled refresh.')
 param refreshSchedule string
 
+@description('How long the audit log keeps its entries, in days.')
+param auditRetentionDays int
 @description('NCRONTAB (six fields, UTC) of the rescan of every segment source.')
 param sourceScanSchedule string
 
@@ -135,6 +137,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AZURE_CLIENT_ID: identityClientId
     KEY_VAULT_URL: keyVaultUri
     REFRESH_SCHEDULE: refreshSchedule
+    AUDIT_RETENTION_DAYS: string(auditRetentionDays)
     SOURCE_SCAN_SCHEDULE: sourceScanSchedule
     // Brevo calls the import webhook here; it is outside App Service Authentication.
     PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'

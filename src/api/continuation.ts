@@ -1,6 +1,6 @@
 // Continuation tokens as the API gives them out: opaque and authenticated. A token is the store's
 // own cursor (a Table storage continuation token, a reject blob offset) bound to what was listed
-// (`runs` of an export, `rejects` of a run) and sealed with an HMAC; the API hands the store only
+// (`runs` of an export, `rejects` of a run, `audit` entries of one filter) and sealed with an HMAC; the API hands the store only
 // cursors it sealed itself, so a forged, altered or borrowed token is a 400 and never reaches Table
 // storage as a garbage token or a blob read at an offset in the middle of a line.
 //
@@ -17,9 +17,9 @@ export const CONTINUATION_KEY_SECRET = 'continuation-token-key';
 const TOKEN_VERSION = 'c1';
 const KEY_REFRESH_INTERVAL_IN_MS = 30_000;
 
-export type ContinuationScope = 'runs' | 'rejects';
+export type ContinuationScope = 'runs' | 'rejects' | 'audit';
 
-const payloadSchema = z.object({ s: z.enum(['runs', 'rejects']), id: z.string(), c: z.string() }).strict();
+const payloadSchema = z.object({ s: z.enum(['runs', 'rejects', 'audit']), id: z.string(), c: z.string() }).strict();
 
 interface KeyState {
   key: Promise<Buffer>;

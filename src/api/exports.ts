@@ -16,6 +16,7 @@ import {
   updateExportBodySchema,
   type CreateExportBody,
   type Export,
+  type ExportCreated,
   type ExportResource,
   type UpdateExportBody,
 } from '../domain/export';
@@ -29,8 +30,12 @@ import { removeExport, removeExportWithMembers } from '../pipeline/cleanup';
 import { startRun } from '../pipeline/runs';
 import { isProviderErrorKind, toApiError } from '../providers/errors';
 import { getSegment } from '../segments/repository';
+import { urlHost } from '../domain/notification';
+import { changedFields, secretChange } from '../audit/diff';
+import { audit, auditChanges } from './audit';
 import { omnisendTagName } from '../providers/omnisend/tags';
 import { authorize } from './auth';
+import { ensureNotificationSecret, notificationProblems } from './notifications';
 import { parseQuery, parseWith, readJsonBody } from './validation';
 import { requireVisibleExport } from './visibility';
 
@@ -70,7 +75,8 @@ export async function handleDeleteExport(request: HttpRequest): Promise<HttpResp
   const { exportId } = parseWith(exportParams, request.params, 'route');
   const { removeMembers } = parseQuery(request, deleteExportQuerySchema);
   const context = getAppContext();
-  await requireVisibleExport(context, principal, exportId);
+  const { stored } = await requireVisibleExport(context, principal, exportId);
+  await auditExport(context, principal, 'delete', stored.export, undefined, removeMembers === 'true' ? 'with its members (a cleanup run removes them first)' : undefined);
   if (removeMembers === 'true') {
     const run = await removeExportWithMembers(context, exportId, principal.userId, `deleted by ${principal.name}`);
     if (!run) return { status: 204 };
@@ -83,11 +89,12 @@ export async function handleDeleteExport(request: HttpRequest): Promise<HttpResp
   return { status: 204 };
 }
 
-export async function createExport(context: AppContext, principal: Principal, body: CreateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
+export async function createExport(context: AppContext, principal: Principal, body: CreateExportBody, options: OperationOptions = {}): Promise<ExportCreated> {
   const connection = await usableConnection(context, principal, body.connectionId, options);
   const now = context.now().toISOString();
   const value: Export = {
     id: newExportId(),
+    ...(body.notifications ? { notifications: body.notifications } : {}),
     name: body.name,
     connectionId: body.connectionId,
     segmentIds: body.segmentIds,
@@ -99,9 +106,48 @@ export async function createExport(context: AppContext, principal: Principal, bo
     updatedBy: principal.userId,
   };
   await validateExport(context, connection, value, options);
-  await createExportRow(context, value, options);
+  const secret = await ensureNotificationSecret(context, value, options);
+  const saved: Export = secret ? { ...value, notificationSecret: secret.ref } : value;
+  await createExportRow(context, saved, options);
   context.log.info('export created', { exportId: value.id, connectionId: value.connectionId, userId: principal.userId });
-  return present(value, connection, undefined, await segmentNames(context, value, connection, options));
+  await auditExport(context, principal, 'create', undefined, saved);
+  const resource = present(saved, connection, undefined, await segmentNames(context, value, connection, options));
+  return secret ? { ...resource, notificationSecret: secret.value } : resource;
+}
+
+/** An export as the audit log shows it: receivers by host (Slack and Teams URLs carry a token), no secret reference. */
+function auditView(value: Export): Record<string, unknown> {
+  const { notificationSecret: _secret, notifications, ...rest } = value;
+  return { ...rest, ...(notifications ? { notifications: notificationView(notifications) } : {}) };
+}
+
+function notificationView(targets: Export['notifications']): Record<string, unknown>[] {
+  return (targets ?? []).map((target) => ({ ...target, url: urlHost(target.url) }));
+}
+
+/**
+ * Records a change of an export and, when its receivers changed, one of its notification targets
+ * too (added, changed or removed; by host), so that `resourceType=notification` finds it. A new
+ * signing secret is named, never shown.
+ */
+async function auditExport(context: AppContext, principal: Principal, action: 'create' | 'update' | 'delete', before: Export | undefined, after: Export | undefined, summary?: string): Promise<void> {
+  const exportId = (after ?? before)!.id;
+  const changes = auditChanges(before && auditView(before), after && auditView(after), { ignore: ['id'] });
+  await audit(context, principal, { action, resourceType: 'export', resourceId: exportId, summary, changes });
+  const [old, next] = [before?.notifications ?? [], after?.notifications ?? []];
+  if (JSON.stringify(old) === JSON.stringify(next)) return;
+  const targetAction = old.length === 0 ? 'create' : next.length === 0 ? 'delete' : 'update';
+  const secretCreated = after?.notificationSecret !== undefined && before?.notificationSecret === undefined;
+  await audit(context, principal, {
+    action: targetAction,
+    resourceType: 'notification',
+    resourceId: exportId,
+    summary: `receivers of export ${exportId}: ${next.map((target) => urlHost(target.url)).join(', ') || 'none'}`,
+    changes: [
+      ...changedFields(old.length > 0 ? { notifications: notificationView(old) } : {}, next.length > 0 ? { notifications: notificationView(next) } : {}),
+      ...(secretCreated ? [secretChange('notificationSecret', 'signing secret created (shown once, in the answer)')] : []),
+    ],
+  });
 }
 
 async function listVisibleExports(context: AppContext, principal: Principal, options: OperationOptions = {}): Promise<ExportResource[]> {
@@ -116,7 +162,7 @@ async function listVisibleExports(context: AppContext, principal: Principal, opt
   return items.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
 
-async function updateExport(context: AppContext, principal: Principal, exportId: string, body: UpdateExportBody, options: OperationOptions = {}): Promise<ExportResource> {
+async function updateExport(context: AppContext, principal: Principal, exportId: string, body: UpdateExportBody, options: OperationOptions = {}): Promise<ExportCreated> {
   for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
     const { stored } = await requireVisibleExport(context, principal, exportId, options);
     const connection = await usableConnection(context, principal, stored.export.connectionId, options);
@@ -126,15 +172,21 @@ async function updateExport(context: AppContext, principal: Principal, exportId:
       segmentIds: body.segmentIds ?? stored.export.segmentIds,
       mapping: body.mapping ?? stored.export.mapping,
       options: body.options ?? stored.export.options,
+      notifications: body.notifications ?? stored.export.notifications,
       updatedAt: context.now().toISOString(),
       updatedBy: principal.userId,
     };
     await validateExport(context, connection, next, options);
-    if (await replaceExportRow(context, stored, next, options)) {
+    // The first receivers of an export get its signing secret, shown in this answer only.
+    const secret = next.notificationSecret ? undefined : await ensureNotificationSecret(context, next, options);
+    const saved: Export = secret ? { ...next, notificationSecret: secret.ref } : next;
+    if (await replaceExportRow(context, stored, saved, options)) {
       context.log.info('export updated', { exportId, userId: principal.userId });
+      await auditExport(context, principal, 'update', stored.export, saved);
       const cleanup = feedsOtherTargets(stored.export, next) ? await startCleanupRun(context, exportId, principal) : undefined;
       const activeRunId = cleanup?.status === 'queued' ? cleanup.runId : stored.activeRunId;
-      return present(next, connection, activeRunId, await segmentNames(context, next, connection, options));
+      const resource = present(saved, connection, activeRunId, await segmentNames(context, next, connection, options));
+      return secret ? { ...resource, notificationSecret: secret.value } : resource;
     }
   }
   throw Errors.conflict('The export changed while it was being updated; try again');
@@ -163,7 +215,7 @@ async function usableConnection(context: AppContext, principal: Principal, conne
 
 async function validateExport(context: AppContext, connection: Connection, value: Export, options: OperationOptions): Promise<void> {
   const segments = await Promise.all(value.segmentIds.map((segmentId) => getSegment(context, segmentId, options)));
-  const problems = exportProblems(value, connection.provider, segments);
+  const problems = [...exportProblems(value, connection.provider, segments), ...notificationProblems(context, value.notifications ?? [])];
   if (problems.length > 0) throw invalidExport(problems);
   if (connection.provider === 'brevo' && value.options.listId !== undefined) await checkBrevoList(context, connection, value.options.listId, options);
 }
@@ -208,5 +260,6 @@ function present(
           return segmentName === undefined ? [] : [{ segmentId, segmentName, tag: omnisendTagName(segmentName) }];
         })
       : undefined;
-  return { ...value, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(omnisendTags ? { omnisendTags } : {}), ...(deleting ? { deleting } : {}) };
+  const { notificationSecret: _secret, ...shown } = value;
+  return { ...shown, provider: connection?.provider ?? 'unknown', ...(activeRunId ? { activeRunId } : {}), ...(omnisendTags ? { omnisendTags } : {}), ...(deleting ? { deleting } : {}) };
 }

@@ -8,6 +8,8 @@ import { pageQuerySchema, runIdSchema, startRunQuerySchema } from '../domain/run
 import { SEGMENT_CONTENT_TYPES, segmentIdSchema, segmentUploadQuerySchema } from '../domain/segment';
 import { sourceIdSchema } from '../domain/source';
 import { Errors } from '../errors';
+import { auditQuerySchema } from '../domain/audit';
+import { erasureIdSchema } from '../domain/privacy';
 import type { Action } from '../domain/policy';
 import type { RequestSchemaName, ResponseSchemaName } from './openapi-schemas';
 
@@ -64,6 +66,8 @@ export const TAGS = [
   { name: 'Runs', description: 'Runs of exports: start, follow, cancel, rejects; the scheduled refresh' },
   { name: 'Sources', description: 'Where another system (Customer Insights) writes segments: CDM folders and csv folders, read on events and on schedule' },
   { name: 'Webhooks', description: 'Callbacks from providers, outside App Service Authentication' },
+  { name: 'Audit', description: 'Who changed what, when (Admins)' },
+  { name: 'Privacy', description: 'Data-subject erasure and the suppression list (Admins)' },
   { name: 'Meta', description: 'This description' },
 ] as const;
 
@@ -234,7 +238,7 @@ export const ROUTES: readonly RouteSpec[] = [
       "`mapping.email` is required and every mapped field must be in every segment; Brevo needs `options.listId` of an existing list; the Iterable list and the Omnisend tag take the segment's name. Saving does not run the export.",
     access: { kind: 'principal', action: 'export:write', contributors: 'only on connections that allow contributors' },
     body: { kind: 'json', schema: 'CreateExportBody' },
-    responses: [{ status: 201, description: 'Created (not run)', schema: 'ExportResource', location: 'the new export' }],
+    responses: [{ status: 201, description: 'Created (not run); with receivers, the signing secret of JSON notifications, shown this once', schema: 'ExportCreated', location: 'the new export' }],
     errors: [Errors.conflict, ...BREVO_LIST_ERRORS],
   },
   {
@@ -267,7 +271,7 @@ export const ROUTES: readonly RouteSpec[] = [
     access: { kind: 'principal', action: 'export:write', contributors: ON_USABLE_CONNECTIONS },
     path: exportPath,
     body: { kind: 'json', schema: 'UpdateExportBody' },
-    responses: [{ status: 200, description: 'The changed export', schema: 'ExportResource' }],
+    responses: [{ status: 200, description: 'The changed export (with its first receivers, the signing secret, shown this once)', schema: 'ExportCreated' }],
     errors: [Errors.notFound, Errors.conflict, ...BREVO_LIST_ERRORS],
   },
   {
@@ -443,6 +447,66 @@ export const ROUTES: readonly RouteSpec[] = [
     body: { kind: 'ignored', description: "Brevo's notification; not read" },
     responses: [{ status: 204, description: 'The chunk was woken up, or had been for this import' }],
     errors: [Errors.notFound],
+  },
+  {
+    function: 'notifications-test',
+    method: 'post',
+    route: 'exports/{exportId}/notifications/test',
+    tag: 'Exports',
+    summary: "Send a test notification to each of the export's receivers",
+    description: 'One POST to each receiver now, in its format (JSON signed with `x-segment-export-signature`); the answer says how each went.',
+    access: { kind: 'principal', action: 'export:write', contributors: ON_USABLE_CONNECTIONS },
+    path: exportPath,
+    responses: [{ status: 200, description: 'What each receiver answered', schema: 'NotificationTestResult' }],
+    errors: [Errors.validationFailed, Errors.notFound],
+  },
+  {
+    function: 'audit-list',
+    method: 'get',
+    route: 'audit',
+    tag: 'Audit',
+    summary: 'The audit log, newest first',
+    description: 'Every change of connections (a key rotation named as such, never the key), exports, segments and notification receivers; every run start, cancel and confirmRemovals; every erasure. Kept `AUDIT_RETENTION_DAYS` days.',
+    access: { kind: 'principal', action: 'audit:read' },
+    query: auditQuerySchema,
+    responses: [{ status: 200, description: 'A page of entries', schema: 'AuditList' }],
+    errors: [Errors.validationFailed],
+  },
+  {
+    function: 'privacy-erasures-create',
+    method: 'post',
+    route: 'privacy/erasures',
+    tag: 'Privacy',
+    summary: 'Erase a person from every target an export added them to',
+    description:
+      'Suppresses the person at once (every later run counts them as `suppressed` and never sends them), then removes them from each list and tag where an export added them (never a global unsubscribe), or with `deleteAtProvider` calls the provider\'s delete; their ledger entries and stored rejects go too.',
+    access: { kind: 'principal', action: 'privacy:manage' },
+    body: { kind: 'json', schema: 'CreateErasureBody' },
+    responses: [{ status: 202, description: 'Queued: follow `statusUrl`', schema: 'ErasureAccepted', location: 'the erasure (as `statusUrl`)' }],
+    errors: [Errors.validationFailed],
+  },
+  {
+    function: 'privacy-erasures-get',
+    method: 'get',
+    route: 'privacy/erasures/{erasureId}',
+    tag: 'Privacy',
+    summary: "An erasure's status, per destination target",
+    access: { kind: 'principal', action: 'privacy:manage' },
+    path: { erasureId: erasureIdSchema.describe('As `POST /api/privacy/erasures` answered it') },
+    responses: [{ status: 200, description: 'The erasure (never the address)', schema: 'ErasureResource' }],
+    errors: [Errors.validationFailed, Errors.notFound],
+  },
+  {
+    function: 'privacy-suppressions-delete',
+    method: 'delete',
+    route: 'privacy/suppressions/{email}',
+    tag: 'Privacy',
+    summary: 'Lift the suppression of a person',
+    description: 'Later runs may send them again (as an add, when a segment still has them). Recorded in the audit log without the address.',
+    access: { kind: 'principal', action: 'privacy:manage' },
+    path: { email: z.string().describe('The email (URL-encoded)') },
+    responses: [{ status: 204, description: 'Lifted' }],
+    errors: [Errors.validationFailed, Errors.notFound],
   },
   {
     function: 'openapi',

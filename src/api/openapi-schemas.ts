@@ -3,7 +3,10 @@
 import { z } from 'zod';
 import { connectionListSchema, createConnectionBodySchema, publicConnectionSchema, updateConnectionBodySchema } from '../domain/connection';
 import { errorBodySchema } from '../domain/envelope';
-import { createExportBodySchema, exportListSchema, exportResourceSchema, updateExportBodySchema } from '../domain/export';
+import { createExportBodySchema, exportCreatedSchema, exportListSchema, exportResourceSchema, updateExportBodySchema } from '../domain/export';
+import { auditEntrySchema, auditListSchema } from '../domain/audit';
+import { notificationTestResultSchema } from '../domain/notification';
+import { createErasureBodySchema, erasureAcceptedSchema, erasureResourceSchema } from '../domain/privacy';
 import { healthReportSchema } from '../domain/health';
 import { meSchema } from '../domain/session';
 import { refreshResultSchema, rejectListSchema, rejectRowSchema, runListSchema, runResourceSchema, runStartedSchema } from '../domain/run';
@@ -26,6 +29,12 @@ export const RESPONSE_SCHEMAS = {
   SegmentUploadResult: segmentUploadResultSchema,
   ExportResource: exportResourceSchema,
   ExportList: exportListSchema,
+  ExportCreated: exportCreatedSchema,
+  NotificationTestResult: notificationTestResultSchema,
+  AuditEntry: auditEntrySchema,
+  AuditList: auditListSchema,
+  ErasureAccepted: erasureAcceptedSchema,
+  ErasureResource: erasureResourceSchema,
   RunResource: runResourceSchema,
   RunList: runListSchema,
   RunStarted: runStartedSchema,
@@ -44,6 +53,7 @@ export const REQUEST_SCHEMAS = {
   UpdateConnectionBody: updateConnectionBodySchema,
   CreateExportBody: createExportBodySchema,
   UpdateExportBody: updateExportBodySchema,
+  CreateErasureBody: createErasureBodySchema,
   CreateSourceBody: createSourceBodySchema,
   UpdateSourceBody: updateSourceBodySchema,
 } as const satisfies Record<string, z.ZodType>;

@@ -5,6 +5,7 @@ import type { OperationOptions } from '../app/operation';
 import { isAdmin, type Principal } from '../domain/policy';
 import type { RejectRow, RunResource } from '../domain/run';
 import { Errors } from '../errors';
+import { listRunNotifications } from '../pipeline/notify/store';
 import { toRunResource } from '../pipeline/resource';
 import { getRejectsPage } from '../pipeline/store/rejects';
 import { getRunDoc, getRunIdsPage } from '../pipeline/store/runs-table';
@@ -23,7 +24,9 @@ export async function requireVisibleRun(context: AppContext, principal: Principa
       throw Errors.notFound('Run', runId);
     });
   }
-  return toRunResource(run.value, context.now());
+  const resource = toRunResource(run.value, context.now());
+  const notifications = await listRunNotifications(context, runId, options);
+  return notifications.length > 0 ? { ...resource, notifications } : resource;
 }
 
 /** A page of an export's runs, newest first. */

@@ -11,6 +11,7 @@ import { toRunResource } from '../pipeline/resource';
 import { cancelRun } from '../pipeline/run-state';
 import { startRun } from '../pipeline/runs';
 import { wakeChunkForWebhook } from '../pipeline/webhooks';
+import { audit } from './audit';
 import { authorize } from './auth';
 import { requireVisibleRun, listExportRuns, listVisibleRejects } from './run-queries';
 import { parseQuery, parseWith } from './validation';
@@ -31,6 +32,12 @@ export async function handleStartRun(request: HttpRequest): Promise<HttpResponse
     dryRun: query.dryRun === 'true',
     confirmRemovals: query.confirmRemovals === 'true',
     requestedBy: principal.userId,
+  });
+  await audit(context, principal, {
+    action: 'start',
+    resourceType: 'run',
+    resourceId: run.runId,
+    summary: `export ${exportId}: mode ${query.mode}${query.dryRun === 'true' ? ', dry run' : ''}${query.confirmRemovals === 'true' ? ', confirmRemovals (safety thresholds overridden)' : ''}`,
   });
   const started: RunStarted = { runId: run.runId, status: run.status, statusUrl: `/api/runs/${run.runId}` };
   return json(202, started, { location: started.statusUrl });
@@ -63,6 +70,7 @@ export async function handleCancelRun(request: HttpRequest): Promise<HttpRespons
   await requireVisibleRun(context, principal, runId);
   const run = await cancelRun(context, runId, principal.name);
   if (!run) throw Errors.notFound('Run', runId);
+  await audit(context, principal, { action: 'cancel', resourceType: 'run', resourceId: runId, summary: `export ${run.exportId}; the run is ${run.status}` });
   return json(202, toRunResource(run, context.now()));
 }
 
@@ -71,6 +79,7 @@ export async function handleRefresh(request: HttpRequest): Promise<HttpResponseI
   const context = getAppContext();
   const occurrence = new Date(Math.floor(context.now().getTime() / 1000) * 1000);
   const runs = await runScheduledRefresh(context, occurrence, principal.userId);
+  for (const run of runs) await audit(context, principal, { action: 'start', resourceType: 'run', resourceId: run.runId, summary: `export ${run.exportId}: the refresh, run now (${run.status})` });
   const result: RefreshResult = { runs: runs.map((run) => toRunResource(run, context.now())) };
   return json(202, result);
 }

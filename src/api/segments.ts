@@ -12,6 +12,7 @@ import { missingMappedFields } from '../domain/export';
 import { exportsUsingSegment, listExports } from '../exports/repository';
 import { ingestSegment } from '../segments/ingest';
 import { deleteSegment, getSegment, listSegments, requireSegment } from '../segments/repository';
+import { audit, auditChanges } from './audit';
 import { startCleanupRun } from './exports';
 import { parseWith } from './validation';
 
@@ -80,6 +81,13 @@ export async function uploadSegment(context: AppContext, principal: Principal, r
     await mayReplace();
   };
   const result = await ingestSegment(context, { ...upload, body: request.body, uploadedBy: principal.name, checkFields, beforeCommit });
+  await audit(context, principal, {
+    action: before ? 'update' : 'create',
+    resourceType: 'segment',
+    resourceId: upload.segmentId,
+    summary: upload.force ? 'uploaded with force (a mapped field may be missing)' : undefined,
+    changes: auditChanges(before && pickSegment(before), pickSegment(result)),
+  });
   if (before && before.name !== result.name) {
     for (const stored of users) await startCleanupRun(context, stored.export.id, principal);
   }
@@ -90,6 +98,17 @@ export async function uploadSegment(context: AppContext, principal: Principal, r
 interface SegmentUse {
   exportId: string;
   connection: Connection | undefined;
+}
+
+function pickSegment(segment: { name: string; memberCount: number; fields: readonly string[]; version: string }) {
+  return { name: segment.name, memberCount: segment.memberCount, fields: segment.fields, version: segment.version };
+}
+
+/** `DELETE /api/segments/{segmentId}` (see deleteUnusedSegment), recorded in the audit log. */
+export async function deleteAuditedSegment(context: AppContext, principal: Principal, segmentId: string): Promise<void> {
+  const before = await getSegment(context, segmentId);
+  await deleteUnusedSegment(context, principal, segmentId);
+  await audit(context, principal, { action: 'delete', resourceType: 'segment', resourceId: segmentId, changes: auditChanges(before && pickSegment(before), undefined) });
 }
 
 async function segmentUses(context: AppContext, segmentId: string): Promise<SegmentUse[]> {

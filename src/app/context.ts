@@ -28,6 +28,10 @@ export interface Tuning {
   };
   /** How long one planner invocation may spend listing a provider's contacts before it continues in the next. */
   plannerListingBudgetMs?: number;
+  /** The waits before each retry of a notification (default 15 s, 1, 5, 15 and 30 minutes). */
+  notificationRetryDelaysMs?: readonly number[];
+  /** How long an erasure waits before it looks again at an export with a run in progress. */
+  erasureRetryDelayMs?: number;
   /** Segment sources: the wait between the two reads of the completeness check, and before a recheck. */
   sources?: {
     stabilityDelayMs?: number;

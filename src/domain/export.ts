@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MAPPED_FIELDS, PROVIDER_NAMES, type MappedField } from './provider';
 import { connectionIdSchema } from './connection';
 import { listSchema } from './envelope';
+import { notificationSecretRefSchema, notificationsSchema } from './notification';
 import { segmentIdSchema } from './segment';
 
 /** An export: which connection, which segments, how fields map, provider options. */
@@ -77,6 +78,10 @@ export const exportSchema = z.object({
   segmentIds: z.array(z.string()).min(1),
   mapping: mappingSchema,
   options: exportOptionsSchema,
+  /** Who hears when a run ends. */
+  notifications: notificationsSchema.optional(),
+  /** Where the key that signs JSON notifications is kept (the secret store); never shown. */
+  notificationSecret: notificationSecretRefSchema.optional(),
   createdAt: z.string(),
   createdBy: z.string(),
   updatedAt: z.string(),
@@ -92,6 +97,7 @@ export const createExportBodySchema = z
     segmentIds: segmentIdsSchema,
     mapping: mappingSchema,
     options: exportOptionsSchema.default({}),
+    notifications: notificationsSchema.optional().describe('Who hears when a run ends; JSON receivers verify the signature with the secret shown once in the answer'),
   })
   .strict();
 export type CreateExportBody = z.infer<typeof createExportBodySchema>;
@@ -103,13 +109,14 @@ export const updateExportBodySchema = z
     segmentIds: segmentIdsSchema.optional(),
     mapping: mappingSchema.optional(),
     options: exportOptionsSchema.optional(),
+    notifications: notificationsSchema.optional(),
   })
   .strict()
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'name at least one field to change');
 export type UpdateExportBody = z.infer<typeof updateExportBodySchema>;
 
 /** The public export resource: `provider` is `unknown` when the connection is gone. */
-export const exportResourceSchema = exportSchema.extend({
+export const exportResourceSchema = exportSchema.omit({ notificationSecret: true }).extend({
   provider: z.enum([...PROVIDER_NAMES, 'unknown']),
   activeRunId: z.string().optional().describe('The run that is queued, planning or running, if any'),
   deleting: z.boolean().optional().describe('Deleted with removeMembers: its cleanup run is taking its members out; it goes when that run succeeds'),
@@ -129,4 +136,13 @@ export const deleteExportQuerySchema = z
   })
   .strict();
 export type ExportResource = z.infer<typeof exportResourceSchema>;
+
+/**
+ * What creating an export (or adding its first receivers) answers: the export and, this once, the
+ * secret that signs its JSON notifications (`x-segment-export-signature: sha256=<HMAC of the body>`).
+ */
+export const exportCreatedSchema = exportResourceSchema.extend({
+  notificationSecret: z.string().optional().describe('Shown once: the HMAC-SHA256 key of the `x-segment-export-signature` header of JSON notifications'),
+});
+export type ExportCreated = z.infer<typeof exportCreatedSchema>;
 export const exportListSchema = listSchema(exportResourceSchema);

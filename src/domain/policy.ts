@@ -21,6 +21,8 @@ export type Action =
   | 'run:read'
   | 'run:start'
   | 'refresh:run'
+  | 'audit:read'
+  | 'privacy:manage'
   | 'source:manage'
   | 'source:read';
 
@@ -34,6 +36,8 @@ const ALLOWED: Record<Action, readonly Role[]> = {
   'run:read': ['Admin', 'Contributor'],
   'run:start': ['Admin', 'Contributor'],
   'refresh:run': ['Admin'],
+  'audit:read': ['Admin'],
+  'privacy:manage': ['Admin'],
   'source:manage': ['Admin'],
   'source:read': ['Admin'],
 };
@@ -48,6 +52,8 @@ export const ACTION_DESCRIPTIONS: Record<Action, string> = {
   'run:read': 'read runs',
   'run:start': 'start or cancel runs',
   'refresh:run': 'run the scheduled refresh',
+  'audit:read': 'read the audit log',
+  'privacy:manage': 'erase people or lift suppressions',
   'source:manage': 'create, change, delete or scan segment sources',
   'source:read': 'read segment sources',
 };

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { providerNameSchema } from './provider';
 import { listSchema } from './envelope';
+import { runNotificationSchema } from './notification';
 
 export const RUN_STATUSES = [
   'queued',
@@ -36,10 +37,15 @@ export const TOTAL_NAMES = [
   'sent',
   'rejected',
   'failed',
+  /** Members not sent because an erasure suppressed them (runs stored before there was a count read 0). */
+  'suppressed',
 ] as const;
 export type TotalName = (typeof TOTAL_NAMES)[number];
 export const totalsSchema = z.object(
-  Object.fromEntries(TOTAL_NAMES.map((name) => [name, z.number().int().min(0)])) as Record<TotalName, z.ZodNumber>,
+  Object.fromEntries(TOTAL_NAMES.map((name) => [name, name === 'suppressed' ? z.number().int().min(0).default(0) : z.number().int().min(0)])) as Record<
+    TotalName,
+    z.ZodNumber
+  >,
 );
 export type Totals = z.infer<typeof totalsSchema>;
 export const emptyTotals = (): Totals =>
@@ -138,6 +144,7 @@ export const runResourceSchema = z.object({
   progress: progressSchema,
   failedChunks: z.array(publicFailedChunkSchema).optional(),
   safety: safetyReportSchema.optional(),
+  notifications: z.array(runNotificationSchema).optional().describe('Who was told that the run ended, and how that went'),
 });
 export type RunResource = z.infer<typeof runResourceSchema>;
 export const runListSchema = listSchema(runResourceSchema);
@@ -212,12 +219,13 @@ export const PROVIDER_NOTE_CODES = ['phone_dropped'] as const;
 
 /**
  * A rejected record: `code` is `missing_email`, `invalid_email`, `duplicate`, `provider_rejected`,
- * `provider_unmatched` (the provider reported a failure it could not name) or `phone_dropped`.
+ * `provider_unmatched` (the provider reported a failure it could not name), `phone_dropped` or
+ * `suppressed` (an erased person, its email shown masked).
  */
 export const rejectRowSchema = z.object({
   email: z.string(),
   segmentId: z.string(),
-  code: z.string().describe('`missing_email`, `invalid_email`, `duplicate`, `provider_rejected`, `provider_unmatched`, `phone_dropped` (sent without the phone), …'),
+  code: z.string().describe('`missing_email`, `invalid_email`, `duplicate`, `provider_rejected`, `provider_unmatched`, `phone_dropped` (sent without the phone), `suppressed` (its email shown masked), …'),
   reason: z.string(),
 });
 export type RejectRow = z.infer<typeof rejectRowSchema>;

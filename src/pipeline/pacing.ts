@@ -6,6 +6,7 @@
 // hold the loop for seconds and the senders of this process would miss their rate slots.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OperationOptions } from '../app/operation';
+import { recordGovernorWait } from '../app/telemetry';
 import type { GovernorAccount, RateGovernor, TakeResult } from '../providers/governor';
 
 export interface TakePacedOptions extends OperationOptions {
@@ -25,8 +26,10 @@ export interface TakePacedOptions extends OperationOptions {
  */
 export async function takePaced(governor: RateGovernor, account: GovernorAccount, bucket: string, options: TakePacedOptions): Promise<TakeResult | 'stop'> {
   const { count, abortSignal } = options;
+  const started = performance.now();
   for (;;) {
     const grant = await governor.take(account, bucket, { count, abortSignal });
+    if (grant.granted) recordGovernorWait(performance.now() - started, { provider: account.provider });
     if (grant.granted || grant.waitMs > options.maxPacedWaitMs) return grant;
     if (options.deadlineMs !== undefined && Date.now() + grant.waitMs > options.deadlineMs) return grant;
     await sleep(grant.waitMs, undefined, { signal: abortSignal });

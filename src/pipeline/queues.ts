@@ -5,6 +5,8 @@
 import type { AppContext } from '../app/context';
 import type { OperationOptions } from '../app/operation';
 import type { ChunkMessage, PlanMessage } from '../domain/run';
+import type { NotificationMessage } from '../domain/notification';
+import type { ErasureMessage } from '../domain/privacy';
 import type { SourceScanMessage } from '../domain/source';
 import type { ProviderName } from '../domain/provider';
 import { sendMessage, type SendMessageOptions } from '../storage/queue-messages';
@@ -22,6 +24,8 @@ export const TRIGGER_QUEUES = {
   planPoison: poisonQueueName(QUEUE_NAMES.plan),
   chunks: (provider: ProviderName): string => QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]],
   chunksPoison: (provider: ProviderName): string => poisonQueueName(QUEUE_NAMES[CHUNK_QUEUE_KEYS[provider]]),
+  notifications: QUEUE_NAMES.notifications,
+  erasures: QUEUE_NAMES.erasures,
   /** Segment sources: Event Grid BlobCreated events, and the app's own scan requests. */
   sourceEvents: QUEUE_NAMES.sourceEvents,
   sourceEventsPoison: poisonQueueName(QUEUE_NAMES.sourceEvents),
@@ -59,6 +63,16 @@ export async function requeueChunk(
   const queue = context.storage.queue(context.storage.names.queues[CHUNK_QUEUE_KEYS[provider]]);
   const visibilityDelayInSeconds = Math.ceil(delayInMs / 1000);
   await sendMessage(queue, { runId: message.runId, chunk: message.chunk }, { abortSignal: options.abortSignal, visibilityDelayInSeconds });
+}
+
+/** A run notification to deliver, visible after `delayInMs` (a retry's backoff). */
+export async function enqueueNotification(context: AppContext, message: NotificationMessage, delayInMs = 0): Promise<void> {
+  await sendMessage(context.storage.queue(context.storage.names.queues.notifications), message, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
+}
+
+/** An erasure's next step, visible after `delayInMs` (waiting for a run, or for the provider). */
+export async function enqueueErasure(context: AppContext, message: ErasureMessage, delayInMs = 0): Promise<void> {
+  await sendMessage(context.storage.queue(context.storage.names.queues.erasures), message, { visibilityDelayInSeconds: Math.ceil(delayInMs / 1000) });
 }
 
 /** Asks for a scan of one source (the scan endpoint, the rescan timer, a recheck of an incomplete export). */

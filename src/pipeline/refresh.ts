@@ -3,6 +3,8 @@
 // export that is still running records a `skipped` run.
 import type { AppContext } from '../app/context';
 import type { RunDoc } from '../domain/run';
+import { recordAudit } from '../audit/repository';
+import { SCHEDULE_ACTOR } from '../domain/audit';
 import { listExports } from '../exports/repository';
 import { parseNcrontab } from '../schedule/ncrontab';
 import { scheduledRunId, startRun } from './runs';
@@ -14,15 +16,12 @@ export async function runScheduledRefresh(context: AppContext, occurrence: Date,
     if (stored.deleting) continue;
     const exportId = stored.export.id;
     try {
-      runs.push(
-        await startRun(context, exportId, {
-          trigger: 'schedule',
-          mode: 'delta',
-          dryRun: false,
-          requestedBy,
-          runId: scheduledRunId(exportId, occurrence),
-        }),
-      );
+      const run = await startRun(context, exportId, { trigger: 'schedule', mode: 'delta', dryRun: false, requestedBy, runId: scheduledRunId(exportId, occurrence) });
+      runs.push(run);
+      // The timer's runs are the schedule's; a refresh run now through the API is audited there, with its caller.
+      if (requestedBy === SCHEDULE_ACTOR.userId) {
+        await recordAudit(context, { actor: SCHEDULE_ACTOR, action: 'start', resourceType: 'run', resourceId: run.runId, summary: `export ${exportId}: scheduled (${run.status})` });
+      }
     } catch (error) {
       context.log.error('scheduled run could not start', { exportId, error: error instanceof Error ? error : String(error) });
     }

@@ -6,12 +6,14 @@
 // table of status x event -> function. Transitions take no abort signal on purpose: one that has
 // begun runs to its end (update, settle, release) rather than stopping half-way.
 import type { AppContext } from '../app/context';
+import { countRecords, recordRunEnded } from '../app/telemetry';
 import type { Export } from '../domain/export';
 import type { ProviderName } from '../domain/provider';
 import { emptyTotals, isTerminal, type ChunkDoc, type RunDoc, type RunMode, type RunStatus, type RunTrigger, type SafetyReport, type Totals } from '../domain/run';
 import { getExport, replaceActiveRun } from '../exports/repository';
 import { releaseSegmentVersion } from '../segments/versions';
 import { forgetExport } from './forget';
+import { notifyRunEnded } from './notify/enqueue';
 import { enqueuePlan } from './queues';
 import { deleteRunWebhookTokens, deleteWebhookToken, syncWebhookToken } from './webhooks';
 import {
@@ -77,7 +79,8 @@ export async function createRun(
   if (!(await createRunDoc(context, doc))) return (await getRunDoc(context, runId))?.value ?? doc;
   await upsertRunIndex(context, exp.id, now, runId);
   if (status === 'queued') await enqueuePlan(context, { runId });
-  context.log.info('run created', { runId, exportId: exp.id, trigger: options.trigger, status, mode: options.mode, dryRun: options.dryRun });
+  context.log.info('run created', { runId, exportId: exp.id, provider: options.provider, trigger: options.trigger, status, mode: options.mode, dryRun: options.dryRun });
+  if (status === 'skipped') await runEnded(context, doc);
   return doc;
 }
 
@@ -93,7 +96,7 @@ export async function beginPlanning(context: AppContext, runId: string, segmentV
   return result && !isTerminal(result.doc.status) ? result.doc : undefined;
 }
 
-export type PlannerTotals = Pick<Totals, 'profiles' | 'invalid' | 'duplicates' | 'adds' | 'updates' | 'removes' | 'unchanged'>;
+export type PlannerTotals = Pick<Totals, 'profiles' | 'invalid' | 'duplicates' | 'adds' | 'updates' | 'removes' | 'unchanged'> & Partial<Pick<Totals, 'suppressed'>>;
 
 /** Publishes the planner's totals so far; false when the run has ended meanwhile (stop planning). */
 export async function reportPlanningProgress(context: AppContext, runId: string, totals: PlannerTotals, chunksWritten: number): Promise<boolean> {
@@ -117,7 +120,10 @@ export async function completePlanning(context: AppContext, runId: string, total
     doc.status = 'running';
     return settleIfComplete(doc, context.now());
   });
-  if (result?.changed && isTerminal(result.doc.status)) await releaseRun(context, result.doc);
+  if (result?.changed && isTerminal(result.doc.status)) {
+    await releaseRun(context, result.doc);
+    await runEnded(context, result.doc);
+  }
 }
 
 /** The planner wrote these chunks (all `pending`); rows of an earlier attempt are replaced as they were. */
@@ -152,13 +158,14 @@ export interface ConfirmChunkCounts {
  */
 export async function confirmChunk(context: AppContext, runId: string, chunkNumber: number, counts: ConfirmChunkCounts): Promise<void> {
   const rejected = Math.min(counts.rejected, counts.records);
-  let token: string | undefined;
+  const settled: { kind?: ChunkDoc['kind']; token?: string } = {};
   const run = await settleChunk(
     context,
     runId,
     chunkNumber,
     (chunk) => {
-      token = chunk.webhookToken;
+      settled.kind = chunk.kind;
+      settled.token = chunk.webhookToken;
       return { ...chunk, status: 'confirmed', rejected, state: undefined };
     },
     (doc) => {
@@ -168,8 +175,15 @@ export async function confirmChunk(context: AppContext, runId: string, chunkNumb
       return settleIfComplete(doc, context.now());
     },
   );
-  if (run && token) await forgetWebhookToken(context, token);
-  if (run && isTerminal(run.status)) await releaseRun(context, run);
+  if (run) {
+    countRecords(settled.kind === 'remove' ? 'removed' : 'sent', counts.records - rejected, run);
+    countRecords('rejected', rejected, run);
+  }
+  if (run && settled.token) await forgetWebhookToken(context, settled.token);
+  if (run && isTerminal(run.status)) {
+    await releaseRun(context, run);
+    await runEnded(context, run);
+  }
 }
 
 /**
@@ -197,9 +211,12 @@ export async function failChunk(context: AppContext, runId: string, chunkNumber:
     // A run that has ended (cancelled, failed) keeps the counts it ended with.
     { whileRunActive: true },
   );
-  if (run) context.log.warn('chunk failed', { runId, chunk: chunkNumber, error });
+  if (run) context.log.warn('chunk failed', { runId, exportId: run.exportId, provider: run.provider, chunk: chunkNumber, error });
   if (run && token) await forgetWebhookToken(context, token);
-  if (run && isTerminal(run.status)) await releaseRun(context, run);
+  if (run && isTerminal(run.status)) {
+    await releaseRun(context, run);
+    await runEnded(context, run);
+  }
 }
 
 /**
@@ -247,10 +264,28 @@ export async function finishRun(context: AppContext, runId: string, status: RunS
   });
   if (!result) return undefined;
   if (result.changed) {
-    context.log.info('run finished', { runId, exportId: result.doc.exportId, status: result.doc.status, reason: result.doc.reason });
+    context.log.info('run finished', { runId, exportId: result.doc.exportId, provider: result.doc.provider, status: result.doc.status, reason: result.doc.reason });
   }
   await releaseRun(context, result.doc);
+  if (result.changed) await runEnded(context, result.doc);
   return result.doc;
+}
+
+/**
+ * An ended run seen again (a redelivered message of its last chunk): what must follow its end and
+ * may have been lost to a crash right after the write that ended it — its notifications — is done
+ * now if it was not (they are created once per run and event).
+ */
+export async function observeEndedRun(context: AppContext, doc: RunDoc): Promise<void> {
+  if (isTerminal(doc.status)) await notifyRunEnded(context, doc);
+}
+
+/** What follows the one write that ended a run: its metrics and its notifications (neither can fail the run). */
+async function runEnded(context: AppContext, doc: RunDoc): Promise<void> {
+  recordRunEnded(doc, context.now());
+  countRecords('suppressed', doc.totals.suppressed, doc);
+  context.log.info('run ended', { runId: doc.runId, exportId: doc.exportId, provider: doc.provider, status: doc.status, reason: doc.reason });
+  await notifyRunEnded(context, doc);
 }
 
 /** The terminal status of a fully settled run. */

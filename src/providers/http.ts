@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
+import { countProviderRequest } from '../app/telemetry';
 import type { Logger } from '../log';
 import {
   ProviderAuthError,
@@ -209,6 +210,7 @@ export class ProviderHttpClient {
       throw error;
     }
 
+    countProviderRequest(this.provider, statusCode);
     this.reportRateSignal(spec.bucket, headers, options);
     if (statusCode >= 200 && statusCode < 300) {
       const parsed = spec.schema.safeParse(spec.responseType === 'text' ? text : parseJson(text));

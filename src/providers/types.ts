@@ -100,4 +100,10 @@ export interface ProviderAdapter {
   nextBucket(operation: ChunkOperation, state: DeliveryState): string;
   /** Performs exactly one request. Throws a classified provider error on failure. */
   step(operation: ChunkOperation, state: DeliveryState, options?: StepOptions): Promise<StepResult>;
+  /**
+   * A data-subject erasure with `deleteAtProvider`: the provider's documented delete of one contact
+   * (one request from `deleteBucket`). Absent where the provider documents none (Omnisend).
+   */
+  deleteContact?(email: string, options?: ProviderCallOptions): Promise<'deleted' | 'absent'>;
+  readonly deleteBucket?: string;
 }

@@ -7,6 +7,10 @@ export const QUEUE_NAMES = {
   chunksIterable: 'export-chunks-iterable',
   chunksBrevo: 'export-chunks-brevo',
   chunksOmnisend: 'export-chunks-omnisend',
+  /** Run notifications to deliver (one message per run, event and receiver). */
+  notifications: 'run-notifications',
+  /** Data-subject erasures to carry out at the providers. */
+  erasures: 'privacy-erasures',
   /** Event Grid BlobCreated events of segment sources, and the app's own scan requests. */
   sourceEvents: 'source-events',
 } as const;
@@ -25,6 +29,14 @@ export const TABLE_NAMES = {
   targets: 'targets',
   /** Brevo import webhook tokens -> the chunk they wake up. */
   webhooks: 'webhooks',
+  /** Who changed what, when: append-only, newest first. */
+  audit: 'audit',
+  /** One partition per run: each notification of the run and its delivery. */
+  notifications: 'notifications',
+  /** Data-subject erasures and their status per destination target. */
+  erasures: 'erasures',
+  /** Keyed hashes of erased people's emails: never sent again while listed. */
+  suppressions: 'suppressions',
   /** Segment sources: one row per source, and per source one row per entity (its ingestion state). */
   sources: 'sources',
 } as const;

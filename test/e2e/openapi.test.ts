@@ -140,6 +140,23 @@ describe('answers as the OpenAPI description says', () => {
     expect((await api.call('POST', 'webhooks/brevo/unknown-token', { principal: null, json: {} })).status).toBe(404);
   });
 
+  it('reads the audit log, tests receivers, erases a person and lifts the suppression, for Admins only where it says so', async () => {
+    expect((await api.call('GET', 'audit', { principal: CONTRIBUTOR })).status).toBe(403);
+    const audit = await api.call<{ items: { resourceType: string }[] }>('GET', 'audit?resourceType=export', admin);
+    expect(audit.body.items.length).toBeGreaterThan(0);
+    expect((await api.call('GET', 'audit?continuationToken=forged', admin)).status).toBe(400);
+    const tested = await api.call<{ results: unknown[] }>('POST', `exports/${exportId}/notifications/test`, { principal: CONTRIBUTOR });
+    expect([tested.status, tested.body.results]).toEqual([200, []]);
+    expect((await api.call('POST', 'privacy/erasures', { principal: CONTRIBUTOR, json: { email: 'a@example.com' } })).status).toBe(403);
+    expect((await api.call('POST', 'privacy/erasures', { ...admin, json: { email: 'not-an-email' } })).status).toBe(400);
+    const erasure = await api.call<{ erasureId: string; statusUrl: string }>('POST', 'privacy/erasures', { ...admin, json: { email: 'a@example.com' } });
+    expect(erasure.status).toBe(202);
+    expect((await api.call('GET', `privacy/erasures/${erasure.body.erasureId}`, admin)).status).toBe(200);
+    expect((await api.call('GET', 'privacy/erasures/er-unknown-000', admin)).status).toBe(404);
+    expect((await api.call('DELETE', `privacy/suppressions/${encodeURIComponent('a@example.com')}`, admin)).status).toBe(204);
+    expect((await api.call('DELETE', `privacy/suppressions/${encodeURIComponent('a@example.com')}`, admin)).status).toBe(404);
+  });
+
   it('deletes, answering 409 while something still uses what is deleted', async () => {
     expect((await api.call<ErrorAnswer>('DELETE', 'segments/people', admin)).body.error.code).toBe('segment_in_use');
     expect((await api.call<ErrorAnswer>('DELETE', `connections/${connectionId}`, admin)).body.error.code).toBe('conflict');

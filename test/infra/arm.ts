@@ -280,11 +280,22 @@ export class Deployment {
   private variable(name: string): Value {
     if (!this.variableCache.has(name)) {
       const variables = this.template.variables ?? {};
-      if (!(name in variables)) throw new Error(`${this.path}: no variable ${name}`);
-      if (name === 'copy') throw new Error(`${this.path}: variable copy loops are not simulated (test/infra/arm.ts)`);
+      const loop = copyLoops(variables).find((candidate) => candidate.name === name);
+      if (loop) {
+        this.variableCache.set(name, this.variableLoop(loop));
+        return this.variableCache.get(name)!;
+      }
+      if (!(name in variables) || name === 'copy') throw new Error(`${this.path}: no variable ${name}`);
       this.variableCache.set(name, this.evaluate(variables[name]));
     }
     return this.variableCache.get(name)!;
+  }
+
+  /** A variable copy loop (`var x = [for ...]`): its input evaluated once per index (one level, no nesting). */
+  private variableLoop(loop: VariableLoop): Value {
+    const count = this.evaluate(loop.count);
+    if (typeof count !== 'number') throw new Error(`${this.path}: variable ${loop.name}: copy count ${show(count)} is not known before deployment`);
+    return Array.from({ length: count }, (_, index) => this.evaluate(loop.input, index));
   }
 
   private evaluateJson(value: unknown, copyIndex: number | undefined): Evaluated {
@@ -359,7 +370,8 @@ export class Deployment {
         return this.variable(stringArg(values, 0, name));
       case 'copyindex':
         if (copyIndex === undefined) throw new Error(`${this.path}: copyIndex() outside a copy loop`);
-        return copyIndex + (typeof values[0] === 'number' ? values[0] : 0);
+        // copyIndex(), copyIndex(offset), copyIndex('loop') or copyIndex('loop', offset): one loop at a time.
+        return copyIndex + (typeof values[0] === 'number' ? values[0] : typeof values[1] === 'number' ? values[1] : 0);
       case 'true':
         return true;
       case 'false':
@@ -413,6 +425,9 @@ export class Deployment {
         return `/subscriptions/${this.scope.subscriptionId}/providers/${typeAndNames(values, name)}`;
       case 'extensionresourceid':
         return `${text(values[0] ?? null)}/providers/${typeAndNames(values.slice(1), name)}`;
+      case 'string':
+        if (!known) return new Computed('string', values);
+        return typeof values[0] === 'string' ? values[0] : JSON.stringify(values[0]);
       default:
         throw new Error(`${this.path}: the ARM function ${name}() is not simulated (test/infra/arm.ts)`);
     }
@@ -466,6 +481,14 @@ function typeAndNames(values: Value[], fn: string): string {
   const [type, ...names] = values;
   if (typeof type !== 'string') throw new Error(`${fn}: no resource type`);
   return interleave(type, names.map(text));
+}
+
+const variableLoopSchema = z.object({ name: z.string(), count: z.unknown(), input: z.unknown() });
+type VariableLoop = z.infer<typeof variableLoopSchema>;
+
+/** The copy loops of a template's variables (`variables.copy`), none when it has none. */
+function copyLoops(variables: { [name: string]: unknown }): VariableLoop[] {
+  return 'copy' in variables ? z.array(variableLoopSchema).parse(variables.copy) : [];
 }
 
 function isKnown(value: Value): boolean {

@@ -4,9 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../../dev/local/load-definitions';
 import { WEB_ANONYMOUS_PATHS } from '../../src/api/web';
 import type { FunctionDefinition } from '../../src/app/definitions';
-import { DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
+import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_REFRESH_SCHEDULE, SETTING_NAMES, settingsSchema } from '../../src/config';
 import { allQueueNames, CONTAINER_NAMES, TABLE_NAMES } from '../../src/storage/names';
-import type { Deployment, TemplateJson } from './arm';
+import { DEPLOYMENT_INPUTS, type Deployment, type TemplateJson } from './arm';
 import { allCreated, appSettings, compiledTemplate, expand, leafName, REPO_DIR, siteConfig } from './compiled';
 
 /**
@@ -133,6 +133,12 @@ describe.skipIf(!compiled)('compiled template against the code', () => {
       expect(settings().REFRESH_SCHEDULE).toBe(DEFAULT_REFRESH_SCHEDULE);
       const parameters = readFileSync(path.join(REPO_DIR, 'infra', 'main.parameters.json'), 'utf8');
       expect(parameters).toContain(`"\${REFRESH_SCHEDULE=${DEFAULT_REFRESH_SCHEDULE}}"`);
+    });
+
+    it('keeps the audit log for the code default (AUDIT_RETENTION_DAYS) unless the deployment says otherwise, and the code accepts the value', () => {
+      expect(settings().AUDIT_RETENTION_DAYS).toBe(String(DEFAULT_AUDIT_RETENTION_DAYS));
+      expect(expand(compiled!.json, { ...DEPLOYMENT_INPUTS, auditRetentionDays: 30 }).allResources().some((resource) => JSON.stringify(resource.body).includes('"AUDIT_RETENTION_DAYS":"30"'))).toBe(true);
+      expect(settingsSchema.shape.AUDIT_RETENTION_DAYS.safeParse(settings().AUDIT_RETENTION_DAYS).success).toBe(true);
     });
 
     it('names REFRESH_SCHEDULE among the settings the triggers read (the host resolves %SETTING%)', () => {

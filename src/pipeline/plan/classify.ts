@@ -11,6 +11,11 @@ export type MemberVerdict =
   | 'duplicate'
   /** The same person in another segment of the same target (a Brevo list): already planned. */
   | 'already-planned'
+  /**
+   * An erased person (on the suppression list): never sent, even while in a segment; counted and
+   * listed as a reject. What the ledger holds of them stays as it is: the erasure removes them.
+   */
+  | 'suppressed'
   /** New to the target: sent, with its membership. */
   | 'add'
   /**
@@ -35,11 +40,14 @@ export interface MemberFacts {
   /** The hash of the member's mapped fields now. */
   fieldsHash: number;
   mode: RunMode;
+  /** On the suppression list (an erasure). */
+  suppressed?: boolean;
 }
 
 export function classifyMember(facts: MemberFacts): MemberVerdict {
   if (!facts.email.ok) return 'invalid';
   if (facts.seenInSegment !== undefined) return facts.seenInSegment === facts.segmentIndex ? 'duplicate' : 'already-planned';
+  if (facts.suppressed) return 'suppressed';
   if (!facts.ledger) return facts.foreign ? 'update' : 'add';
   if (facts.mode === 'full' || facts.ledger.stale || facts.ledger.fieldsHash !== facts.fieldsHash) return 'update';
   return 'unchanged';
@@ -49,8 +57,8 @@ export type LedgerVerdict = 'keep' | 'remove';
 
 /**
  * A member the ledger holds: kept when this run's segments still have them, removed otherwise;
- * a foreign member is never removed.
+ * a foreign member is never removed, nor a suppressed one (its erasure removes it).
  */
-export function classifyLedgerEntry(facts: { seenThisRun: boolean; foreign: boolean }): LedgerVerdict {
-  return facts.seenThisRun || facts.foreign ? 'keep' : 'remove';
+export function classifyLedgerEntry(facts: { seenThisRun: boolean; foreign: boolean; suppressed?: boolean }): LedgerVerdict {
+  return facts.seenThisRun || facts.foreign || facts.suppressed === true ? 'keep' : 'remove';
 }

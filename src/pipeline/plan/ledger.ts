@@ -10,10 +10,11 @@ import { z } from 'zod';
 import type { AppContext } from '../../app/context';
 import type { OperationOptions } from '../../app/operation';
 import { chunkOperationSchema, targetSchema, type ChunkOperation, type Target } from '../../domain/provider';
-import { deleteEntity, getEntity, isNotFound } from '../../storage/tables';
+import { deleteEntity, getEntity, isNotFound, replaceEntityIfUnchanged } from '../../storage/tables';
 import { hashEmail, hashEmailBytes, type Hash64 } from './hash';
 import { HashIndex } from './hash-index';
 import { BlobLineWriter } from '../store/blob-lines';
+import { readLines } from '../store/lines';
 import { listChunkDocs } from '../store/runs-table';
 import { listProviderRejects } from '../store/rejects';
 import { deleteChunkPayloads, readChunkPayload } from '../store/chunk-payload';
@@ -278,4 +279,89 @@ export class SnapshotWriter {
   abort(): void {
     this.lines.abort();
   }
+}
+
+/**
+ * Whether the target holds `email` from this export now (the current snapshot with its run's
+ * undelivered records applied): a data-subject erasure asks before it removes anyone. A foreign
+ * member (there before the export added anyone) is not held: the export never added them.
+ */
+export async function ledgerHolds(context: AppContext, exportId: string, targetKey: string, email: string, options: OperationOptions = {}): Promise<boolean> {
+  const { current } = await getManifest(context, exportId, targetKey, options);
+  if (!current) return false;
+  const exceptions = await loadExceptions(context, current.runId, targetKey, options);
+  let held = false;
+  await scanSnapshot(context, current, exceptions, (entry) => {
+    if (!held && !entry.foreign && entry.email() === email) held = true;
+  }, options);
+  return held;
+}
+
+const MAX_LEDGER_REWRITES = 5;
+
+/**
+ * Takes `email` out of the target's current and previous snapshots (an erasure: the next run must
+ * not believe we still hold them, and the app keeps no erased address). Each snapshot is rewritten
+ * to a new blob without the person's lines, the manifest row moves to it under its ETag (a run
+ * committing meanwhile wins, and the rewrite starts again from its snapshot), and the old blobs go.
+ */
+export async function dropFromLedger(context: AppContext, exportId: string, targetKey: string, email: string, options: OperationOptions = {}): Promise<void> {
+  const table = ledgerTable(context);
+  for (let attempt = 0; attempt < MAX_LEDGER_REWRITES; attempt++) {
+    const row = await getEntity(table, exportId, targetKey, manifestRowSchema.extend({ etag: z.string() }), options);
+    if (!row) return;
+    const parse = (text: string | undefined) => (text ? snapshotRefSchema.parse(JSON.parse(text)) : undefined);
+    const refs = { current: parse(row.current), previous: parse(row.previous) };
+    const stamp = `${context.now().getTime().toString(36)}${attempt}`;
+    const rewritten = {
+      current: refs.current && (await rewriteWithout(context, refs.current, email, stamp, options)),
+      previous: refs.previous && (await rewriteWithout(context, refs.previous, email, stamp, options)),
+    };
+    const entity = {
+      partitionKey: exportId,
+      rowKey: targetKey,
+      current: rewritten.current ? JSON.stringify(rewritten.current) : (row.current ?? ''),
+      previous: rewritten.previous ? JSON.stringify(rewritten.previous) : (row.previous ?? ''),
+    };
+    if ((await replaceEntityIfUnchanged(table, entity, row.etag, { ...options, mode: 'Merge' })) !== undefined) {
+      for (const [name, ref] of Object.entries(refs)) {
+        const next = rewritten[name as keyof typeof rewritten];
+        if (ref && next && next.blob !== ref.blob) await ledgerContainer(context).deleteBlob(ref.blob).catch(() => undefined);
+      }
+      return;
+    }
+    for (const next of Object.values(rewritten)) if (next) await ledgerContainer(context).deleteBlob(next.blob).catch(() => undefined);
+  }
+  throw new Error(`The ledger of ${exportId}/${targetKey} kept changing while an erasure rewrote it`);
+}
+
+/** A copy of the snapshot without `email`'s lines; undefined when it has none (nothing to rewrite). */
+async function rewriteWithout(context: AppContext, ref: SnapshotRef, email: string, stamp: string, options: OperationOptions): Promise<SnapshotRef | undefined> {
+  const source = ledgerContainer(context).getBlobClient(ref.blob);
+  const download = await source.download(0, undefined, { abortSignal: options.abortSignal }).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
+  const body = download?.readableStreamBody;
+  if (!body) return undefined;
+  const prefix = `${email}\t`;
+  const blob = `${ref.blob.replace(/(\.e-[a-z0-9]+)?\.tsv$/, '')}.e-${stamp}.tsv`;
+  const writer = new BlobLineWriter(ledgerContainer(context).getBlockBlobClient(blob), 'text/tab-separated-values');
+  let dropped = 0;
+  try {
+    for await (const line of readLines(body)) {
+      if (line === '') continue;
+      if (line.startsWith(prefix)) dropped++;
+      else await writer.write(`${line}\n`);
+    }
+  } catch (error) {
+    writer.abort();
+    throw error;
+  }
+  if (dropped === 0) {
+    writer.abort();
+    return undefined;
+  }
+  await writer.close();
+  return { blob, runId: ref.runId };
 }

@@ -6,6 +6,7 @@
 // previous run), so a redelivered plan message plans the same chunks again and skips the ones that
 // exist.
 import type { AppContext } from '../../app/context';
+import { annotateSpan } from '../../app/telemetry';
 import type { OperationOptions } from '../../app/operation';
 import { missingMappedFields, safetyOf, type Export } from '../../domain/export';
 import { isTerminal, type ChunkStatus, type RunDoc, type SafetyReport } from '../../domain/run';
@@ -22,6 +23,7 @@ import { beginPlanning, completePlanning, finishRun, stopBeforeSending } from '.
 import { PlannerRejects } from '../store/rejects';
 import { getRunDoc, listChunkDocs } from '../store/runs-table';
 import { newWebhookToken } from '../webhooks';
+import { loadSuppressions } from '../../privacy/suppressions';
 import { ChunkWriter } from './chunker';
 import { ContactExistence, ListingUnfinished } from './directory';
 import { commitSnapshot, listLedgerTargets, retireLedgerTarget } from './ledger';
@@ -68,6 +70,7 @@ export async function planRun(context: AppContext, runId: string, options: Opera
     return;
   }
   if (!inputs) return;
+  annotateSpan({ runId, exportId: inputs.exp.id, provider: inputs.run.provider });
   const log = context.log.child({ runId, exportId: inputs.exp.id, provider: inputs.run.provider });
   log.info('planning', { targets: inputs.specs.length + inputs.retired.length, mode: inputs.run.mode, dryRun: inputs.run.dryRun });
   try {
@@ -203,7 +206,8 @@ async function planTargets(context: AppContext, inputs: PlanInputs, extras: Plan
   });
   const rejects = new PlannerRejects(context, runId);
   const progress = new ProgressReporter(context, runId, totals, () => writer.chunksWritten);
-  const session: PlanningSession = { context, run, exp, account, segments, totals, writer, rejects, progress, pace: extras.pace, existence: extras.existence, abortSignal };
+  const suppressions = await loadSuppressions(context, { abortSignal });
+  const session: PlanningSession = { context, run, exp, account, segments, totals, writer, rejects, progress, pace: extras.pace, existence: extras.existence, suppressions, abortSignal };
   const outcomes: TargetOutcome[] = [];
   try {
     for (const [targetIndex, target] of targets.entries()) outcomes.push(await TargetPlanner.plan(session, target, targetIndex));

@@ -8,7 +8,7 @@ const PROGRESS_INTERVAL_IN_MS = 2_000;
 export class RunStopped extends Error {}
 
 export function emptyPlannerTotals(): PlannerTotals {
-  return { profiles: 0, invalid: 0, duplicates: 0, adds: 0, updates: 0, removes: 0, unchanged: 0 };
+  return { profiles: 0, invalid: 0, duplicates: 0, adds: 0, updates: 0, removes: 0, unchanged: 0, suppressed: 0 };
 }
 
 export class ProgressReporter {

@@ -24,6 +24,7 @@ import { FLAG_FOREIGN, FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, Snapshot
 import { mapFields, mappedFieldsHash } from './mapping';
 import type { ProgressReporter } from './progress';
 import type { TargetPlan } from './targets';
+import type { SuppressionMatcher } from '../../privacy/suppressions';
 
 export interface PlanningSession {
   context: AppContext;
@@ -38,6 +39,8 @@ export interface PlanningSession {
   pace: EventLoopPace;
   /** What the provider has, where a status must only be sent to contacts it does not have. */
   existence: ContactExistence | undefined;
+  /** Erased people: never sent. */
+  suppressions: SuppressionMatcher;
   abortSignal?: AbortSignal;
 }
 
@@ -47,6 +50,13 @@ export interface TargetOutcome {
 }
 
 const DUPLICATE_REASON = 'Another member of this segment has the same email; the first one is exported';
+const SUPPRESSED_REASON = 'This person was erased (a data-subject erasure): never sent while the suppression stands';
+
+/** A suppressed person's address as a reject shows it: the app does not keep an erased address. */
+export function maskEmail(email: string): string {
+  const at = email.indexOf('@');
+  return at <= 0 ? '***' : `${email[0]}***${email.slice(at)}`;
+}
 const NO_FOREIGN: ForeignMembers = { index: new HashIndex(16), emails: [] };
 
 export class TargetPlanner {
@@ -119,6 +129,7 @@ export class TargetPlanner {
       foreign,
       fieldsHash,
       mode: run.mode,
+      suppressed: this.session.suppressions.size > 0 && this.session.suppressions.has(email.email),
     });
     switch (verdict) {
       case 'invalid':
@@ -127,6 +138,8 @@ export class TargetPlanner {
       case 'duplicate':
         totals.duplicates++;
         return await rejects.add(this.targetIndex, { email: email.email, segmentId, code: 'duplicate', reason: DUPLICATE_REASON });
+      case 'suppressed':
+        return await this.suppress(email.email, key, ledgerSlot, foreign, segmentIndex, segmentId);
       default:
         this.seen.set(key, segmentIndex);
         if (ledgerSlot >= 0) this.ledger.index.addFlags(ledgerSlot, FLAG_SEEN);
@@ -134,6 +147,16 @@ export class TargetPlanner {
         await this.send(verdict, { email: email.email, key, values, segmentId });
         await this.snapshot?.write(email.email, fieldsHash, foreign ? 'F' : 'P');
     }
+  }
+
+  /** Counted and listed (masked), never sent; what the ledger holds of them is kept as it was. */
+  private async suppress(email: string, key: Hash64, ledgerSlot: number, foreign: boolean, segmentIndex: number, segmentId: string): Promise<void> {
+    const { totals, rejects } = this.session;
+    totals.suppressed = (totals.suppressed ?? 0) + 1;
+    this.seen.set(key, segmentIndex);
+    if (ledgerSlot >= 0) this.ledger.index.addFlags(ledgerSlot, FLAG_SEEN);
+    await this.keepAsItIs(email, ledgerSlot, foreign);
+    await rejects.add(this.targetIndex, { email: maskEmail(email), segmentId, code: 'suppressed', reason: SUPPRESSED_REASON });
   }
 
   /**
@@ -178,9 +201,10 @@ export class TargetPlanner {
     const { run, totals, writer, progress, pace } = this.session;
     const slot = this.ledger.index.find(entry.key);
     const seenThisRun = slot >= 0 && (this.ledger.index.flagsAt(slot) & FLAG_SEEN) !== 0;
-    if (classifyLedgerEntry({ seenThisRun, foreign: entry.foreign }) === 'keep') {
-      // A foreign member who left the segments stays foreign in the next snapshot.
-      if (!seenThisRun) await this.snapshot?.write(entry.email(), entry.fieldsHash, 'F');
+    const suppressed = !seenThisRun && !entry.foreign && this.session.suppressions.size > 0 && this.session.suppressions.has(entry.email());
+    if (classifyLedgerEntry({ seenThisRun, foreign: entry.foreign, suppressed }) === 'keep') {
+      // A foreign member who left the segments stays foreign in the next snapshot; a suppressed one stays ours until its erasure.
+      if (!seenThisRun) await this.snapshot?.write(entry.email(), suppressed && entry.stale ? 0 : entry.fieldsHash, suppressed ? 'P' : 'F');
       return;
     }
     const email = entry.email();

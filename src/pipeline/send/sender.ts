@@ -6,6 +6,7 @@
 // counted on its run exactly once: run-state confirms it in a transaction only a pending chunk passes.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../../app/context';
+import { annotateSpan } from '../../app/telemetry';
 import type { OperationOptions } from '../../app/operation';
 import { chunkOperationSchema, type ChunkOperation } from '../../domain/provider';
 import { isTerminal, type ChunkDoc, type ChunkMessage, type RunDoc } from '../../domain/run';
@@ -15,7 +16,7 @@ import type { DeliveryState, StepResult } from '../../providers/types';
 import { getGovernor, requireProviderAccount, type ProviderAccount } from '../accounts';
 import { takePaced } from '../pacing';
 import { requeueChunk } from '../queues';
-import { abortRun, failChunk, finishRun } from '../run-state';
+import { abortRun, failChunk, finishRun, observeEndedRun } from '../run-state';
 import { readChunkPayload } from '../store/chunk-payload';
 import { getChunkDoc, getRunDoc, type Versioned } from '../store/runs-table';
 import { notifyUrlFor } from '../webhooks';
@@ -38,7 +39,12 @@ export async function sendChunk(context: AppContext, message: ChunkMessage, opti
   const { runId, chunk: chunkNumber } = message;
   const { abortSignal } = options;
   const [run, chunk] = await Promise.all([getRunDoc(context, runId, { abortSignal }), getChunkDoc(context, runId, chunkNumber)]);
-  if (!run || !chunk || chunk.value.status !== 'pending' || isTerminal(run.value.status)) return;
+  if (!run || !chunk || chunk.value.status !== 'pending' || isTerminal(run.value.status)) {
+    // A redelivered message of a run's last chunk: what follows the run's end may have been lost.
+    if (run && chunk && chunk.value.status !== 'pending') await observeEndedRun(context, run.value);
+    return;
+  }
+  annotateSpan(run.value);
   const account = await accountOfRun(context, run.value, chunkNumber, { abortSignal });
   if (!account) return;
   const reservation = reservePayloadMemory(context, chunk.value.bytes ?? 0);

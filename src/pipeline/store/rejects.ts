@@ -161,3 +161,36 @@ export async function* listProviderRejects(context: AppContext, runId: string, t
   });
   for await (const entity of entities) yield rejectEntitySchema.parse(entity);
 }
+
+/**
+ * Takes a person out of every stored reject (an erasure): the provider's reject rows that name the
+ * email, and the lines of the planner's reject blobs that do (a blob is rewritten only when it has
+ * one). Answers how many records went.
+ */
+export async function scrubRejects(context: AppContext, email: string, options: OperationOptions = {}): Promise<number> {
+  const { abortSignal } = options;
+  let removed = 0;
+  const table = rejectsTable(context);
+  for await (const entity of table.listEntities({ queryOptions: { filter: odata`email eq ${email}`, select: ['PartitionKey', 'RowKey'] }, abortSignal })) {
+    await table.deleteEntity(String(entity.partitionKey), String(entity.rowKey), { abortSignal }).catch(() => undefined);
+    removed++;
+  }
+  const container = rejectsContainer(context);
+  for await (const blob of container.listBlobsFlat({ abortSignal })) {
+    const download = await container.getBlobClient(blob.name).download(0, undefined, { abortSignal });
+    if (!download.readableStreamBody) continue;
+    const kept: string[] = [];
+    let dropped = 0;
+    for await (const line of readLines(download.readableStreamBody)) {
+      if (line === '') continue;
+      const row = rejectRowSchema.safeParse(JSON.parse(line));
+      if (row.success && row.data.email.trim().toLowerCase() === email) dropped++;
+      else kept.push(line);
+    }
+    if (dropped === 0) continue;
+    const text = kept.map((line) => `${line}\n`).join('');
+    await container.getBlockBlobClient(blob.name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/x-ndjson' }, abortSignal });
+    removed += dropped;
+  }
+  return removed;
+}

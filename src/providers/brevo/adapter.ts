@@ -377,6 +377,31 @@ export class BrevoAdapter implements ProviderAdapter {
   private statusWaitMs(notify: boolean): number {
     return notify ? this.notifyFallbackMs : this.pollIntervalMs;
   }
+
+  readonly deleteBucket = BUCKETS.brevo.contacts;
+
+  /**
+   * Deletes the contact (`DELETE /v3/contacts/{email}?identifierType=email_id`, Brevo's documented
+   * contact deletion, answered 204); 404 `document_not_found` means it is already gone.
+   */
+  async deleteContact(email: string, options: ProviderCallOptions = {}): Promise<'deleted' | 'absent'> {
+    let absent = false;
+    await this.http.request(
+      {
+        method: 'DELETE',
+        path: `/contacts/${encodeURIComponent(email)}`,
+        query: { identifierType: 'email_id' },
+        schema: z.unknown(),
+        bucket: BUCKETS.brevo.contacts,
+        recover: ({ statusCode }) => {
+          absent = statusCode === 404;
+          return absent ? {} : undefined;
+        },
+      },
+      options,
+    );
+    return absent ? 'absent' : 'deleted';
+  }
 }
 
 /** The body of a removal (emails only, never `ids` or `all`): declared against Brevo's SDK types in `test/contract/brevo-sdk.test.ts`. */

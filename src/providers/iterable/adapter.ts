@@ -256,6 +256,33 @@ export class IterableAdapter implements ProviderAdapter {
     if (target.provider !== 'iterable') throw new Error(`An Iterable adapter cannot deliver to a ${target.provider} target`);
     return target.listId;
   }
+
+  readonly deleteBucket = BUCKETS.iterable.api;
+
+  /**
+   * Deletes the user (`DELETE /api/users/{email}`, Iterable's documented user deletion: profile,
+   * list memberships and events; asynchronous on Iterable's side). An unknown user answers 400
+   * (the message says it does not exist), which is read as already deleted: whether Iterable words
+   * it so is unconfirmed, so any other 4xx stays an error.
+   */
+  async deleteContact(email: string, options: ProviderCallOptions = {}): Promise<'deleted' | 'absent'> {
+    let absent = false;
+    await this.http.request(
+      {
+        method: 'DELETE',
+        path: `/api/users/${encodeURIComponent(email)}`,
+        schema: z.unknown(),
+        bucket: BUCKETS.iterable.api,
+        recover: ({ statusCode, body }) => {
+          const message = JSON.stringify(body ?? '');
+          absent = statusCode === 404 || (statusCode === 400 && /does not exist|not found|no user/i.test(message));
+          return absent ? {} : undefined;
+        },
+      },
+      options,
+    );
+    return absent ? 'absent' : 'deleted';
+  }
 }
 
 function upsertRejects(records: readonly UpsertRecord[], data: ListUpdate): ReturnType<typeof rejectsFor> {

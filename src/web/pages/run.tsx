@@ -30,6 +30,7 @@ const TOTAL_LABELS: Record<TotalName, string> = {
   sent: 'Sent',
   rejected: 'Rejected by the provider',
   failed: 'Failed to deliver',
+  suppressed: 'Suppressed (erased people)',
 };
 
 export function RunPage(props: { runId: string }) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { auditList } from '../../../functions/audit-list';
 import { connectionsCreate } from '../../../functions/connections-create';
 import { connectionsDelete } from '../../../functions/connections-delete';
 import { connectionsGet } from '../../../functions/connections-get';
@@ -13,7 +14,11 @@ import { exportsList } from '../../../functions/exports-list';
 import { exportsUpdate } from '../../../functions/exports-update';
 import { health } from '../../../functions/health';
 import { me } from '../../../functions/me';
+import { notificationsTest } from '../../../functions/notifications-test';
 import { openapi } from '../../../functions/openapi';
+import { privacyErasuresCreate } from '../../../functions/privacy-erasures-create';
+import { privacyErasuresGet } from '../../../functions/privacy-erasures-get';
+import { privacySuppressionsDelete } from '../../../functions/privacy-suppressions-delete';
 import { refreshNow } from '../../../functions/refresh-now';
 import { runsCancel } from '../../../functions/runs-cancel';
 import { runsGet } from '../../../functions/runs-get';
@@ -223,6 +228,27 @@ const ROUTES: Route[] = [
   },
   { name: 'DELETE /sources/{id} (unknown)', definition: sourcesDelete, request: () => ({ params: { sourceId: 'src-unknown' } }), expected: { nobody: 401, Contributor: 403, Admin: 404 } },
   { name: 'POST /sources/{id}/scan (unknown)', definition: sourcesScan, request: () => ({ params: { sourceId: 'src-unknown' } }), expected: { nobody: 401, Contributor: 403, Admin: 404 } },
+  // operations (issue 17): the audit log and privacy are Admins' only; a receiver test follows the export
+  { name: 'GET /audit', definition: auditList, request: () => ({}), expected: { nobody: 401, Contributor: 403, Admin: 200 } },
+  ...onEachExport('POST /exports/{id}/notifications/test', notificationsTest, () => ({}), 200),
+  {
+    name: 'POST /privacy/erasures',
+    definition: privacyErasuresCreate,
+    request: () => ({ json: { email: 'nobody-here@example.com' } }),
+    expected: { nobody: 401, Contributor: 403, Admin: 202 },
+  },
+  {
+    name: 'GET /privacy/erasures/{id} (unknown)',
+    definition: privacyErasuresGet,
+    request: () => ({ params: { erasureId: 'er-unknown-000' } }),
+    expected: { nobody: 401, Contributor: 403, Admin: 404 },
+  },
+  {
+    name: 'DELETE /privacy/suppressions/{email} (none)',
+    definition: privacySuppressionsDelete,
+    request: () => ({ params: { email: 'never-erased@example.com' } }),
+    expected: { nobody: 401, Contributor: 403, Admin: 404 },
+  },
   {
     name: 'POST /webhooks/brevo/{token} (unknown token)',
     definition: webhookBrevo,

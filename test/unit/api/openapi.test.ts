@@ -132,7 +132,7 @@ describe('the response check of the end-to-end tests', () => {
     dryRun: false,
     status: 'succeeded',
     createdAt: '2026-01-01T00:00:00.000Z',
-    totals: { profiles: 1, invalid: 0, duplicates: 0, adds: 1, updates: 0, removes: 0, unchanged: 0, sent: 1, rejected: 0, failed: 0 },
+    totals: { profiles: 1, invalid: 0, duplicates: 0, adds: 1, updates: 0, removes: 0, unchanged: 0, sent: 1, rejected: 0, failed: 0, suppressed: 0 },
     progress: { chunksTotal: 1, chunksDone: 1, percent: 100 },
   };
 

@@ -19,6 +19,12 @@ describe('classifyMember', () => {
     ['a full run updates an unchanged member', { ledger: { fieldsHash: 42, stale: false }, mode: 'full' }, 'update'],
     ['a foreign member the ledger does not hold yet is an update, never an add', { foreign: true }, 'update'],
     ['a foreign member the ledger holds with the same fields is unchanged', { foreign: true, ledger: { fieldsHash: 42, stale: false } }, 'unchanged'],
+    ['a suppressed member is never an add', { suppressed: true }, 'suppressed'],
+    ['a suppressed member the ledger holds is never an update', { suppressed: true, ledger: { fieldsHash: 7, stale: false } }, 'suppressed'],
+    ['a suppressed member is not sent by a full run either', { suppressed: true, ledger: { fieldsHash: 42, stale: false }, mode: 'full' }, 'suppressed'],
+    ['a suppressed foreign member is not sent', { suppressed: true, foreign: true }, 'suppressed'],
+    ['an invalid email stays invalid, suppressed or not', { suppressed: true, email: { ok: false, code: 'invalid_email', reason: 'bad' } }, 'invalid'],
+    ['a suppressed member twice in one segment is a duplicate', { suppressed: true, seenInSegment: 0 }, 'duplicate'],
   ])('%s', (_name, facts, verdict) => {
     expect(classifyMember({ ...base, ...facts })).toBe(verdict);
   });
@@ -32,5 +38,9 @@ describe('classifyLedgerEntry', () => {
     [false, true, 'keep'],
   ] as const)('a ledger member seen this run: %s, foreign: %s -> %s', (seenThisRun, foreign, verdict) => {
     expect(classifyLedgerEntry({ seenThisRun, foreign })).toBe(verdict);
+  });
+
+  it('keeps a suppressed member who left the segments: its erasure removes them, not a run', () => {
+    expect(classifyLedgerEntry({ seenThisRun: false, foreign: false, suppressed: true })).toBe('keep');
   });
 });
