@@ -14,6 +14,7 @@ Starts the Iterable, Brevo and Omnisend emulators on 127.0.0.1 and runs until Ct
   --key KEY            an accepted API key, for all three (repeatable; default one key per provider)
   --async-delay-ms N   how long Brevo imports and Omnisend batches take (default 200)
   --record-bodies      keep request bodies in the request log
+  --forget-attributes  keep contacts' emails and memberships only, not their fields (10M benchmarks)
   --help               this text`;
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -26,6 +27,7 @@ const cliSchema = z.object({
   key: z.array(z.string().min(1)).optional(),
   'async-delay-ms': z.coerce.number().int().min(0).optional(),
   'record-bodies': z.boolean().optional(),
+  'forget-attributes': z.boolean().optional(),
   help: z.boolean().optional(),
 });
 
@@ -46,6 +48,7 @@ export function parseCliArgs(args: readonly string[]): CliCommand {
       key: { type: 'string', multiple: true },
       'async-delay-ms': { type: 'string' },
       'record-bodies': { type: 'boolean' },
+      'forget-attributes': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -66,5 +69,6 @@ export function parseCliArgs(args: readonly string[]): CliCommand {
   if (cli.key) options.apiKeys = cli.key;
   if (cli['async-delay-ms'] !== undefined) options.asyncDelayMs = cli['async-delay-ms'];
   if (cli['record-bodies']) options.recordBodies = true;
+  if (cli['forget-attributes']) options.retainAttributes = false;
   return { kind: 'start', options };
 }

@@ -14,6 +14,8 @@ export interface StartAzuriteOptions {
 export interface RunningAzurite {
   ports: AzuritePorts;
   connectionString: string;
+  /** The Azurite process (the benchmark reads its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
   return {
     ports,
     connectionString: developmentConnectionString(ports, host),
+    pid: child.pid,
     stop: () => stopChild(child),
   };
 }

@@ -18,6 +18,8 @@ export interface TakePacedOptions extends OperationOptions {
   deadlineMs?: number;
   /** Asked after each wait spent in place: false stops (the run ended meanwhile). */
   stillWanted?: () => Promise<boolean>;
+  /** The grant carries `used`, to call once the request went (see the governor's `TakeOptions`). */
+  reportUse?: boolean;
 }
 
 /**
@@ -25,16 +27,57 @@ export interface TakePacedOptions extends OperationOptions {
  * spend here (`{ granted: false, waitMs }`), or `'stop'` when `stillWanted` said so.
  */
 export async function takePaced(governor: RateGovernor, account: GovernorAccount, bucket: string, options: TakePacedOptions): Promise<TakeResult | 'stop'> {
-  const { count, abortSignal } = options;
+  const { count, abortSignal, reportUse } = options;
   const started = performance.now();
   for (;;) {
-    const grant = await governor.take(account, bucket, { count, abortSignal });
+    const grant = await governor.take(account, bucket, { count, abortSignal, reportUse });
     if (grant.granted) recordGovernorWait(performance.now() - started, { provider: account.provider });
     if (grant.granted || grant.waitMs > options.maxPacedWaitMs) return grant;
     if (options.deadlineMs !== undefined && Date.now() + grant.waitMs > options.deadlineMs) return grant;
     await sleep(grant.waitMs, undefined, { signal: abortSignal });
     if (options.stillWanted && !(await options.stillWanted())) return 'stop';
   }
+}
+
+/**
+ * Thrown by a `beforeSend` hook (see `tokenBeforeSend`) to stop a request unsent: no token now
+ * (`wait`: how long to wait before asking again), or `stop` when the caller is no longer wanted.
+ */
+export class TokenNotGranted extends Error {
+  constructor(readonly wait: number | 'stop') {
+    super(wait === 'stop' ? 'The request is no longer wanted' : `No rate token for ${wait} ms`);
+  }
+}
+
+/** A provider call's hooks around its request (see `ProviderCallOptions`). */
+export interface SendHooks {
+  beforeSend: () => Promise<void>;
+  afterSend: () => void;
+}
+
+/**
+ * Hooks that take the token once the request is ready, so that everything before the request
+ * (building and serialising its body) happens before the grant and the slot is used at once, and
+ * tell the governor when the request went. One token per step, as the step's bucket says: a step's
+ * later requests (report files, a batch's items) take none.
+ */
+export function tokenBeforeSend(governor: RateGovernor, account: GovernorAccount, bucket: string, options: TakePacedOptions): SendHooks {
+  let taken = false;
+  let used: (() => void) | undefined;
+  return {
+    beforeSend: async () => {
+      if (taken) return;
+      taken = true;
+      const grant = await takePaced(governor, account, bucket, { ...options, reportUse: true });
+      if (grant === 'stop') throw new TokenNotGranted('stop');
+      if (!grant.granted) throw new TokenNotGranted(grant.waitMs);
+      used = grant.used;
+    },
+    afterSend: () => {
+      used?.();
+      used = undefined;
+    },
+  };
 }
 
 /** Lets other work run once every `sliceMs` of the caller's busy loop. */

@@ -11,6 +11,7 @@ import {
   type ProviderError,
   type ProviderErrorInit,
 } from './errors';
+import { dispatch } from './sent';
 import type { ProviderCallOptions, ProviderName } from './types';
 
 /**
@@ -131,6 +132,7 @@ export class ProviderHttpClient {
         attempts: 0,
       });
     }
+    await options.beforeSend?.();
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.attempt(spec, body, options, attempt);
@@ -158,6 +160,13 @@ export class ProviderHttpClient {
     const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\/+/, ''), this.base);
     for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, String(value));
     return url;
+  }
+
+  /** Hands the request to the pool; `afterSend` runs when it is written to the connection. */
+  private send(url: URL, spec: ProviderRequest<unknown>, body: string | null, signal: AbortSignal, afterSend: (() => void) | undefined) {
+    const dispatcher = this.options.dispatcher ?? sharedDispatcher();
+    const headers = this.headersFor(url, body !== null);
+    return dispatch(() => request(url, { dispatcher, method: spec.method, headers, body, signal, idempotent: spec.idempotent ?? true }), afterSend);
   }
 
   private mayRetry(spec: ProviderRequest<unknown>, error: ProviderTransientError): boolean {
@@ -188,14 +197,7 @@ export class ProviderHttpClient {
     let headers: Record<string, string | string[] | undefined>;
     let text: string;
     try {
-      const response = await request(url, {
-        dispatcher: this.options.dispatcher ?? sharedDispatcher(),
-        method: spec.method,
-        headers: this.headersFor(url, body !== null),
-        body,
-        signal,
-        idempotent: spec.idempotent ?? true,
-      });
+      const response = await this.send(url, spec, body, signal, options.afterSend);
       statusCode = response.statusCode;
       headers = response.headers;
       text = await response.body.text();

@@ -65,6 +65,14 @@ export interface ProviderCallOptions extends OperationOptions {
    * to stop retrying).
    */
   beforeRetry?: (info: { attempt: number; delayMs: number; error: Error }) => Promise<void> | void;
+  /**
+   * Runs once the request is ready (its body built and checked), just before it is sent: the caller
+   * takes its governor token here, so that the slot it is granted is used at once and not spent
+   * building the body. Throwing stops the request unsent.
+   */
+  beforeSend?: () => Promise<void>;
+  /** Runs right after the request was handed to the connection (the governor learns when it went). */
+  afterSend?: () => void;
 }
 
 export interface StepOptions extends ProviderCallOptions {

@@ -399,6 +399,9 @@ export class EmulatorServer {
         finish(withRateHeaders(this.protocol.tooLarge(limitBytes)));
         return;
       }
+      // A provider counts a request when it arrives: let requests already waiting on other sockets
+      // be counted before this body's parsing and handling hold the event loop.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         context.body = JSON.parse(body.text);
       } catch (error) {

@@ -14,7 +14,7 @@ import { Errors, isAppError } from '../../errors';
 import { getExport } from '../../exports/repository';
 import type { DeliveryState, StepResult } from '../../providers/types';
 import { getGovernor, requireProviderAccount, type ProviderAccount } from '../accounts';
-import { takePaced } from '../pacing';
+import { tokenBeforeSend, TokenNotGranted } from '../pacing';
 import { requeueChunk } from '../queues';
 import { abortRun, failChunk, finishRun, observeEndedRun } from '../run-state';
 import { readChunkPayload } from '../store/chunk-payload';
@@ -134,9 +134,9 @@ class ChunkDelivery {
   }
 
   /**
-   * Everything before the request happens before the token, so the governor's grant is used at once.
-   * Without a token the chunk goes back to its queue with `progress`, the whole chunk's (a split's
-   * too), not only the state of the part being sent.
+   * Everything before the request happens before the token (taken by `beforeSend` once the body is
+   * built), so the governor's grant is used at once. Without a token the chunk goes back to its
+   * queue with `progress`, the whole chunk's (a split's too), not only the state of the part sent.
    */
   private async attempt(
     request: { operation: ChunkOperation; state: DeliveryState; records: number },
@@ -147,22 +147,17 @@ class ChunkDelivery {
     if (!(await this.stillWanted())) return 'stopped';
     const notifyUrl = await notifyUrlFor(context, run.runId, this.chunk.value, state);
     const governor = getGovernor(context);
-    const bucket = account.adapter.nextBucket(operation, state);
-    const grant = await takePaced(governor, account.governorAccount, bucket, {
+    const hooks = tokenBeforeSend(governor, account.governorAccount, account.adapter.nextBucket(operation, state), {
       maxPacedWaitMs: MAX_PACING_WAIT_IN_MS,
       deadlineMs: this.deadline,
       stillWanted: async () => !(await reasonToStop(context, run.runId, { abortSignal: options.abortSignal })),
       abortSignal: options.abortSignal,
     });
-    if (grant === 'stop') return 'stopped';
-    if (!grant.granted) {
-      await this.delivery.later(progress, grant.waitMs);
-      return 'stopped';
-    }
     try {
       const result = await account.adapter.step(operation, state, {
         abortSignal: options.abortSignal,
         notifyUrl,
+        ...hooks,
         onRateSignal: (signal) => void governor.observe(account.governorAccount, signal).catch(() => undefined),
       });
       this.delivery.stepped();
@@ -170,6 +165,10 @@ class ChunkDelivery {
       const pastDeadline = Date.now() > this.deadline;
       return { outcome: result.kind === 'done' ? { kind: 'done' } : { kind: 'next', notBeforeMs: result.notBeforeMs, pastDeadline }, result };
     } catch (error) {
+      if (error instanceof TokenNotGranted) {
+        if (error.wait !== 'stop') await this.delivery.later(progress, error.wait);
+        return 'stopped';
+      }
       return { outcome: { kind: 'failed', error, transientAttempts: this.delivery.transientAttempts, records }, error };
     }
   }

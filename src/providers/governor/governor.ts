@@ -6,9 +6,10 @@
 // that slot and then resolves, so the table write happens while the slot approaches rather than
 // eating into it, and the slot is chosen so that no `limit + 1` grants ever fall within
 // `window + slice + margin` of each other: the provider, which sees each request at most `margin`
-// after its slot, never counts more than `limit` in any window. The margin grows by the event
-// loop's recent stalls (loop-lag.ts); a grant whose write finished after its slot is not used and
-// its tokens are given back (refunds.ts).
+// after it was sent, never counts more than `limit` in any window. A grant used late (its caller
+// woke up late in a busy process, or the table write that reserved it finished late) is still
+// used, and counted from when it was used (late.ts). Counters of windows up to a second are paced:
+// their grants are spread evenly rather than granted in bursts (window.ts).
 //
 // Within one instance the takes of an account are served together, one table round trip for all
 // that queued meanwhile (group commit, pump.ts). For very high rates one write also leases a batch
@@ -25,12 +26,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../log';
 import { countersFor } from '../limits';
 import type { RateSignal } from '../types';
-import { isLate, nextWriteLeadMs, planGrants, type Decision, type GrantRequest } from './grants';
+import { nextWriteLeadMs, planGrants, type Decision, type GrantRequest, type LateGrant } from './grants';
+import { LATE_TOLERANCE_MS, LateGrants } from './late';
 import { leaseSize, leaseSpacingMs, Leases, type LeasePolicy } from './leases';
-import { LoopLag } from './loop-lag';
 import { KnownPauses, recordBucketPause, recordPause, type PauseContext } from './pauses';
 import { GroupCommit } from './pump';
-import { refundGrants } from './refunds';
 import { conflictBackoff, GovernorTable, MAX_CONFLICT_RETRIES } from './state';
 import type { GovernorAccount, ObserveOptions, PauseOptions, RateGovernorOptions, TakeOptions, TakeResult } from './types';
 import { windowCounter, type WindowCounter } from './window';
@@ -47,12 +47,13 @@ export class RateGovernor {
   private readonly log: Logger | undefined;
   private readonly pauseContext: PauseContext;
   private readonly leases: Leases;
-  private readonly commits = new GroupCommit<GrantRequest, Decision>();
+  /** Round trips per account; `null` asks for one that only writes the late grants. */
+  private readonly commits = new GroupCommit<GrantRequest | null, Decision>();
+  private readonly late = new LateGrants((account) => void this.serve(account, null).catch(() => this.late.retry(account.connectionId)));
   /** Pauses this instance already knows of, so that leased tokens are not handed out during one. */
   private readonly knownPauses = new KnownPauses();
   /** How long a table write may take here (a decaying maximum): slots are reserved this far ahead. */
   private writeLeadMs = 20;
-  private readonly lag: LoopLag | undefined;
 
   constructor(options: RateGovernorOptions) {
     this.table = new GovernorTable(options.table, options.log);
@@ -64,7 +65,6 @@ export class RateGovernor {
     this.log = options.log;
     this.pauseContext = { table: this.table, maxEscalatedPauseMs: options.maxEscalatedPauseMs ?? 60_000, now: this.now, log: this.log };
     this.leases = new Leases(this.leasePolicy.leaseMs);
-    this.lag = options.adaptiveMargin === false ? undefined : LoopLag.shared();
   }
 
   /**
@@ -87,13 +87,31 @@ export class RateGovernor {
       return GRANTED;
     }
     const request: GrantRequest = { bucket, count, tokens: Math.min(smallest, leaseSize(counters, count, this.leasePolicy)), counters };
-    const decision = await this.commits.submit(connectionId, request, (batch) => this.decide(account, batch));
+    const decision = await this.serve(account, request);
     if (decision.kind === 'denied') return { granted: false, waitMs: decision.waitMs };
     if (decision.tokens > count) this.leases.hold(connectionId, bucket, decision.tokens - count, decision.atMs);
     await this.waitUntil(decision.atMs, options.abortSignal);
     // A pause recorded here while this caller waited for its slot wins over the slot.
     const pausedForMs = this.knownPauses.until(connectionId) - this.now();
-    return pausedForMs > 0 ? { granted: false, waitMs: Math.ceil(pausedForMs) } : GRANTED;
+    if (pausedForMs > 0) return { granted: false, waitMs: Math.ceil(pausedForMs) };
+    // A lease's tokens are not moved: at the rates that lease, its `leaseMs` already widens every window.
+    if (decision.tokens > count) return GRANTED;
+    const used = () => this.used(account, { counters, fromMs: decision.atMs, toMs: this.now(), tokens: count }, bucket);
+    if (options.reportUse) return { granted: true, used: once(used) };
+    used();
+    return GRANTED;
+  }
+
+  /** A grant used after its slot is counted from when it was used (late.ts). */
+  private used(account: GovernorAccount, grant: LateGrant, bucket: string): void {
+    const lateMs = grant.toMs - grant.fromMs;
+    if (lateMs <= LATE_TOLERANCE_MS) return;
+    this.log?.debug('Rate grant used late: counted from when it was used', { provider: account.provider, bucket, lateMs: Math.round(lateMs) });
+    this.late.add(account, grant);
+  }
+
+  private serve(account: GovernorAccount, request: GrantRequest | null): Promise<Decision> {
+    return this.commits.submit(account.connectionId, request, (batch) => this.decide(account, batch));
   }
 
   /**
@@ -112,41 +130,35 @@ export class RateGovernor {
     await recordBucketPause(this.pauseContext, account, signal, options);
   }
 
-  /** One round trip for a batch of takes: read the row, grant slots, write it under its ETag. */
-  private async decide(account: GovernorAccount, batch: GrantRequest[]): Promise<Decision[]> {
+  /**
+   * One round trip for a batch: read the row, move this instance's late grants, grant slots, write
+   * it under its ETag. A `null` request (a flush of late grants) is answered `denied`.
+   */
+  private async decide(account: GovernorAccount, batch: (GrantRequest | null)[]): Promise<Decision[]> {
+    const { connectionId } = account;
+    const takes = batch.filter((request) => request !== null);
+    const answer = (decisions: Decision[]): Decision[] => {
+      let next = 0;
+      return batch.map((request) => (request === null ? { kind: 'denied', waitMs: 0 } : decisions[next++]!));
+    };
     for (let conflicts = 0; conflicts < MAX_CONFLICT_RETRIES; conflicts += 1) {
-      const row = await this.table.read(account.connectionId);
+      const late = this.late.claim(connectionId);
+      const row = await this.table.read(connectionId);
       const readAtMs = this.now();
-      const marginMs = this.marginMs + (this.lag?.recentMs ?? 0);
-      const timing = { readAtMs, earliestMs: readAtMs + this.writeLeadMs, marginMs, maxAheadMs: this.maxAheadMs };
-      const { decisions, counters } = planGrants(row.state, batch, timing);
-      if (!decisions.some((decision) => decision.kind === 'granted')) return decisions;
-      if (!(await this.table.write(account.connectionId, { ...row.state, counters }, row.etag))) {
+      const timing = { readAtMs, earliestMs: readAtMs + this.writeLeadMs, marginMs: this.marginMs, maxAheadMs: this.maxAheadMs };
+      const { decisions, counters } = planGrants(row.state, takes, late, timing);
+      if (late.length === 0 && !decisions.some((decision) => decision.kind === 'granted')) return answer(decisions);
+      if (!(await this.table.write(connectionId, { ...row.state, counters }, row.etag))) {
         await conflictBackoff();
         continue;
       }
-      const writtenAtMs = this.now();
-      this.writeLeadMs = nextWriteLeadMs(this.writeLeadMs, writtenAtMs - readAtMs);
-      return this.discardLate(account, batch, decisions, writtenAtMs);
+      this.late.settle(connectionId, late);
+      this.writeLeadMs = nextWriteLeadMs(this.writeLeadMs, this.now() - readAtMs);
+      return answer(decisions);
     }
     // Heavy contention: let the callers come back a moment later rather than spin here.
+    this.late.retry(connectionId);
     return batch.map(() => ({ kind: 'denied', waitMs: 5 + Math.ceil(Math.random() * 20) }));
-  }
-
-  /** Denies (with no wait) the grants whose write finished after their slot, and refunds their tokens. */
-  private async discardLate(account: GovernorAccount, batch: GrantRequest[], decisions: Decision[], writtenAtMs: number): Promise<Decision[]> {
-    const unused: { counters: WindowCounter[]; atMs: number; tokens: number }[] = [];
-    const final = decisions.map((decision, i): Decision => {
-      if (!isLate(decision, writtenAtMs, this.marginMs / 2)) return decision;
-      this.log?.debug('Rate grant discarded: the table write finished after its slot', {
-        provider: account.provider,
-        lateMs: writtenAtMs - decision.atMs,
-      });
-      unused.push({ counters: batch[i]!.counters, atMs: decision.atMs, tokens: decision.tokens });
-      return { kind: 'denied', waitMs: 0 };
-    });
-    if (unused.length > 0) await refundGrants(this.table, account.connectionId, unused);
-    return final;
   }
 
   /** The bucket's counters (limits scaled, overrides applied) as the window math sees them. */
@@ -159,8 +171,16 @@ export class RateGovernor {
   private async waitUntil(atMs: number, abortSignal: AbortSignal | undefined): Promise<void> {
     const waitMs = atMs - this.now();
     if (waitMs > 0) await sleep(waitMs, undefined, { signal: abortSignal });
-    this.lag?.sample(this.now() - atMs);
   }
+}
+
+function once(action: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    action();
+  };
 }
 
 export function createRateGovernor(options: RateGovernorOptions): RateGovernor {

@@ -13,11 +13,21 @@ export interface GovernorAccount {
   rateLimits?: RateLimitOverrides;
 }
 
-export type TakeResult = { granted: true } | { granted: false; waitMs: number };
+/**
+ * Granted (send now), or not (ask again after `waitMs`). With `reportUse`, a grant carries `used`:
+ * call it as soon as the request has been handed to the socket.
+ */
+export type TakeResult = { granted: true; used?: () => void } | { granted: false; waitMs: number };
 
 export interface TakeOptions {
   /** Tokens to take at once (default 1). */
   count?: number;
+  /**
+   * The caller reports when it sent the request (`used` on the grant), so that a process stalled
+   * between the grant and the socket write counts the request from when it really went. Without it
+   * the grant counts as used when `take` resolves.
+   */
+  reportUse?: boolean;
   abortSignal?: AbortSignal;
 }
 
@@ -39,15 +49,10 @@ export interface RateGovernorOptions {
   rateScale?: number;
   /**
    * The most a request may reach the provider after its slot (dispatch, clocks): every window is
-   * widened by it. Half of it is also how late a table write may finish for its grant to be used.
-   * Default 15 ms.
+   * widened by it. A grant used later than its slot plus the margin is counted from when it was
+   * used. Default 15 ms.
    */
   safetyMarginMs?: number;
-  /**
-   * Widen the margin by the event-loop stalls seen lately (a starved process sends late). Default
-   * true; the stall is measured process-wide.
-   */
-  adaptiveMargin?: boolean;
   /**
    * How far beyond the time a table write takes a slot may be reserved (a later one is refused
    * with `waitMs`); also about how long requests reserved on another instance may still go out

@@ -60,6 +60,24 @@ export function earliestSlot(entries: Entry[], counter: WindowCounter, marginMs:
   return fromMs + spacingMs;
 }
 
+/** Counters of windows up to this long are paced: their grants are spread evenly, not sent in bursts. */
+export const PACED_WINDOW_MS = 1_000;
+
+/**
+ * The earliest time from `fromMs` at which a paced counter may grant again: `window / limit` per
+ * grant after the latest slice recorded (reservations ahead of now included). The window alone
+ * would let a second's five Iterable requests go at once, and a provider reads a burst one request
+ * after the other: the last of the five may then be counted so late that the next second's burst
+ * finds it still in the window. Spread out, each request arrives on its own, at the same rate.
+ * Longer windows (whose slices absorb a burst) and leasing counters are not paced.
+ */
+export function pacedSlot(entries: Entry[], counter: WindowCounter, fromMs: number): number {
+  const leasing = counter.spacingMs > counter.windowMs + counter.sliceMs;
+  const latest = entries[entries.length - 1];
+  if (counter.windowMs > PACED_WINDOW_MS || leasing || latest === undefined) return fromMs;
+  return Math.max(fromMs, latest[0] + (latest[1] * counter.windowMs) / counter.limit);
+}
+
 /** Adds `count` grants at `atMs` (sorted entries in, sorted entries out, compacted when long). */
 export function record(entries: Entry[], atMs: number, sliceMs: number, count: number): Entry[] {
   const slice = sliceStart(atMs, sliceMs);
@@ -75,6 +93,18 @@ export function record(entries: Entry[], atMs: number, sliceMs: number, count: n
 export function unrecord(entries: Entry[], atMs: number, sliceMs: number, count: number): Entry[] {
   const slice = sliceStart(atMs, sliceMs);
   return entries.map((entry): Entry => (entry[0] === slice ? [entry[0], entry[1] - count] : entry)).filter(([, n]) => n > 0);
+}
+
+/**
+ * Moves `count` grants recorded at `fromMs` to the later `toMs`: a request that went out late is
+ * counted when it went. Grants that `compact` already moved out of `fromMs`'s slice are only added
+ * at `toMs`; whatever moves later counts against more future slots, never fewer, so the limit still
+ * holds (at worst a little capacity is lost).
+ */
+export function move(entries: Entry[], fromMs: number, toMs: number, sliceMs: number, count: number): Entry[] {
+  const from = sliceStart(fromMs, sliceMs);
+  const held = entries.find(([start]) => start === from)?.[1] ?? 0;
+  return record(unrecord(entries, fromMs, sliceMs, Math.min(held, count)), toMs, sliceMs, count);
 }
 
 /**

@@ -12,7 +12,7 @@ import {
 
 /**
  * What the export pipeline does with one chunk, in miniature: draw a token from the governor's
- * bucket, perform one step, keep the state, wait when told (here by sleeping, where the pipeline
+ * bucket once the request is ready (`beforeSend`), perform one step, keep the state, wait when told (here by sleeping, where the pipeline
  * re-enqueues), and pause the whole account on a 429.
  */
 export interface DeliveryStats {
@@ -32,22 +32,41 @@ export async function deliver(
   let state: DeliveryState = adapter.start(operation);
   for (;;) {
     const bucket = adapter.nextBucket(operation, state);
-    const token = await governor.take(account, bucket);
-    if (!token.granted) {
-      if (stats) stats.waits += 1;
-      await sleep(token.waitMs);
-      continue;
-    }
+    // As the pipeline's sender: the step's one token is taken once its first request is ready, and
+    // the governor is told when it went.
+    let denied: number | undefined;
+    let taken = false;
+    let used: (() => void) | undefined;
+    const beforeSend = async () => {
+      if (taken) return;
+      taken = true;
+      const token = await governor.take(account, bucket, { reportUse: true });
+      if (!token.granted) {
+        denied = token.waitMs;
+        throw new Error('no token');
+      }
+      used = token.used;
+    };
     try {
       if (stats) stats.steps += 1;
       const result = await adapter.step(operation, state, {
         ...stepOptions,
+        beforeSend,
+        afterSend: () => used?.(),
         onRateSignal: (signal) => void governor.observe(account, signal),
       });
       if (result.kind === 'done') return result.rejects;
       state = result.state;
       if (result.notBeforeMs) await sleep(result.notBeforeMs);
     } catch (error) {
+      if (denied !== undefined) {
+        if (stats) {
+          stats.steps -= 1;
+          stats.waits += 1;
+        }
+        await sleep(denied);
+        continue;
+      }
       if (!isProviderErrorKind(error, 'throttled')) throw error;
       if (stats) stats.throttled += 1;
       const untilMs = await governor.pause(account, Date.now() + error.retryAfterMs, { escalate: error.retryAfterSource === 'default' });

@@ -66,7 +66,7 @@ describe('finding 7: continuation tokens are opaque and authenticated', () => {
       oldStyle({ blob: 0, offset: 3 }),
       oldStyle({ blob: 0, offset: 1_000_000_000 }),
       `${version}.${oldStyle({ s: 'rejects', id: 'run-a', c: oldStyle({ blob: 0, offset: 3 }) })}.${mac}`,
-      `${version}.${payload}.${mac.slice(0, -2)}AA`,
+      `${version}.${payload}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'BB' : 'AA'}`,
       `${version}.${payload}`,
     ];
     for (const candidate of forged) expectForged(await rejectsPage('run-a', candidate));

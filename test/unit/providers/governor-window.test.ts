@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   compact,
   earliestSlot,
+  move,
   MAX_ENTRIES_PER_COUNTER,
   prune,
   record,
@@ -115,5 +116,24 @@ describe('compact', () => {
     ['keeps an odd last entry as it is', list(251), [...Array.from({ length: 125 }, (_, i): Entry => [i * 20 + 10, 2]), [2_500, 1]]],
   ])('%s', (_what, entries, expected) => {
     expect(compact(entries)).toEqual(expected);
+  });
+});
+
+describe('move', () => {
+  it.each<[string, Entry[], { fromMs: number; toMs: number; count: number }, Entry[]]>([
+    ['moves a late grant to the slice it was used in', [[9_000, 3]], { fromMs: 9_001, toMs: 9_071, count: 1 }, [[9_000, 2], [9_070, 1]]],
+    ['moves every token of a grant, the slice emptied goes', [[9_000, 2], [9_500, 1]], { fromMs: 9_000, toMs: 9_600, count: 2 }, [[9_500, 1], [9_600, 2]]],
+    ['adds at the later time what compaction already moved away, and takes nothing else', [[9_100, 2]], { fromMs: 9_000, toMs: 9_200, count: 1 }, [[9_100, 2], [9_200, 1]]],
+    ['takes what the slice holds when it holds fewer than moved', [[9_000, 1]], { fromMs: 9_000, toMs: 9_100, count: 2 }, [[9_100, 2]]],
+  ])('%s', (_what, entries, { fromMs, toMs, count }, expected) => {
+    expect(move(entries, fromMs, toMs, iterable.sliceMs, count)).toEqual(expected);
+  });
+
+  it('keeps the limit when a grant is used late: the next window waits for it', () => {
+    // Five grants at 10,000, one used at 10,070: a sixth goes a spacing after the four, but five more
+    // only a spacing after the late one.
+    const entries = move([[10_000, 5]], 10_000, 10_070, iterable.sliceMs, 1);
+    expect(earliestSlot(entries, iterable, 0, 1, 10_500)).toBe(11_002);
+    expect(earliestSlot(entries, iterable, 0, 5, 10_500)).toBe(11_072);
   });
 });
