@@ -60,6 +60,12 @@ async function buildAccount(context: AppContext, connectionId: string, options: 
 
 const governors = new WeakMap<AppContext, RateGovernor>();
 export const GOVERNOR_SAFETY_MARGIN_IN_MS = 8;
+/**
+ * How far ahead a slot may be reserved. A paced counter's next slot is `window / limit` away
+ * (200 ms for Iterable); reserving it this early lets a table round trip slowed by a busy storage
+ * account still finish before the slot, rather than after it (which costs the slot's lateness).
+ */
+export const GOVERNOR_MAX_AHEAD_IN_MS = 250;
 
 /** The rate governor of this process (one per app context). */
 export function getGovernor(context: AppContext): RateGovernor {
@@ -68,9 +74,10 @@ export function getGovernor(context: AppContext): RateGovernor {
     governor = createRateGovernor({
       table: context.storage.table(context.storage.names.tables.governor),
       rateScale: context.tuning.rateScale,
-      // The senders send right after the grant (the body is the only work in between) and the
-      // governor adds the event loop's recent lag on top, so a small fixed margin suffices.
+      // The senders take the token once the body is built and report when the request went: a
+      // grant used late is counted from then, so the margin only covers the way to the provider.
       safetyMarginMs: GOVERNOR_SAFETY_MARGIN_IN_MS,
+      maxAheadMs: GOVERNOR_MAX_AHEAD_IN_MS,
       log: context.log,
     });
     governors.set(context, governor);

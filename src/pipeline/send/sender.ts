@@ -150,7 +150,9 @@ class ChunkDelivery {
     const hooks = tokenBeforeSend(governor, account.governorAccount, account.adapter.nextBucket(operation, state), {
       maxPacedWaitMs: MAX_PACING_WAIT_IN_MS,
       deadlineMs: this.deadline,
-      stillWanted: async () => !(await reasonToStop(context, run.runId, { abortSignal: options.abortSignal })),
+      // Asked after every short wait for a slot: the run is read at most every 250 ms, so that
+      // waiting senders do not spend the moment their slot comes on reading it.
+      stillWanted: () => this.stillWanted(),
       abortSignal: options.abortSignal,
     });
     try {
