@@ -87,7 +87,7 @@ export function record(entries: Entry[], atMs: number, sliceMs: number, count: n
 }
 
 /**
- * Takes back `count` grants recorded at `atMs` (a refund); an entry left with none goes. Grants
+ * Takes back `count` grants recorded at `atMs` (a grant moved later); an entry left with none goes. Grants
  * that `compact` moved to a later slice stay counted, which only costs capacity.
  */
 export function unrecord(entries: Entry[], atMs: number, sliceMs: number, count: number): Entry[] {
