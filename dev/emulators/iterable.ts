@@ -7,6 +7,7 @@ import type { RateLimit } from './kit/rate-limits';
 import type { ProviderProtocol, Reply, RequestContext, Route } from './kit/server';
 import { describeIssues, fieldIssues } from './kit/validation';
 import { loadIterableClientSchemas, type IterableClientSchemas } from './iterable-client';
+import { ShardedMap, ShardedSet } from './kit/sharded';
 
 export type IterableListType = 'Standard' | 'Dynamic' | 'Suppression' | 'Internal';
 /** How the project identifies users: Iterable honours `updateExistingUsersOnly` only in userId-based and hybrid projects. */
@@ -37,14 +38,14 @@ export interface IterableList {
   name: string;
   createdAt: number;
   listType: IterableListType;
-  /** Lower-cased emails. */
-  members: Set<string>;
+  /** Lower-cased emails (sharded: see kit/sharded.ts). */
+  members: ShardedSet;
 }
 
 export interface IterableState {
   lists: Map<number, IterableList>;
   /** Lower-cased email -> dataFields (empty objects when `retainAttributes` is off). */
-  users: Map<string, Record<string, unknown>>;
+  users: ShardedMap<Record<string, unknown>>;
   /** Users unsubscribed from the channel by `channelUnsubscribe: true`: must stay empty. */
   globalUnsubscribes: Set<string>;
   /** Users deleted through `DELETE /api/users/{email}`. */
@@ -116,7 +117,7 @@ export class IterableEmulator extends BaseEmulator {
   readonly provider = 'iterable' as const;
   readonly state: IterableState = {
     lists: new Map(),
-    users: new Map(),
+    users: new ShardedMap(),
     globalUnsubscribes: new Set(),
     deletedUsers: new Set(),
     counters: { channelUnsubscribeRequests: 0, subscribed: 0, unsubscribed: 0, rejected: 0 },
@@ -166,7 +167,7 @@ export class IterableEmulator extends BaseEmulator {
   createList(name: string, listType: IterableListType = 'Standard'): number {
     const id = this.nextListId;
     this.nextListId += 1;
-    this.state.lists.set(id, { id, name, createdAt: Date.now(), listType, members: new Set() });
+    this.state.lists.set(id, { id, name, createdAt: Date.now(), listType, members: new ShardedSet() });
     return id;
   }
 
