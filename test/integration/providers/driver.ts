@@ -9,6 +9,7 @@ import {
   type RecordReject,
   type StepOptions,
 } from '../../../src/providers';
+import { tokenBeforeSend, TokenNotGranted } from '../../../src/pipeline/pacing';
 
 /**
  * What the export pipeline does with one chunk, in miniature: draw a token from the governor's
@@ -33,38 +34,25 @@ export async function deliver(
   for (;;) {
     const bucket = adapter.nextBucket(operation, state);
     // As the pipeline's sender: the step's one token is taken once its first request is ready, and
-    // the governor is told when it went.
-    let denied: number | undefined;
-    let taken = false;
-    let used: (() => void) | undefined;
-    const beforeSend = async () => {
-      if (taken) return;
-      taken = true;
-      const token = await governor.take(account, bucket, { reportUse: true });
-      if (!token.granted) {
-        denied = token.waitMs;
-        throw new Error('no token');
-      }
-      used = token.used;
-    };
+    // the governor is told when it went. No wait is spent in place: a denial is slept here.
+    const hooks = tokenBeforeSend(governor, account, bucket, { maxPacedWaitMs: 0 });
     try {
       if (stats) stats.steps += 1;
       const result = await adapter.step(operation, state, {
         ...stepOptions,
-        beforeSend,
-        afterSend: () => used?.(),
+        ...hooks,
         onRateSignal: (signal) => void governor.observe(account, signal),
       });
       if (result.kind === 'done') return result.rejects;
       state = result.state;
       if (result.notBeforeMs) await sleep(result.notBeforeMs);
     } catch (error) {
-      if (denied !== undefined) {
+      if (error instanceof TokenNotGranted && error.wait !== 'stop') {
         if (stats) {
           stats.steps -= 1;
           stats.waits += 1;
         }
-        await sleep(denied);
+        await sleep(error.wait);
         continue;
       }
       if (!isProviderErrorKind(error, 'throttled')) throw error;

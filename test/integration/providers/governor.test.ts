@@ -67,6 +67,26 @@ function subscribe(listId: number, emails: string[]): ChunkOperation {
 }
 
 /**
+ * Eight workers on two hosts (a governor each) subscribe one email per request to `listId` for
+ * `forMs`; answers how many they sent.
+ */
+async function subscribeUntil(adapter: ReturnType<typeof iterable>, shared: GovernorAccount, listId: number, prefix: string, forMs: number): Promise<number> {
+  const hosts = [workerGovernor(), workerGovernor()];
+  const deadline = Date.now() + forMs;
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, worker) => {
+      const governor = hosts[worker % 2]!;
+      for (let n = 0; Date.now() < deadline; n += 1) {
+        await deliver(adapter, governor, shared, subscribe(listId, [`${prefix}${worker}-${n}@example.com`]));
+        sent += 1;
+      }
+    }),
+  );
+  return sent;
+}
+
+/**
  * The rate the requests kept up, measured so that bursts do not skew it: a client that uses a
  * sliding window of LIMIT per WINDOW_MS fully sends request k exactly WINDOW_MS after request
  * k - LIMIT, so the rate is LIMIT over the mean of those gaps (where the run starts and stops in
@@ -86,18 +106,7 @@ describe('eight workers on two hosts sharing one Iterable account', () => {
     emulator.reset();
     const listId = emulator.createList('governed');
     const shared = account();
-    const hosts = [workerGovernor(), workerGovernor()];
-    const deadline = Date.now() + 30_000 / SCALE; // 30 s of scaled time
-    let sent = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async (_, worker) => {
-        const governor = hosts[worker % 2]!;
-        for (let n = 0; Date.now() < deadline; n += 1) {
-          await deliver(adapter, governor, shared, subscribe(listId, [`w${worker}-${n}@example.com`]));
-          sent += 1;
-        }
-      }),
-    );
+    const sent = await subscribeUntil(adapter, shared, listId, 'w', 30_000 / SCALE); // 30 s of scaled time
 
     expect(emulator.requests.counts.status429).toBe(0);
     expect(emulator.rates.maxRequestsInAnyWindow('api', WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
@@ -113,7 +122,6 @@ describe('eight workers on two hosts sharing one Iterable account', () => {
     emulator.reset();
     const listId = emulator.createList('stalled');
     const shared = account();
-    const hosts = [workerGovernor(), workerGovernor()];
     // A busy process: now and then (every 0.3-0.9 s) the event loop is held for 60 ms, so grants whose
     // slots fall in a stall are used (and reach the provider) up to 60 ms late, far beyond the margin.
     let stalling = true;
@@ -123,18 +131,9 @@ describe('eight workers on two hosts sharing one Iterable account', () => {
       if (stalling) stalls = setTimeout(stall, 300 + Math.random() * 600);
     };
     let stalls = setTimeout(stall, 300);
-    const deadline = Date.now() + 20_000 / SCALE;
-    let sent = 0;
+    let sent: number;
     try {
-      await Promise.all(
-        Array.from({ length: 8 }, async (_, worker) => {
-          const governor = hosts[worker % 2]!;
-          for (let n = 0; Date.now() < deadline; n += 1) {
-            await deliver(adapter, governor, shared, subscribe(listId, [`s${worker}-${n}@example.com`]));
-            sent += 1;
-          }
-        }),
-      );
+      sent = await subscribeUntil(adapter, shared, listId, 's', 20_000 / SCALE);
     } finally {
       stalling = false;
       clearTimeout(stalls);
