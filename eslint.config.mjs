@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 // The layers, as the design draws them: imports point down only.
 //   functions/ -> src/api/ -> src/pipeline/ -> src/{connections,segments,exports,sources}/
-//     -> src/{domain,storage,secrets,providers} (and config, errors, log, schedule, app)
+//     -> src/{domain,storage,secrets,providers} (and config, errors, log, schedule, app, hashing)
 // Each folder gets one block naming what it may not import; nothing in src/ imports dev/ or test/.
 const RESOURCES = ['connections', 'segments', 'exports', 'sources', 'audit', 'privacy'];
 const forbid = (folders, message) => ({ regex: `^\\.{1,2}/(.*/)?(${folders.join('|')})(/|$)`, message });
@@ -26,7 +26,7 @@ const layers = [
   ),
   layerBlock(['src/pipeline/**/*.ts'], [forbid(['api'], 'src/pipeline/ never imports src/api/: the API calls the pipeline.')]),
   layerBlock(['src/api/**/*.ts'], []),
-  layerBlock(['src/{storage,secrets,providers,app,schedule}/**/*.ts', 'src/*.ts'], [
+  layerBlock(['src/{storage,secrets,providers,app,schedule,hashing}/**/*.ts', 'src/*.ts'], [
     forbid(['api', 'pipeline', ...RESOURCES], 'The bottom layer (storage, secrets, providers, app, config, errors, log) imports no resource, pipeline or API.'),
   ]),
   {

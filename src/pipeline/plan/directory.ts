@@ -13,8 +13,8 @@ import { getEntity } from '../../storage/tables';
 import type { ProviderAccount } from '../accounts';
 import { getGovernor } from '../accounts';
 import { takePaced } from '../pacing';
-import { hashEmail, type Hash64 } from './hash';
-import { HashIndex } from './hash-index';
+import { hashEmail, type Hash64 } from '../../hashing/hash';
+import { HashIndex } from '../../hashing/hash-index';
 
 const DEFAULT_LISTING_BUDGET_IN_MS = 7 * 60_000;
 /** Without a brand size learnt from an earlier listing, adds up to this many are looked up one by one. */

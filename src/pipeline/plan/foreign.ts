@@ -5,8 +5,8 @@ import type { Target } from '../../domain/provider';
 import type { ProviderAccount } from '../accounts';
 import { getGovernor } from '../accounts';
 import { takePaced } from '../pacing';
-import { hashEmail } from './hash';
-import { HashIndex } from './hash-index';
+import { hashEmail } from '../../hashing/hash';
+import { HashIndex } from '../../hashing/hash-index';
 
 export interface ForeignMembers {
   index: HashIndex;

@@ -11,8 +11,8 @@ import type { AppContext } from '../../app/context';
 import type { OperationOptions } from '../../app/operation';
 import { chunkOperationSchema, targetSchema, type ChunkOperation, type Target } from '../../domain/provider';
 import { deleteEntity, getEntity, isNotFound, replaceEntityIfUnchanged } from '../../storage/tables';
-import { hashEmail, hashEmailBytes, type Hash64 } from './hash';
-import { HashIndex } from './hash-index';
+import { hashEmail, hashEmailBytes, type Hash64 } from '../../hashing/hash';
+import { HashIndex } from '../../hashing/hash-index';
 import { BlobLineWriter } from '../store/blob-lines';
 import { readLines } from '../store/lines';
 import { listChunkDocs } from '../store/runs-table';
@@ -31,7 +31,8 @@ const EXCEPTION_ABSENT = 1;
 const EXCEPTION_STALE = 2;
 const EXCEPTION_KEEP = 3;
 
-const snapshotRefSchema = z.object({ blob: z.string(), runId: z.string() });
+/** `members`: its `P` and `F` lines, so that the next run sizes its tables once (absent in snapshots of older versions). */
+const snapshotRefSchema = z.object({ blob: z.string(), runId: z.string(), members: z.number().int().min(0).optional() });
 type SnapshotRef = z.infer<typeof snapshotRefSchema>;
 const manifestRowSchema = z.object({
   rowKey: z.string(),
@@ -89,12 +90,19 @@ async function getManifest(context: AppContext, exportId: string, targetKey: str
   return { current: parse(row?.current), previous: parse(row?.previous) };
 }
 
-/** Makes `runId`'s snapshot the current one (idempotent for a re-planned run). */
-export async function commitSnapshot(context: AppContext, exportId: string, targetKey: string, runId: string, target: Target, options: OperationOptions = {}): Promise<void> {
-  const { abortSignal } = options;
+/** Makes `runId`'s snapshot (of `members` present and foreign members) the current one (idempotent for a re-planned run). */
+export async function commitSnapshot(
+  context: AppContext,
+  exportId: string,
+  targetKey: string,
+  runId: string,
+  target: Target,
+  options: OperationOptions & { members?: number } = {},
+): Promise<void> {
+  const { abortSignal, members } = options;
   const manifest = await getManifest(context, exportId, targetKey, options);
   if (manifest.current?.runId === runId) return;
-  const current: SnapshotRef = { blob: snapshotBlobName(exportId, targetKey, runId), runId };
+  const current: SnapshotRef = { blob: snapshotBlobName(exportId, targetKey, runId), runId, ...(members === undefined ? {} : { members }) };
   await ledgerTable(context).upsertEntity(
     {
       partitionKey: exportId,
@@ -147,17 +155,25 @@ export async function deleteLedger(context: AppContext, exportId: string, option
   }
 }
 
-/** Loads what the target holds: the base snapshot with the base run's undelivered records applied. */
+/** Headroom over the larger of the ledger and the segments, for the members new to the target: more only grows the table. */
+const NEW_MEMBERS_ROOM = 0.05;
+
+/**
+ * Loads what the target holds: the base snapshot with the base run's undelivered records applied.
+ * `segmentMembers` (the members of the segments the caller will add to the index) sizes the index
+ * for both, once: at ten million members a table grown by copying would need half as much again.
+ */
 export async function loadLedger(
   context: AppContext,
   exportId: string,
   targetKey: string,
   runId: string,
-  options: OperationOptions = {},
+  options: OperationOptions & { segmentMembers?: number } = {},
 ): Promise<LoadedLedger> {
   const base = await getLedgerBase(context, exportId, targetKey, runId, options);
   const exceptions = base ? await loadExceptions(context, base.runId, targetKey, options) : new HashIndex(16);
-  const index = new HashIndex(1024);
+  const expected = Math.max(base?.members ?? 0, options.segmentMembers ?? 0);
+  const index = new HashIndex(Math.ceil(expected * (options.segmentMembers ? 1 + NEW_MEMBERS_ROOM : 1)));
   if (base) {
     await scanSnapshot(context, base, exceptions, (entry) => {
       index.set(entry.key, entry.fieldsHash, FLAG_PRESENT | (entry.stale ? FLAG_STALE : 0) | (entry.foreign ? FLAG_FOREIGN : 0));
@@ -262,6 +278,8 @@ async function loadExceptions(context: AppContext, runId: string, targetKey: str
 /** Streams a new snapshot to its blob; lines are `email \t fieldsHash \t P|R|F` (present, removed, foreign). */
 export class SnapshotWriter {
   private readonly lines: BlobLineWriter;
+  /** The `P` and `F` lines written: what the next run's ledger holds before its exceptions. */
+  members = 0;
 
   constructor(context: AppContext, exportId: string, targetKey: string, runId: string) {
     const blob = ledgerContainer(context).getBlockBlobClient(snapshotBlobName(exportId, targetKey, runId));
@@ -269,6 +287,7 @@ export class SnapshotWriter {
   }
 
   write(email: string, fieldsHash: number, state: 'P' | 'R' | 'F'): Promise<void> {
+    if (state !== 'R') this.members++;
     return this.lines.write(`${email}\t${fieldsHash}\t${state}\n`);
   }
 
@@ -363,5 +382,5 @@ async function rewriteWithout(context: AppContext, ref: SnapshotRef, email: stri
     return undefined;
   }
   await writer.close();
-  return { blob, runId: ref.runId };
+  return { ...ref, blob, ...(ref.members === undefined ? {} : { members: Math.max(0, ref.members - dropped) }) };
 }

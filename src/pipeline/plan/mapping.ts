@@ -2,7 +2,7 @@
 // them that the ledger keeps to notice a change without keeping the values.
 import type { Mapping } from '../../domain/export';
 import { MAPPED_FIELDS, type MappedField, type MemberRecord } from '../../providers/types';
-import { Hash53 } from './hash';
+import { Hash53 } from '../../hashing/hash';
 
 /** A segment member's mapped fields: empty values are left out (never sent as blanks). */
 export function mapFields(values: Readonly<Record<string, string>>, mapping: Mapping): MemberRecord['fields'] {

@@ -226,6 +226,6 @@ async function planTargets(context: AppContext, inputs: PlanInputs, extras: Plan
 async function commitTargets(context: AppContext, exp: Export, runId: string, targets: readonly TargetPlan[], outcomes: readonly TargetOutcome[]): Promise<void> {
   for (const [index, target] of targets.entries()) {
     if (target.retired && outcomes[index]!.removes === 0) await retireLedgerTarget(context, exp.id, target.key);
-    else await commitSnapshot(context, exp.id, target.key, runId, target.target);
+    else await commitSnapshot(context, exp.id, target.key, runId, target.target, { members: outcomes[index]!.members });
   }
 }

@@ -9,7 +9,7 @@ import type { Segment } from '../../domain/segment';
 import { readSegmentBatches } from '../../segments/reader';
 import type { EventLoopPace } from '../pacing';
 import { normalizeEmail } from './email';
-import { hashEmail } from './hash';
+import { hashEmail } from '../../hashing/hash';
 import { FLAG_FOREIGN, FLAG_PRESENT, FLAG_SURVEYED, loadLedger } from './ledger';
 import type { TargetPlan } from './targets';
 

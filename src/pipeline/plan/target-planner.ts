@@ -18,9 +18,9 @@ import { classifyLedgerEntry, classifyMember, type MemberVerdict } from './class
 import type { ContactExistence } from './directory';
 import { normalizeEmail } from './email';
 import { readForeignMembers, type ForeignMembers } from './foreign';
-import { hashEmail, type Hash64 } from './hash';
-import { HashIndex } from './hash-index';
-import { FLAG_FOREIGN, FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, SnapshotWriter, type LedgerEntry, type LoadedLedger } from './ledger';
+import { hashEmail, type Hash64 } from '../../hashing/hash';
+import { HashIndex } from '../../hashing/hash-index';
+import { FLAG_FOREIGN, FLAG_PRESENT, FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, SnapshotWriter, type LedgerEntry, type LoadedLedger } from './ledger';
 import { mapFields, mappedFieldsHash } from './mapping';
 import type { ProgressReporter } from './progress';
 import type { TargetPlan } from './targets';
@@ -47,6 +47,8 @@ export interface PlanningSession {
 /** What planning a target found: a retired target that has nothing left to remove is forgotten. */
 export interface TargetOutcome {
   removes: number;
+  /** The members the new snapshot holds (its `P` and `F` lines): the next run sizes its tables with it. */
+  members: number;
 }
 
 const DUPLICATE_REASON = 'Another member of this segment has the same email; the first one is exported';
@@ -60,7 +62,8 @@ export function maskEmail(email: string): string {
 const NO_FOREIGN: ForeignMembers = { index: new HashIndex(16), emails: [] };
 
 export class TargetPlanner {
-  private readonly seen: HashIndex;
+  /** The ledger's members and, flagged `FLAG_SEEN` with their segment as the tag, every email seen this run: one table, not two. */
+  private readonly index: HashIndex;
   private readonly snapshot: SnapshotWriter | undefined;
   private removes = 0;
 
@@ -72,14 +75,15 @@ export class TargetPlanner {
     private readonly foreign: ForeignMembers,
   ) {
     const { context, run, exp } = session;
-    this.seen = new HashIndex(ledger.index.size + 1024);
+    this.index = ledger.index;
     this.snapshot = run.dryRun ? undefined : new SnapshotWriter(context, exp.id, target.key, run.runId);
   }
 
   /** Plans the target whole: members, then removals, then its last chunks and its snapshot. */
   static async plan(session: PlanningSession, target: TargetPlan, targetIndex: number): Promise<TargetOutcome> {
     const { context, exp, run, account, abortSignal } = session;
-    const ledger = await loadLedger(context, exp.id, target.key, run.runId, { abortSignal });
+    const segmentMembers = target.segmentIds.reduce((sum, id) => sum + (session.segments.get(id)?.memberCount ?? 0), 0);
+    const ledger = await loadLedger(context, exp.id, target.key, run.runId, { abortSignal, segmentMembers });
     // A first run into a target: whoever is there already is foreign to this export.
     const foreign = ledger.base || target.retired ? NO_FOREIGN : await readForeignMembers(context, account, target.target, abortSignal);
     const planner = new TargetPlanner(session, target, targetIndex, ledger, foreign);
@@ -93,7 +97,7 @@ export class TargetPlanner {
       planner.snapshot?.abort();
       throw error;
     }
-    return { removes: planner.removes };
+    return { removes: planner.removes, members: planner.snapshot?.members ?? 0 };
   }
 
   private async planSegment(segmentIndex: number, segmentId: string): Promise<void> {
@@ -117,15 +121,17 @@ export class TargetPlanner {
       return;
     }
     const key = hashEmail(email.email);
-    const seenSlot = this.seen.find(key);
-    const ledgerSlot = this.ledger.index.find(key);
+    const slot = this.index.find(key);
+    const flags = slot >= 0 ? this.index.flagsAt(slot) : 0;
+    // Every entry the ledger loaded is present; one this run added for a new email is only seen.
+    const ledgerSlot = (flags & FLAG_PRESENT) !== 0 ? slot : -1;
     const fieldsHash = mappedFieldsHash(values, exp.mapping);
-    const foreign = ledgerSlot >= 0 ? (this.ledger.index.flagsAt(ledgerSlot) & FLAG_FOREIGN) !== 0 : this.foreign.index.find(key) >= 0;
+    const foreign = ledgerSlot >= 0 ? (flags & FLAG_FOREIGN) !== 0 : this.foreign.index.find(key) >= 0;
     const verdict = classifyMember({
       email,
       segmentIndex,
-      seenInSegment: seenSlot >= 0 ? this.seen.valueAt(seenSlot) : undefined,
-      ledger: ledgerSlot < 0 ? undefined : { fieldsHash: this.ledger.index.valueAt(ledgerSlot), stale: (this.ledger.index.flagsAt(ledgerSlot) & FLAG_STALE) !== 0 },
+      seenInSegment: (flags & FLAG_SEEN) !== 0 ? this.index.tagAt(slot) : undefined,
+      ledger: ledgerSlot < 0 ? undefined : { fieldsHash: this.index.valueAt(ledgerSlot), stale: (flags & FLAG_STALE) !== 0 },
       foreign,
       fieldsHash,
       mode: run.mode,
@@ -139,22 +145,36 @@ export class TargetPlanner {
         totals.duplicates++;
         return await rejects.add(this.targetIndex, { email: email.email, segmentId, code: 'duplicate', reason: DUPLICATE_REASON });
       case 'suppressed':
-        return await this.suppress(email.email, key, ledgerSlot, foreign, segmentIndex, segmentId);
+        this.markSeen(key, slot, segmentIndex);
+        return await this.suppress(email.email, ledgerSlot, foreign, segmentId);
       default:
-        this.seen.set(key, segmentIndex);
-        if (ledgerSlot >= 0) this.ledger.index.addFlags(ledgerSlot, FLAG_SEEN);
+        this.markSeen(key, slot, segmentIndex);
         if (this.target.removalsOnly) return await this.keepAsItIs(email.email, ledgerSlot, foreign);
         await this.send(verdict, { email: email.email, key, values, segmentId });
         await this.snapshot?.write(email.email, fieldsHash, foreign ? 'F' : 'P');
     }
   }
 
+  /**
+   * Records that this run has the email, from this segment (a ledger entry keeps its value; a new
+   * one gets an entry of its own, which may grow the table: slots found before are then stale, but
+   * that only happens when there was no ledger slot to use).
+   */
+  private markSeen(key: Hash64, slot: number, segmentIndex: number): void {
+    if (slot >= 0) this.index.addFlags(slot, FLAG_SEEN);
+    else slot = this.index.set(key, 0, FLAG_SEEN);
+    this.index.setTag(slot, segmentIndex);
+  }
+
+  private seenThisRun(key: Hash64): boolean {
+    const slot = this.index.find(key);
+    return slot >= 0 && (this.index.flagsAt(slot) & FLAG_SEEN) !== 0;
+  }
+
   /** Counted and listed (masked), never sent; what the ledger holds of them is kept as it was. */
-  private async suppress(email: string, key: Hash64, ledgerSlot: number, foreign: boolean, segmentIndex: number, segmentId: string): Promise<void> {
+  private async suppress(email: string, ledgerSlot: number, foreign: boolean, segmentId: string): Promise<void> {
     const { totals, rejects } = this.session;
     totals.suppressed = (totals.suppressed ?? 0) + 1;
-    this.seen.set(key, segmentIndex);
-    if (ledgerSlot >= 0) this.ledger.index.addFlags(ledgerSlot, FLAG_SEEN);
     await this.keepAsItIs(email, ledgerSlot, foreign);
     await rejects.add(this.targetIndex, { email: maskEmail(email), segmentId, code: 'suppressed', reason: SUPPRESSED_REASON });
   }
@@ -165,9 +185,9 @@ export class TargetPlanner {
    */
   private async keepAsItIs(email: string, ledgerSlot: number, foreign: boolean): Promise<void> {
     if (ledgerSlot < 0) return;
-    const stale = (this.ledger.index.flagsAt(ledgerSlot) & FLAG_STALE) !== 0;
+    const stale = (this.index.flagsAt(ledgerSlot) & FLAG_STALE) !== 0;
     // A stale member's last update failed: a hash no mapping has (0 in 2^53) makes the next run send it.
-    await this.snapshot?.write(email, stale ? 0 : this.ledger.index.valueAt(ledgerSlot), foreign ? 'F' : 'P');
+    await this.snapshot?.write(email, stale ? 0 : this.index.valueAt(ledgerSlot), foreign ? 'F' : 'P');
   }
 
   /** Counts an add, update or unchanged member and puts the first two into a chunk. */
@@ -199,8 +219,7 @@ export class TargetPlanner {
 
   private async planLedgerEntry(entry: LedgerEntry): Promise<void> {
     const { run, totals, writer, progress, pace } = this.session;
-    const slot = this.ledger.index.find(entry.key);
-    const seenThisRun = slot >= 0 && (this.ledger.index.flagsAt(slot) & FLAG_SEEN) !== 0;
+    const seenThisRun = this.seenThisRun(entry.key);
     const suppressed = !seenThisRun && !entry.foreign && this.session.suppressions.size > 0 && this.session.suppressions.has(entry.email());
     if (classifyLedgerEntry({ seenThisRun, foreign: entry.foreign, suppressed }) === 'keep') {
       // A foreign member who left the segments stays foreign in the next snapshot; a suppressed one stays ours until its erasure.
@@ -219,7 +238,7 @@ export class TargetPlanner {
   /** The foreign members read this run that no segment has: the ledger must know them too. */
   private async recordForeign(): Promise<void> {
     for (const email of this.foreign.emails) {
-      if (this.seen.find(hashEmail(email)) < 0) await this.snapshot?.write(email, 0, 'F');
+      if (!this.seenThisRun(hashEmail(email))) await this.snapshot?.write(email, 0, 'F');
     }
   }
 }

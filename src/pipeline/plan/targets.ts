@@ -12,7 +12,7 @@ import { takePaced } from '../pacing';
 import type { RateGovernor } from '../../providers/governor';
 import type { PlannedTarget } from './chunker';
 import type { LedgerTarget } from './ledger';
-import { hash53 } from './hash';
+import { hash53 } from '../../hashing/hash';
 
 export interface TargetPlan extends PlannedTarget {
   /** Undefined for a retired target (its provider target comes from the ledger). */

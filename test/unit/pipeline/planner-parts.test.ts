@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalizeEmail } from '../../../src/pipeline/plan/email';
-import { hashEmail, hashEmailBytes } from '../../../src/pipeline/plan/hash';
-import { HashIndex } from '../../../src/pipeline/plan/hash-index';
+import { hashEmail, hashEmailBytes } from '../../../src/hashing/hash';
+import { HashIndex } from '../../../src/hashing/hash-index';
+import { ShardedIndex } from '../../../src/hashing/sharded-index';
 import { fieldsHash, mapFields, mappedFieldsHash } from '../../../src/pipeline/plan/mapping';
 
 describe('email normalisation', () => {
@@ -56,6 +57,65 @@ describe('the planner hash index', () => {
     const slot = index.set(hashEmail('a@example.com'), 1, 1);
     index.addFlags(slot, 4);
     expect(index.flagsAt(index.find(hashEmail('a@example.com')))).toBe(5);
+  });
+
+  it('keeps values, flags and tags of every entry while it grows, and counts flags', () => {
+    const index = new HashIndex(10);
+    const emails = Array.from({ length: 5000 }, (_, i) => `member${i}@example.com`);
+    for (const [i, email] of emails.entries()) {
+      const slot = index.set(hashEmail(email), i * 1_000_003, i % 3 === 0 ? 1 : 2);
+      index.setTag(slot, i % 50);
+    }
+    for (const [i, email] of emails.entries()) {
+      const slot = index.find(hashEmail(email));
+      expect([index.valueAt(slot), index.flagsAt(slot), index.tagAt(slot)]).toEqual([i * 1_000_003, i % 3 === 0 ? 1 : 2, i % 50]);
+    }
+    expect(index.size).toBe(5000);
+    expect(index.countFlags(1)).toBe(1667);
+    expect(index.countFlags(2, 1)).toBe(3333);
+    let keys = 0;
+    index.forEachKey(() => keys++);
+    expect(keys).toBe(5000);
+  });
+
+  it('holds as many entries as it was sized for without growing, at three quarters full at most', () => {
+    const index = new HashIndex(100_000);
+    expect(index.room).toBeGreaterThanOrEqual(100_000);
+    // Slots of 18 bytes at most 3/4 full: about 24 bytes an entry (a power of two could need 36).
+    expect(index.room).toBeLessThan(100_000 + 1024);
+  });
+
+  it('never reports its own bookkeeping as a flag, and wraps around its last slot', () => {
+    const index = new HashIndex(1);
+    // Keys whose home is the last slot: the probe must wrap to slot 0 and find them all.
+    const last = { hi: 0, lo: 0xffffffff };
+    const keys = [last, { hi: 0x12345678, lo: (last.lo ^ Math.imul(0x12345678, 0x9e3779b1)) >>> 0 }, { hi: 7, lo: (last.lo ^ Math.imul(7, 0x9e3779b1)) >>> 0 }];
+    for (const [i, key] of keys.entries()) index.addFlags(index.set(key, i, 0xff), 0xff);
+    for (const [i, key] of keys.entries()) {
+      const slot = index.find(key);
+      expect(index.valueAt(slot)).toBe(i);
+      expect(index.flagsAt(slot)).toBe(0x7f);
+    }
+    expect(index.find(keys[1]!)).toBeLessThan(2);
+  });
+});
+
+describe('the upload key table', () => {
+  it('behaves like a Map of 64-bit keys while its shards grow', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.nat()), { maxLength: 4000 }), (entries) => {
+        const index = new ShardedIndex();
+        const model = new Map<string, number>();
+        for (const [key, value] of entries) {
+          index.set(hashEmail(key), value);
+          model.set(key, value);
+        }
+        expect(index.size).toBe(model.size);
+        for (const [key, value] of model) expect(index.get(hashEmail(key))).toBe(value);
+        if (!model.has('never-a-key')) expect(index.get(hashEmail('never-a-key'))).toBeUndefined();
+      }),
+      { numRuns: 20 },
+    );
   });
 });
 

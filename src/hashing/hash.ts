@@ -1,12 +1,13 @@
-// Fast non-cryptographic hashes for the planner: a 64-bit key per email (two 32-bit lanes, so a
-// million members collide with a probability around 3e-8) and a 53-bit hash of a member's mapped
-// fields, to notice what changed without keeping the fields.
+// Fast non-cryptographic hashes: a 64-bit key per email or profile key (two 32-bit lanes, so a
+// million members collide with a probability around 3e-8, ten million around 3e-6) and a 53-bit
+// hash of a member's mapped fields, to notice what changed without keeping the fields.
 
 export interface Hash64 {
   hi: number;
   lo: number;
 }
 
+/** The 64-bit key of any string (an email, a profile key). */
 export function hashEmail(text: string): Hash64 {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
