@@ -13,7 +13,7 @@ import {
 } from '../domain/segment';
 import { AppError, Errors, withDetails } from '../errors';
 import { hashEmail } from '../hashing/hash';
-import { ShardedIndex } from '../hashing/sharded-index';
+import { KeyTable } from '../hashing/key-table';
 import { encodeRow } from './codec';
 import { commitVersion } from './commit';
 import { newSegmentVersion } from './layout';
@@ -229,20 +229,22 @@ function linesBeforeInvalidByte(chunk: Uint8Array): number {
 
 /**
  * The profile keys seen so far, each with the ordinal of its latest record: a repeated key
- * supersedes the earlier record (last one wins). Only a 64-bit hash of each key is held, in typed
- * arrays (about 30 bytes a key: ten million keys in ~300 MB, where a Map of strings took ~70 each):
- * two different keys with one hash (about 3 in a million for an upload of ten million) would read as
- * a repeat, which the upload's `duplicateKeys` report names.
+ * supersedes the earlier record (last one wins). Only a 64-bit hash of each key is held, in a table
+ * sized for `maxRecords` (16 bytes a record of the limit, touched only as far as keys arrive: ten
+ * million in ~160 MB, where a Map of strings took ~70 bytes a key): two different keys with one
+ * hash (about 3 in a million for an upload of ten million) would read as a repeat, which the
+ * upload's `duplicateKeys` report names.
  */
 class MemberKeys {
   records = 0;
   readonly examples: { key: string; line: number }[] = [];
-  private readonly ordinals = new ShardedIndex();
+  private readonly ordinals: KeyTable;
   private superseded: number[] = [];
   private readonly maxRecords: number;
 
   constructor(maxRecords: number) {
     this.maxRecords = maxRecords;
+    this.ordinals = new KeyTable(maxRecords);
   }
 
   add(value: string, line: number): void {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { normalizeEmail } from '../../../src/pipeline/plan/email';
 import { hashEmail, hashEmailBytes } from '../../../src/hashing/hash';
 import { HashIndex } from '../../../src/hashing/hash-index';
-import { ShardedIndex } from '../../../src/hashing/sharded-index';
+import { KeyTable } from '../../../src/hashing/key-table';
 import { fieldsHash, mapFields, mappedFieldsHash } from '../../../src/pipeline/plan/mapping';
 
 describe('email normalisation', () => {
@@ -101,10 +101,10 @@ describe('the planner hash index', () => {
 });
 
 describe('the upload key table', () => {
-  it('behaves like a Map of 64-bit keys while its shards grow', () => {
+  it('behaves like a Map of 64-bit keys up to its size', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 12 }), fc.nat()), { maxLength: 4000 }), (entries) => {
-        const index = new ShardedIndex();
+        const index = new KeyTable(entries.length);
         const model = new Map<string, number>();
         for (const [key, value] of entries) {
           index.set(hashEmail(key), value);
@@ -116,6 +116,15 @@ describe('the upload key table', () => {
       }),
       { numRuns: 20 },
     );
+  });
+
+  it('refuses a key past its size and keeps replacing the ones it has', () => {
+    const table = new KeyTable(2);
+    table.set(hashEmail('a'), 0);
+    table.set(hashEmail('b'), 1);
+    table.set(hashEmail('a'), 7);
+    expect(() => table.set(hashEmail('c'), 2)).toThrow(RangeError);
+    expect([table.get(hashEmail('a')), table.get(hashEmail('b')), table.get(hashEmail('c')), table.size]).toEqual([7, 1, undefined, 2]);
   });
 });
 
