@@ -56,7 +56,7 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
   let azurite: RunningAzurite | undefined;
   let instances: AppInstances | undefined;
   try {
-    azurite = await startAzurite();
+    azurite = await startAzurite({ execArgv: options.execArgv.filter((flag) => flag.startsWith('--cpu-prof')) });
     instances = await startAppInstances(
       options.instances,
       {

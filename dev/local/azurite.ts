@@ -9,6 +9,8 @@ export interface StartAzuriteOptions {
   ports?: Partial<AzuritePorts>;
   host?: string;
   startTimeoutInMs?: number;
+  /** Node options of the Azurite process (the benchmark's `--cpu-prof` profiles it too). */
+  execArgv?: readonly string[];
 }
 
 export interface RunningAzurite {
@@ -26,6 +28,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
   const host = options.host ?? '127.0.0.1';
   const bin = require.resolve('azurite/dist/src/azurite.js');
   const args = [
+    ...(options.execArgv ?? []),
     bin,
     '--inMemoryPersistence',
     '--skipApiVersionCheck',

@@ -6,7 +6,7 @@ import type { AppContext } from '../../app/context';
 import { MIN_REMOVALS_CHECKED, safetyOf, type Export } from '../../domain/export';
 import type { RunDoc, SafetyReport } from '../../domain/run';
 import type { Segment } from '../../domain/segment';
-import { readSegmentBatches } from '../../segments/reader';
+import { readSegmentRows } from '../../segments/reader';
 import type { EventLoopPace } from '../pacing';
 import { normalizeEmail } from './email';
 import { hashEmail } from '../../hashing/hash';
@@ -69,10 +69,11 @@ async function surveyTarget(input: SurveyInput, target: SurveyedTarget, counts: 
   const { context, run, exp, segments, pace, abortSignal } = input;
   const ledger = await loadLedger(context, exp.id, target.key, run.runId, { abortSignal });
   for (const segmentId of target.segmentIds) {
-    for await (const batch of readSegmentBatches(context, segmentId, segments.get(segmentId)!.version, { abortSignal })) {
-      for (const member of batch) {
+    for await (const batch of readSegmentRows(context, segmentId, segments.get(segmentId)!.version, { abortSignal })) {
+      const column = batch.fields.indexOf(exp.mapping.email);
+      for (const row of batch.rows) {
         counts.profiles++;
-        const email = normalizeEmail(member.values[exp.mapping.email]);
+        const email = normalizeEmail(column < 0 ? undefined : (row[column] ?? ''));
         if (!email.ok) {
           counts.invalid++;
           continue;

@@ -8,7 +8,7 @@ import type { AppContext } from '../../app/context';
 import type { Export } from '../../domain/export';
 import type { RunDoc } from '../../domain/run';
 import type { Segment } from '../../domain/segment';
-import { readSegmentBatches } from '../../segments/reader';
+import { readSegmentRows } from '../../segments/reader';
 import type { ProviderAccount } from '../accounts';
 import type { EventLoopPace } from '../pacing';
 import type { PlannerTotals } from '../run-state';
@@ -21,7 +21,7 @@ import { readForeignMembers, type ForeignMembers } from './foreign';
 import { hashEmail, type Hash64 } from '../../hashing/hash';
 import { HashIndex } from '../../hashing/hash-index';
 import { FLAG_FOREIGN, FLAG_PRESENT, FLAG_SEEN, FLAG_STALE, loadLedger, scanSnapshot, SnapshotWriter, type LedgerEntry, type LoadedLedger } from './ledger';
-import { mapFields, mappedFieldsHash } from './mapping';
+import { MappedColumns } from './mapping';
 import type { ProgressReporter } from './progress';
 import type { TargetPlan } from './targets';
 import type { SuppressionMatcher } from '../../privacy/suppressions';
@@ -42,6 +42,15 @@ export interface PlanningSession {
   /** Erased people: never sent. */
   suppressions: SuppressionMatcher;
   abortSignal?: AbortSignal;
+}
+
+/** One stored row of a segment feeding the target, with how the export's mapping reads it. */
+interface SegmentRow {
+  row: readonly string[];
+  columns: MappedColumns;
+  /** The segment's position among the target's segments. */
+  segmentIndex: number;
+  segmentId: string;
 }
 
 /** What planning a target found: a retired target that has nothing left to remove is forgotten. */
@@ -103,17 +112,20 @@ export class TargetPlanner {
   private async planSegment(segmentIndex: number, segmentId: string): Promise<void> {
     const { context, segments, progress, pace, abortSignal } = this.session;
     const version = segments.get(segmentId)!.version;
-    for await (const batch of readSegmentBatches(context, segmentId, version, { abortSignal })) {
-      for (const member of batch) await this.planMember(member.values, segmentIndex, segmentId);
+    let columns: MappedColumns | undefined;
+    for await (const batch of readSegmentRows(context, segmentId, version, { abortSignal })) {
+      columns ??= new MappedColumns(this.session.exp.mapping, batch.fields);
+      for (const row of batch.rows) await this.planMember({ row, columns, segmentIndex, segmentId });
       await progress.tick();
       await pace.yield();
     }
   }
 
-  private async planMember(values: Readonly<Record<string, string>>, segmentIndex: number, segmentId: string): Promise<void> {
-    const { exp, run, totals, rejects } = this.session;
+  private async planMember(member: SegmentRow): Promise<void> {
+    const { run, totals, rejects } = this.session;
+    const { row, columns, segmentIndex, segmentId } = member;
     totals.profiles++;
-    const raw = values[exp.mapping.email];
+    const raw = columns.emailOf(row);
     const email = normalizeEmail(raw);
     if (!email.ok) {
       totals.invalid++;
@@ -125,7 +137,7 @@ export class TargetPlanner {
     const flags = slot >= 0 ? this.index.flagsAt(slot) : 0;
     // Every entry the ledger loaded is present; one this run added for a new email is only seen.
     const ledgerSlot = (flags & FLAG_PRESENT) !== 0 ? slot : -1;
-    const fieldsHash = mappedFieldsHash(values, exp.mapping);
+    const fieldsHash = columns.fieldsHash(row);
     const foreign = ledgerSlot >= 0 ? (flags & FLAG_FOREIGN) !== 0 : this.foreign.index.find(key) >= 0;
     const verdict = classifyMember({
       email,
@@ -150,7 +162,7 @@ export class TargetPlanner {
       default:
         this.markSeen(key, slot, segmentIndex);
         if (this.target.removalsOnly) return await this.keepAsItIs(email.email, ledgerSlot, foreign);
-        await this.send(verdict, { email: email.email, key, values, segmentId });
+        await this.send(verdict, { email: email.email, key }, member);
         await this.snapshot?.write(email.email, fieldsHash, foreign ? 'F' : 'P');
     }
   }
@@ -191,11 +203,8 @@ export class TargetPlanner {
   }
 
   /** Counts an add, update or unchanged member and puts the first two into a chunk. */
-  private async send(
-    verdict: Extract<MemberVerdict, 'add' | 'update' | 'unchanged'>,
-    member: { email: string; key: Hash64; values: Readonly<Record<string, string>>; segmentId: string },
-  ): Promise<void> {
-    const { exp, run, totals, writer, existence, abortSignal } = this.session;
+  private async send(verdict: Extract<MemberVerdict, 'add' | 'update' | 'unchanged'>, person: { email: string; key: Hash64 }, member: SegmentRow): Promise<void> {
+    const { run, totals, writer, existence, abortSignal } = this.session;
     if (verdict === 'unchanged') {
       totals.unchanged++;
       return;
@@ -205,9 +214,9 @@ export class TargetPlanner {
     else totals.updates++;
     if (run.dryRun) return;
     // A status may only go to a contact the provider does not have: ask it about every add.
-    const knownToProvider = existence === undefined ? undefined : isNew ? await existence.has(member.email, member.key, abortSignal) : true;
-    const fields = mapFields(member.values, exp.mapping);
-    await writer.addUpsert(this.target, { email: member.email, fields, isNew, segmentId: member.segmentId, knownToProvider });
+    const knownToProvider = existence === undefined ? undefined : isNew ? await existence.has(person.email, person.key, abortSignal) : true;
+    const fields = member.columns.fields(member.row);
+    await writer.addUpsert(this.target, { email: person.email, fields, isNew, segmentId: member.segmentId, knownToProvider });
   }
 
   /** Members this export put in the target that are in none of the segments feeding it now; foreign ones stay. */

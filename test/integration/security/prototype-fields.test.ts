@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapFields } from '../../../src/pipeline/plan/mapping';
+import { MappedColumns } from '../../../src/pipeline/plan/mapping';
 import { encodeRow } from '../../../src/segments/codec';
 import { commitVersion } from '../../../src/segments/commit';
 import { newSegmentVersion } from '../../../src/segments/layout';
@@ -45,7 +45,9 @@ describe('finding 11: field names cannot reach an object prototype', () => {
     const [member] = await readAll(context, 'legacy', version);
     expect(Object.getPrototypeOf(member!.values)).toBeNull();
     expect(Object.keys(member!.values)).toEqual(['id', '__proto__', 'constructor']);
-    expect(mapFields(member!.values, { email: 'id', firstName: 'constructor', lastName: '__proto__' })).toEqual({ firstName: 'x', lastName: 'ada@example.com' });
+    // The planner reads stored rows: the mapping is column numbers, and a field named __proto__ is one.
+    const columns = new MappedColumns({ email: 'id', firstName: 'constructor', lastName: '__proto__' }, Object.keys(member!.values));
+    expect(columns.fields(Object.values(member!.values))).toEqual({ firstName: 'x', lastName: 'ada@example.com' });
     expect(member!.values['__proto__']).toBe('ada@example.com');
   });
 });
