@@ -52,7 +52,9 @@ export { principalHeader, SANDBOX_ADMIN, type ApiOptions } from './app-client';
  */
 export function uploadLimitsFor(count: number): Record<string, string> {
   if (count <= DEFAULT_SEGMENT_LIMITS.maxRecords) return {};
-  return { SEGMENT_MAX_RECORDS: String(count), SEGMENT_MAX_UPLOAD_BYTES: String(Math.max(DEFAULT_SEGMENT_LIMITS.maxBodyBytes, count * 512)) };
+  // The changed segment of a delta run carries 1% new profiles on top of `count`.
+  const records = Math.ceil(count * 1.02);
+  return { SEGMENT_MAX_RECORDS: String(records), SEGMENT_MAX_UPLOAD_BYTES: String(Math.max(DEFAULT_SEGMENT_LIMITS.maxBodyBytes, records * 512)) };
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
