@@ -330,9 +330,15 @@ describeInBrowser('the admin web app, as an Admin', () => {
     await share.fill('101');
     expect(await page.getByRole('button', { name: 'Save changes' }).isDisabled()).toBe(true);
     await share.fill('10');
-    await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
     const exportId = decodeURIComponent(new URL(exportUrl).hash.split('/').at(-1)!);
+    // Saving reloads the export (a new `updatedAt` remounts the form): the notice outlives that.
+    const reloaded = ['connections', 'segments', `exports/${encodeURIComponent(exportId)}`].map((path) =>
+      page.waitForResponse((response) => response.request().method() === 'GET' && new URL(response.url()).pathname === `/api/${path}`),
+    );
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await Promise.all(reloaded);
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 1_000 });
     expect((await app.api<{ options: unknown }>('GET', `exports/${exportId}`)).body.options).toEqual({ safety: { maxRemoveShare: 0.1, maxInvalidShare: 0.5 } });
 
     // The segment comes back with a sixth of its members: most of the list would go.

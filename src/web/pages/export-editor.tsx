@@ -55,6 +55,14 @@ export function ExportEditorPage(props: { exportId?: string; isAdmin: boolean })
     ]);
     return { connections: connections.items, segments: segments.items, export: existing };
   }, exportId ?? 'new');
+  // Held here, not in the form: saving reloads the export, and the form is keyed by its
+  // `updatedAt`, so a notice kept in the form would vanish with the remount it causes.
+  const [notice, setNotice] = useState<{ exportId: string | undefined; message: string }>();
+  const saved = notice && notice.exportId === exportId ? notice.message : undefined;
+  const onSaved = (message: string | undefined) => {
+    setNotice(message === undefined ? undefined : { exportId, message });
+    if (message) data.reload();
+  };
 
   const title = exportId ? (data.state === 'ready' && data.data.export ? data.data.export.name : 'Export') : 'New export';
   return (
@@ -64,7 +72,7 @@ export function ExportEditorPage(props: { exportId?: string; isAdmin: boolean })
       {data.state === 'ready' ? (
         <>
           {data.data.export ? <RunButtons exportId={data.data.export.id} activeRunId={data.data.export.activeRunId} /> : null}
-          <ExportForm key={data.data.export?.updatedAt ?? 'new'} data={data.data} isAdmin={props.isAdmin} onSaved={data.reload} />
+          <ExportForm key={data.data.export?.updatedAt ?? 'new'} data={data.data} isAdmin={props.isAdmin} saved={saved} onSaved={onSaved} />
           {data.data.export ? (
             <section aria-labelledby="export-runs" className="card">
               <h2 id="export-runs">Runs</h2>
@@ -88,7 +96,7 @@ function guessMapping(fields: readonly string[], mapping: Partial<Mapping>): Par
   return next;
 }
 
-function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }) {
+function ExportForm(props: { data: Data; isAdmin: boolean; saved: string | undefined; onSaved: (message: string | undefined) => void }) {
   const existing = props.data.export;
   const { connections, segments } = props.data;
   const [name, setName] = useState(existing?.name ?? '');
@@ -98,7 +106,7 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
   const [listId, setListId] = useState(existing?.options.listId ? String(existing.options.listId) : '');
   const [safety, setSafety] = useState<SafetyInputs>(() => safetyInputs(existing?.options.safety));
   const [saving, setSaving] = useState(false);
-  const [saved, setSaved] = useState<string>();
+  const { saved, onSaved } = props;
   const [error, setError] = useState<unknown>();
 
   const connection = connections.find((item) => item.id === connectionId);
@@ -132,7 +140,7 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
     if (!ready || !mapping.email) return;
     setSaving(true);
     setError(undefined);
-    setSaved(undefined);
+    onSaved(undefined);
     const cleanMapping: Mapping = { ...mapping, email: mapping.email };
     for (const key of MAPPING_KEYS) if (!cleanMapping[key]) delete cleanMapping[key];
     const options = { ...(provider === 'brevo' ? { listId: Number(listId) } : {}), safety: safetyOption(safety) };
@@ -142,8 +150,7 @@ function ExportForm(props: { data: Data; isAdmin: boolean; onSaved: () => void }
     saving$
       .then((result) => {
         if (existing) {
-          setSaved('Saved. The next run uses these settings.');
-          props.onSaved();
+          onSaved('Saved. The next run uses these settings.');
         } else {
           navigate(href('exports', result.id));
         }
