@@ -1,6 +1,7 @@
 import { InvocationContext } from '@azure/functions';
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { QueueDefinition } from '../../src/app/definitions';
 import type { Logger } from '../../src/log';
@@ -28,6 +29,9 @@ const MIN_POLLING_INTERVAL_IN_MS = 100;
  */
 export function startQueuePollers(options: QueueRunnerOptions): Runner {
   const abort = new AbortController();
+  // Every poller waits on this one signal, each with at most one listener at a time (the receive
+  // or the sleep in flight) plus the storage client's own while it retries: not a leak.
+  setMaxListeners(Math.max(10, options.definitions.length * 2), abort.signal);
   const loops = options.definitions.map((definition) => pollQueue(definition, options, abort.signal));
   return {
     async stop() {

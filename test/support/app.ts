@@ -11,11 +11,29 @@ export type StartTestAppOptions = Omit<SandboxOptions, 'connectionString' | 'que
 
 export async function startTestApp(options: StartTestAppOptions = {}): Promise<TestApp> {
   const { maxDequeueCount, ...rest } = options;
-  return startSandbox({
+  // A listener leak (an abort listener left on a long-lived signal per request) shows as Node's
+  // MaxListenersExceededWarning: closing the app fails the test file that caused one.
+  const leaks: Error[] = [];
+  const onWarning = (warning: Error) => {
+    if (warning.name === 'MaxListenersExceededWarning') leaks.push(warning);
+  };
+  process.on('warning', onWarning);
+  const sandbox = await startSandbox({
     ...rest,
     connectionString: inject('storageConnectionString'),
     queues: maxDequeueCount === undefined ? {} : { maxDequeueCount },
     logSink: process.env.TEST_LOG ? (record) => console.log(JSON.stringify(record)) : undefined,
+  }).catch((error: unknown) => {
+    process.off('warning', onWarning);
+    throw error;
+  });
+  const close = sandbox.close.bind(sandbox);
+  return Object.assign(sandbox, {
+    async close() {
+      await close();
+      process.off('warning', onWarning);
+      if (leaks.length > 0) throw new Error(`The app warned of a listener leak: ${leaks.map((leak) => leak.message).join('; ')}`);
+    },
   });
 }
 
