@@ -14,6 +14,8 @@ export interface TestContext extends AppContext {
   /** Every log record written through `log`, for assertions. */
   readonly logs: LogRecord[];
   readonly env: Record<string, string>;
+  /** The storage namespace: another context given it is a second app instance on the same storage. */
+  readonly namespace: string;
 }
 
 export interface TestContextOptions {
@@ -21,11 +23,13 @@ export interface TestContextOptions {
   secrets?: SecretStore;
   tuning?: Tuning;
   now?: () => Date;
+  /** Share another context's namespace (a second app instance) instead of a fresh one. */
+  namespace?: string;
 }
 
 /** A fresh namespace (tables, queues, containers) in the shared Azurite, installed as the app context. */
 export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
-  const namespace = `t${randomBytes(5).toString('hex')}`;
+  const namespace = options.namespace ?? `t${randomBytes(5).toString('hex')}`;
   const secretsDir = mkdtempSync(join(tmpdir(), 'segment-export-secrets-'));
   const env: Record<string, string> = {
     AzureWebJobsStorage: inject('storageConnectionString'),
@@ -47,5 +51,5 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   });
   await ensureStorage(context.storage);
   setAppContext(context);
-  return Object.assign(context, { logs, env });
+  return Object.assign(context, { logs, env, namespace });
 }

@@ -110,6 +110,13 @@ export async function replaceChunkDoc(context: AppContext, runId: string, chunk:
  * Moves a chunk to its final status and applies `change` to the run document in one transaction.
  * Returns the new run document, or undefined when the chunk was already final (a redelivery) or,
  * with `whileRunActive`, when the run has ended.
+ *
+ * The senders of one process settle their chunks of a run together: every chunk of a run updates
+ * the run document under its ETag, so concurrent settles one by one mostly conflict and retry
+ * (about three transactions a chunk with a dozen senders). Settles that arrive while one is in
+ * flight are folded, in arrival order, into the next transaction (the run row and up to 99 chunk
+ * rows); each caller gets the run document as it was right after its own change, so exactly one
+ * caller sees the change that ended the run. Conflicts remain only between instances.
  */
 export async function settleChunk(
   context: AppContext,
@@ -119,21 +126,102 @@ export async function settleChunk(
   change: (run: RunDoc, chunk: ChunkDoc) => RunDoc,
   options: OperationOptions & { whileRunActive?: boolean } = {},
 ): Promise<RunDoc | undefined> {
+  options.abortSignal?.throwIfAborted();
+  const key = `${context.storage.names.tables.runs}/${runId}`;
+  let settlers = pendingSettles.get(context.storage);
+  if (!settlers) pendingSettles.set(context.storage, (settlers = new Map<string, RunSettler>()));
+  let settler = settlers.get(key);
+  if (!settler) settlers.set(key, (settler = { queue: [], flushing: false }));
+  const queued = settler;
+  const settled = new Promise<RunDoc | undefined>((resolve, reject) => {
+    queued.queue.push({ chunkNumber, settle, change, whileRunActive: options.whileRunActive === true, resolve, reject });
+  });
+  if (!settler.flushing) void flushSettles(context, runId, settler, () => settlers.delete(key));
+  return await settled;
+}
+
+interface PendingSettle {
+  chunkNumber: number;
+  settle: (chunk: ChunkDoc) => ChunkDoc;
+  change: (run: RunDoc, chunk: ChunkDoc) => RunDoc;
+  whileRunActive: boolean;
+  resolve: (run: RunDoc | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+interface RunSettler {
+  queue: PendingSettle[];
+  flushing: boolean;
+}
+
+/** Per storage account (one per app instance), per runs table and run: the settles waiting for a transaction. */
+const pendingSettles = new WeakMap<object, Map<string, RunSettler>>();
+
+/** The chunk rows of one settle transaction, beside the run row. */
+const MAX_SETTLES_PER_TRANSACTION = MAX_TRANSACTION_ACTIONS - 1;
+/** Under the 4 MiB of an entity-group transaction, counting a character as up to two bytes (small chunks carry their payload inline). */
+const MAX_SETTLE_TRANSACTION_CHARS = 1_500_000;
+
+async function flushSettles(context: AppContext, runId: string, settler: RunSettler, forget: () => void): Promise<void> {
+  settler.flushing = true;
+  try {
+    while (settler.queue.length > 0) {
+      const batch = settler.queue.splice(0, MAX_SETTLES_PER_TRANSACTION);
+      try {
+        const { results, returned } = await settleTogether(context, runId, batch);
+        for (const [index, pending] of batch.entries()) {
+          if (index < results.length) pending.resolve(results[index]);
+        }
+        // What did not fit in the transaction's bytes goes first in the next one.
+        settler.queue.unshift(...batch.slice(returned));
+      } catch (error) {
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+  } finally {
+    settler.flushing = false;
+    forget();
+  }
+}
+
+/**
+ * One transaction for as many of `batch` as fit (in order); answers each one's run document, and
+ * how many of the batch it settled (the rest are settled later).
+ */
+async function settleTogether(context: AppContext, runId: string, batch: readonly PendingSettle[]): Promise<{ results: (RunDoc | undefined)[]; returned: number }> {
+  const numbers = [...new Set(batch.map((pending) => pending.chunkNumber))];
   for (let attempt = 0; ; attempt++) {
-    const [run, chunk] = await Promise.all([getRunDoc(context, runId, options), getChunkDoc(context, runId, chunkNumber, options)]);
-    if (!run || !chunk || chunk.value.status !== 'pending') return undefined;
-    if (options.whileRunActive && isTerminal(run.value.status)) return undefined;
-    const settled = settle(structuredClone(chunk.value));
-    const next = change(structuredClone(run.value), settled);
+    const [run, ...chunks] = await Promise.all([getRunDoc(context, runId), ...numbers.map((chunk) => getChunkDoc(context, runId, chunk))]);
+    const current = new Map(numbers.map((chunk, index) => [chunk, chunks[index]]));
+    const settled = new Map<number, ChunkDoc>();
+    const results: (RunDoc | undefined)[] = [];
+    let doc = run && structuredClone(run.value);
+    let chars = 0;
+    for (const pending of batch) {
+      const chunk = current.get(pending.chunkNumber);
+      const status = settled.get(pending.chunkNumber)?.status ?? chunk?.value.status;
+      if (!doc || !chunk || status !== 'pending' || (pending.whileRunActive && isTerminal(doc.status))) {
+        results.push(undefined);
+        continue;
+      }
+      const next = pending.settle(structuredClone(chunk.value));
+      chars += JSON.stringify(next).length;
+      if (settled.size > 0 && chars > MAX_SETTLE_TRANSACTION_CHARS) break;
+      settled.set(pending.chunkNumber, next);
+      doc = pending.change(doc, next);
+      results.push(structuredClone(doc));
+    }
+    if (!run || !doc || settled.size === 0) return { results, returned: results.length };
+    const actions: TransactionAction[] = [...settled.values()].map((chunk) => [
+      'update',
+      chunkEntity(runId, chunk),
+      'Replace',
+      { etag: current.get(chunk.chunk)!.etag },
+    ]);
+    actions.push(['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) }, 'Replace', { etag: run.etag }]);
     try {
-      await runsTable(context).submitTransaction(
-        [
-          ['update', chunkEntity(runId, settled), 'Replace', { etag: chunk.etag }],
-          ['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(next)) }, 'Replace', { etag: run.etag }],
-        ],
-        { abortSignal: options.abortSignal },
-      );
-      return next;
+      await runsTable(context).submitTransaction(actions);
+      return { results, returned: results.length };
     } catch (error) {
       if (!isTransactionConflict(error) || attempt > 50) throw error;
       await backoff(attempt);

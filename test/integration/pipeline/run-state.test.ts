@@ -12,8 +12,9 @@ import {
   createRun,
   failChunk,
   reportPlanningProgress,
+  settleIfComplete,
 } from '../../../src/pipeline/run-state';
-import { getChunkDoc, getRunDoc } from '../../../src/pipeline/store/runs-table';
+import { getChunkDoc, getRunDoc, settleChunk } from '../../../src/pipeline/store/runs-table';
 import { createTestContext, type TestContext } from '../../support/context';
 
 const exp: Export = {
@@ -43,7 +44,79 @@ async function plannedRun(context: TestContext, runId: string) {
   return async () => (await getRunDoc(context, runId))!.value;
 }
 
+/** A planned run of `count` chunks of ten records. */
+async function plannedRunOf(context: TestContext, runId: string, count: number) {
+  await createRun(context, exp, runId, 'queued', { trigger: 'on-demand', mode: 'delta', dryRun: false, requestedBy: 'oid-ada', provider: 'iterable' });
+  await beginPlanning(context, runId, { s: 'v1' });
+  const chunks = Array.from({ length: count }, (_, n) => chunk(n));
+  await addPlannedChunks(context, runId, chunks);
+  await completePlanning(context, runId, { ...totals, profiles: count * 10, adds: count * 10 }, count);
+  return chunks;
+}
+
+/** Counts the entity-group transactions the context's table clients submit (the real SDK clients, counted). */
+function countTransactions(context: TestContext): { count: number } {
+  const counter = { count: 0 };
+  const table = context.storage.table.bind(context.storage);
+  const counted = new WeakSet<object>();
+  Object.assign(context.storage, {
+    table(name: string) {
+      // The storage clients hand out one client per table: count each once.
+      const client = table(name);
+      if (counted.has(client)) return client;
+      counted.add(client);
+      const submit = client.submitTransaction.bind(client);
+      return Object.assign(client, {
+        submitTransaction: (...args: Parameters<typeof submit>) => {
+          counter.count += 1;
+          return submit(...args);
+        },
+      });
+    },
+  });
+  return counter;
+}
+
+const confirmSettle = (doc: ChunkDoc): ChunkDoc => ({ ...doc, status: 'confirmed' });
+
 describe('run state', () => {
+  it('settles chunks confirmed at the same time in a few transactions, each counted once, and ends the run for one caller', async () => {
+    const context = await createTestContext();
+    const chunks = await plannedRunOf(context, 'run-together', 150);
+    const transactions = countTransactions(context);
+    // Every chunk confirmed twice at once (a redelivery racing the first delivery).
+    const results = await Promise.all(
+      [...chunks, ...chunks].map((doc) =>
+        settleChunk(context, 'run-together', doc.chunk, confirmSettle, (run, settled) => {
+          run.chunksConfirmed += 1;
+          run.totals.sent += settled.records;
+          return settleIfComplete(run, context.now());
+        }),
+      ),
+    );
+    expect(results.filter((run) => run !== undefined)).toHaveLength(150);
+    expect(results.filter((run) => run?.status === 'succeeded')).toHaveLength(1);
+    // Each caller sees the run as its own change left it.
+    expect(new Set(results.flatMap((run) => (run ? [run.chunksConfirmed] : []))).size).toBe(150);
+    expect((await getRunDoc(context, 'run-together'))!.value).toMatchObject({ status: 'succeeded', chunksConfirmed: 150, totals: { sent: 1500 } });
+    for (const doc of chunks) expect((await getChunkDoc(context, 'run-together', doc.chunk))!.value.status).toBe('confirmed');
+    // 150 one by one took at least 150 (most of them conflicting and retried); together: the run row and 99 chunks at a time.
+    expect(transactions.count).toBeLessThanOrEqual(6);
+  });
+
+  it('counts every chunk once when two instances settle the same run at the same time', async () => {
+    const first = await createTestContext();
+    const second = await createTestContext({ namespace: first.namespace });
+    const chunks = await plannedRunOf(first, 'run-two', 60);
+    await Promise.all(
+      chunks.flatMap((doc) => [
+        confirmChunk(first, 'run-two', doc.chunk, { records: 10, rejected: 0 }),
+        confirmChunk(second, 'run-two', doc.chunk, { records: 10, rejected: 0 }),
+      ]),
+    );
+    expect((await getRunDoc(first, 'run-two'))!.value).toMatchObject({ status: 'succeeded', chunksConfirmed: 60, totals: { sent: 600, rejected: 0 } });
+  });
+
   it('counts a redelivered confirmation once, however many arrive at the same time', async () => {
     const context = await createTestContext();
     const run = await plannedRun(context, 'run-redelivered');
