@@ -130,11 +130,10 @@ export async function settleChunk(
   const key = `${context.storage.names.tables.runs}/${runId}`;
   let settlers = pendingSettles.get(context.storage);
   if (!settlers) pendingSettles.set(context.storage, (settlers = new Map<string, RunSettler>()));
-  let settler = settlers.get(key);
-  if (!settler) settlers.set(key, (settler = { queue: [], flushing: false }));
-  const queued = settler;
+  const settler = settlers.get(key) ?? { queue: [], flushing: false };
+  settlers.set(key, settler);
   const settled = new Promise<RunDoc | undefined>((resolve, reject) => {
-    queued.queue.push({ chunkNumber, settle, change, whileRunActive: options.whileRunActive === true, resolve, reject });
+    settler.queue.push({ chunkNumber, settle, change, whileRunActive: options.whileRunActive === true, resolve, reject });
   });
   if (!settler.flushing) void flushSettles(context, runId, settler, () => settlers.delete(key));
   return await settled;
@@ -168,12 +167,10 @@ async function flushSettles(context: AppContext, runId: string, settler: RunSett
     while (settler.queue.length > 0) {
       const batch = settler.queue.splice(0, MAX_SETTLES_PER_TRANSACTION);
       try {
-        const { results, returned } = await settleTogether(context, runId, batch);
-        for (const [index, pending] of batch.entries()) {
-          if (index < results.length) pending.resolve(results[index]);
-        }
+        const results = await settleTogether(context, runId, batch);
+        for (const [index, run] of results.entries()) batch[index]!.resolve(run);
         // What did not fit in the transaction's bytes goes first in the next one.
-        settler.queue.unshift(...batch.slice(returned));
+        settler.queue.unshift(...batch.slice(results.length));
       } catch (error) {
         for (const pending of batch) pending.reject(error);
       }
@@ -185,43 +182,39 @@ async function flushSettles(context: AppContext, runId: string, settler: RunSett
 }
 
 /**
- * One transaction for as many of `batch` as fit (in order); answers each one's run document, and
- * how many of the batch it settled (the rest are settled later).
+ * One transaction for as many of `batch` as fit (in order); answers their run documents, one per
+ * settle it took (the rest of the batch is settled later).
  */
-async function settleTogether(context: AppContext, runId: string, batch: readonly PendingSettle[]): Promise<{ results: (RunDoc | undefined)[]; returned: number }> {
+async function settleTogether(context: AppContext, runId: string, batch: readonly PendingSettle[]): Promise<(RunDoc | undefined)[]> {
   const numbers = [...new Set(batch.map((pending) => pending.chunkNumber))];
   for (let attempt = 0; ; attempt++) {
     const [run, ...chunks] = await Promise.all([getRunDoc(context, runId), ...numbers.map((chunk) => getChunkDoc(context, runId, chunk))]);
     const current = new Map(numbers.map((chunk, index) => [chunk, chunks[index]]));
-    const settled = new Map<number, ChunkDoc>();
+    const settled = new Map<number, { doc: ChunkDoc; entity: ReturnType<typeof chunkEntity> }>();
     const results: (RunDoc | undefined)[] = [];
     let doc = run && structuredClone(run.value);
     let chars = 0;
     for (const pending of batch) {
       const chunk = current.get(pending.chunkNumber);
-      const status = settled.get(pending.chunkNumber)?.status ?? chunk?.value.status;
+      const status = settled.get(pending.chunkNumber)?.doc.status ?? chunk?.value.status;
       if (!doc || !chunk || status !== 'pending' || (pending.whileRunActive && isTerminal(doc.status))) {
         results.push(undefined);
         continue;
       }
       const next = pending.settle(structuredClone(chunk.value));
-      chars += JSON.stringify(next).length;
+      const entity = chunkEntity(runId, next);
+      chars += entity.doc.length + (entity.payload?.length ?? 0);
       if (settled.size > 0 && chars > MAX_SETTLE_TRANSACTION_CHARS) break;
-      settled.set(pending.chunkNumber, next);
+      settled.set(pending.chunkNumber, { doc: next, entity });
       doc = pending.change(doc, next);
       results.push(structuredClone(doc));
     }
-    if (!run || !doc || settled.size === 0) return { results, returned: results.length };
-    const actions: TransactionAction[] = [...settled.values()].map((chunk) => [
-      'update',
-      chunkEntity(runId, chunk),
-      'Replace',
-      { etag: current.get(chunk.chunk)!.etag },
-    ]);
+    if (!run || !doc || settled.size === 0) return results;
+    const actions: TransactionAction[] = [...settled].map(([chunk, { entity }]) => ['update', entity, 'Replace', { etag: current.get(chunk)!.etag }]);
     actions.push(['update', { partitionKey: runId, rowKey: RUN_ROW, doc: JSON.stringify(runDocSchema.parse(doc)) }, 'Replace', { etag: run.etag }]);
     try {
       await runsTable(context).submitTransaction(actions);
-      return { results, returned: results.length };
+      return results;
     } catch (error) {
       if (!isTransactionConflict(error) || attempt > 50) throw error;
       await backoff(attempt);
